@@ -1,0 +1,80 @@
+import { channels, type InvalidTagMessage, type InvalidTagReason } from './diagnostics';
+import type { Lane } from './lane';
+
+/** Distinct lanes counted one by one; past this, requests count under {@link OTHER_LANES}. */
+export const MAX_COUNTED_LANES = 256;
+/** The counter key for requests in the base lane. */
+export const BASE_LANE_KEY = '(base)';
+/** The counter key for lanes past {@link MAX_COUNTED_LANES}. */
+export const OTHER_LANES = '(other)';
+
+const requestsByLane = new Map<string, number>();
+const invalidByReason: Record<InvalidTagReason, number> = {
+  grammar: 0,
+  oversize: 0,
+  unmapped: 0,
+  'malformed-baggage': 0,
+};
+
+/** A snapshot of the process-wide ingress counters. */
+export interface IngressCounters {
+  /** Requests seen at ingress per lane; the base lane is `(base)`. */
+  readonly requests: Record<string, number>;
+  /** Tags ignored at ingress, by reason. */
+  readonly invalidTags: Readonly<Record<InvalidTagReason, number>> & { readonly total: number };
+}
+
+/**
+ * Counts a request entering `lane` at ingress (Express, gRPC adapters call this). Allocation-free
+ * for lanes already seen.
+ */
+export function countIngress(lane: Lane | undefined): void {
+  const key = lane ?? BASE_LANE_KEY;
+  const seen = requestsByLane.get(key);
+  if (seen !== undefined) {
+    requestsByLane.set(key, seen + 1);
+  } else if (requestsByLane.size < MAX_COUNTED_LANES) {
+    requestsByLane.set(key, 1);
+  } else {
+    requestsByLane.set(OTHER_LANES, (requestsByLane.get(OTHER_LANES) ?? 0) + 1);
+  }
+}
+
+/** Counts a tag ignored at ingress and publishes it on `graylane:ingress:invalid-tag`. */
+export function countInvalidTag(
+  carrier: InvalidTagMessage['carrier'],
+  key: string,
+  reason: InvalidTagReason,
+  value: string,
+): void {
+  invalidByReason[reason]++;
+  if (channels.invalidTag.hasSubscribers) {
+    const message: InvalidTagMessage = {
+      carrier,
+      key,
+      reason,
+      value: value.length > 64 ? value.slice(0, 64) : value,
+    };
+    channels.invalidTag.publish(message);
+  }
+}
+
+/**
+ * The ingress counters since start (or the last {@link resetIngressCounters}).
+ *
+ * @example
+ * ingressCounters().invalidTags.total; // tags ignored so far
+ */
+export function ingressCounters(): IngressCounters {
+  const requests: Record<string, number> = {};
+  for (const [lane, count] of requestsByLane) requests[lane] = count;
+  let total = 0;
+  for (const reason in invalidByReason) total += invalidByReason[reason as InvalidTagReason];
+  return { requests, invalidTags: { ...invalidByReason, total } };
+}
+
+/** Zeroes the ingress counters (tests, or an operator's reset button). */
+export function resetIngressCounters(): void {
+  requestsByLane.clear();
+  for (const reason in invalidByReason) invalidByReason[reason as InvalidTagReason] = 0;
+}

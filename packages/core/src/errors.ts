@@ -1,0 +1,67 @@
+const kGraylaneError = Symbol.for('graylane.error');
+
+/**
+ * Base class of every error graylane throws. Check `err.code`, which is stable across
+ * versions; `instanceof` also works across duplicate installs (the brand is `Symbol.for`).
+ */
+export class GraylaneError extends Error {
+  readonly code: string;
+
+  constructor(message: string, code: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'GraylaneError';
+    this.code = code;
+  }
+
+  get [kGraylaneError](): true {
+    return true;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== GraylaneError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as Record<symbol, unknown>)[kGraylaneError] === true
+    );
+  }
+}
+
+/** `GL_ERR_INVALID_LANE`: a lane given to an API (not read from a request) is not a valid lane tag. */
+export class InvalidLaneError extends GraylaneError {
+  constructor(value: unknown) {
+    super(
+      `Invalid lane ${describe(value)}: a lane is a Kubernetes label value (1..63 chars of [A-Za-z0-9-_.], alphanumeric at both ends)`,
+      'GL_ERR_INVALID_LANE',
+    );
+    this.name = 'InvalidLaneError';
+  }
+}
+
+/** `GL_ERR_INVALID_OPTION`: an option passed at setup is malformed. `path` names the option. */
+export class InvalidOptionError extends GraylaneError {
+  readonly path: string;
+
+  constructor(path: string, message: string, options?: { cause?: unknown }) {
+    super(`Invalid option ${path}: ${message}`, 'GL_ERR_INVALID_OPTION', options);
+    this.name = 'InvalidOptionError';
+    this.path = path;
+  }
+}
+
+/** `GL_ERR_MISSING_PEER`: a feature needs an optional peer dependency that is not installed. */
+export class MissingPeerError extends GraylaneError {
+  constructor(feature: string, peer: string, options?: { cause?: unknown }) {
+    super(
+      `${feature} needs the optional peer dependency '${peer}': npm install ${peer}`,
+      'GL_ERR_MISSING_PEER',
+      options,
+    );
+    this.name = 'MissingPeerError';
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  return typeof value;
+}

@@ -1,0 +1,234 @@
+import { readBaggage } from './baggage';
+import {
+  type CarrierGetter,
+  FETCH_HEADERS_GETTER,
+  firstValue,
+  type HeaderRecord,
+  type HeadersLike,
+  RECORD_GETTER,
+} from './carrier';
+import { LANE_BAGGAGE_KEY, LANE_HEADER, MAX_CARRY_VALUE_LENGTH, MAX_LANE_LENGTH } from './constants';
+import { countInvalidTag } from './counters';
+import type { InvalidTagMessage } from './diagnostics';
+import { InvalidOptionError } from './errors';
+import { type Lane, parseLane } from './lane';
+
+/** A header (or metadata key) that names a lane, optionally through a value -> lane map. */
+export interface LaneSource {
+  /** Header or metadata key, case-insensitive. */
+  readonly key: string;
+  /**
+   * Value -> lane map, e.g. `{ '200': 'gray' }` for the Istio `version` header. With a map, a value
+   * that is not in it is ignored (counted as `unmapped`); without one the value must be a lane tag.
+   */
+  readonly values?: Readonly<Record<string, Lane>>;
+}
+
+/** Where ingress looks for a lane. Every field is optional. */
+export interface IngressOptions {
+  /** The lane header. Default `x-mse-tag`. Ignored when `sources` is given. */
+  readonly header?: string;
+  /** Keys tried in order, each a name or a {@link LaneSource}. Default `[header]`. */
+  readonly sources?: ReadonlyArray<string | LaneSource>;
+  /** Key of the lane entry in W3C `baggage`, tried after `sources`; `false` ignores baggage. Default `x-mse-tag`. */
+  readonly baggageKey?: string | false;
+  /** Value -> lane map for the baggage entry (same rules as {@link LaneSource.values}). */
+  readonly baggageValues?: Readonly<Record<string, Lane>>;
+  /** Extra request headers carried downstream like the lane (e.g. `x-user-id`, `x-request-id`). Default none. */
+  readonly carry?: readonly string[];
+}
+
+/** Reads a lane from a carrier. Never throws; invalid input is ignored and counted. */
+export type LaneExtractor<C> = (carrier: C) => Lane | undefined;
+
+interface CompiledSource {
+  readonly key: string;
+  readonly values: ReadonlyMap<string, Lane> | undefined;
+}
+
+/** Options compiled once: names lowercased, maps validated. */
+export interface CompiledIngress {
+  readonly sources: readonly CompiledSource[];
+  readonly baggage: CompiledSource | undefined;
+  /** Lowercase names of carried headers, or `undefined` when none. */
+  readonly carry: readonly string[] | undefined;
+}
+
+// The longest mapped value we compare; a longer value is oversize before any lookup.
+const MAX_SOURCE_VALUE_LENGTH = 256;
+
+/**
+ * Validates and compiles ingress options once, at setup.
+ *
+ * @throws {InvalidOptionError} `GL_ERR_INVALID_OPTION` naming the bad field.
+ */
+export function compileIngress(options: IngressOptions = {}): CompiledIngress {
+  const rawSources = options.sources ?? [options.header ?? LANE_HEADER];
+  if (!Array.isArray(rawSources)) throw new InvalidOptionError('sources', 'must be an array');
+  const sources = rawSources.map((source, i) => compileSource(source, `sources[${i}]`));
+  let baggage: CompiledSource | undefined;
+  const baggageKey = options.baggageKey ?? LANE_BAGGAGE_KEY;
+  if (baggageKey !== false) {
+    baggage = compileSource({ key: baggageKey, values: options.baggageValues }, 'baggageKey');
+    // Baggage keys are case-sensitive (W3C); keep the configured spelling.
+    baggage = { key: baggageKey, values: baggage.values };
+  }
+  let carry: string[] | undefined;
+  if (options.carry !== undefined) {
+    if (!Array.isArray(options.carry))
+      throw new InvalidOptionError('carry', 'must be an array of header names');
+    carry = options.carry.map((name, i) => headerName(name, `carry[${i}]`));
+    if (carry.length === 0) carry = undefined;
+  }
+  return { sources, baggage, carry };
+}
+
+function compileSource(source: string | LaneSource, path: string): CompiledSource {
+  if (typeof source === 'string') return { key: headerName(source, path), values: undefined };
+  if (typeof source !== 'object' || source === null) {
+    throw new InvalidOptionError(path, 'must be a header name or { key, values }');
+  }
+  const key = headerName(source.key, `${path}.key`);
+  if (source.values === undefined) return { key, values: undefined };
+  if (typeof source.values !== 'object' || source.values === null) {
+    throw new InvalidOptionError(`${path}.values`, 'must be an object mapping values to lanes');
+  }
+  const values = new Map<string, Lane>();
+  for (const [value, lane] of Object.entries(source.values)) {
+    if (parseLane(lane) === undefined) {
+      throw new InvalidOptionError(
+        `${path}.values[${JSON.stringify(value)}]`,
+        `${JSON.stringify(lane)} is not a lane`,
+      );
+    }
+    values.set(value, lane);
+  }
+  return { key, values };
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function headerName(name: unknown, path: string): string {
+  if (typeof name !== 'string' || !TOKEN.test(name)) {
+    throw new InvalidOptionError(path, `${JSON.stringify(name)} is not a header name`);
+  }
+  return name.toLowerCase();
+}
+
+/**
+ * Reads the lane from a carrier with compiled options: each source in order, then baggage.
+ * An invalid value is counted and the next source is tried.
+ */
+export function extractLane<C>(
+  carrier: C,
+  getter: CarrierGetter<C>,
+  compiled: CompiledIngress,
+  kind: InvalidTagMessage['carrier'] = 'header',
+): Lane | undefined {
+  const sources = compiled.sources;
+  for (let i = 0; i < sources.length; i++) {
+    const source = sources[i]!;
+    const raw = firstValue(getter.get(carrier, source.key));
+    if (raw === undefined) continue;
+    const lane = resolveValue(raw, source, kind);
+    if (lane !== undefined) return lane;
+  }
+  const baggage = compiled.baggage;
+  if (baggage === undefined) return undefined;
+  const header = getter.get(carrier, 'baggage');
+  if (header === undefined) return undefined;
+  const read = readBaggage(header, baggage.key);
+  if (!read.ok) {
+    countInvalidTag(
+      'baggage',
+      baggage.key,
+      read.reason,
+      typeof header === 'string' ? header : header.join(','),
+    );
+    return undefined;
+  }
+  return read.value === undefined ? undefined : resolveValue(read.value, baggage, 'baggage');
+}
+
+function resolveValue(
+  raw: string,
+  source: CompiledSource,
+  kind: InvalidTagMessage['carrier'],
+): Lane | undefined {
+  const values = source.values;
+  if (values !== undefined) {
+    if (raw.length > MAX_SOURCE_VALUE_LENGTH) {
+      countInvalidTag(kind, source.key, 'oversize', raw);
+      return undefined;
+    }
+    const mapped = values.get(raw);
+    if (mapped === undefined) countInvalidTag(kind, source.key, 'unmapped', raw);
+    return mapped;
+  }
+  if (raw.length > MAX_LANE_LENGTH) {
+    countInvalidTag(kind, source.key, 'oversize', raw);
+    return undefined;
+  }
+  const lane = parseLane(raw);
+  if (lane === undefined) countInvalidTag(kind, source.key, 'grammar', raw);
+  return lane;
+}
+
+/**
+ * Reads the carried headers (see {@link IngressOptions.carry}) present on a carrier.
+ * Returns `undefined` when none is present, so the base case allocates nothing.
+ */
+export function extractCarry<C>(
+  carrier: C,
+  getter: CarrierGetter<C>,
+  compiled: CompiledIngress,
+): Array<[string, string]> | undefined {
+  const names = compiled.carry;
+  if (names === undefined) return undefined;
+  let carry: Array<[string, string]> | undefined;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    const value = firstValue(getter.get(carrier, name));
+    if (value === undefined || value.length > MAX_CARRY_VALUE_LENGTH) continue;
+    if (carry === undefined) carry = [];
+    carry.push([name, value]);
+  }
+  return carry;
+}
+
+const DEFAULT_COMPILED = compileIngress();
+const compiledByOptions = new WeakMap<IngressOptions, CompiledIngress>();
+
+function compiledFor(options: IngressOptions | undefined): CompiledIngress {
+  if (options === undefined) return DEFAULT_COMPILED;
+  let compiled = compiledByOptions.get(options);
+  if (compiled === undefined) {
+    compiled = compileIngress(options);
+    compiledByOptions.set(options, compiled);
+  }
+  return compiled;
+}
+
+/**
+ * Reads the lane of an inbound request from its headers: the configured header (default
+ * `x-mse-tag`), then the W3C `baggage` entry. Accepts Node `IncomingHttpHeaders`, a plain record
+ * with lowercase keys, or WHATWG `Headers`. Invalid or oversized values are ignored and counted
+ * (`graylane:ingress:invalid-tag`); this never throws on request input. Options are compiled once
+ * per options object.
+ *
+ * @throws {InvalidOptionError} only for malformed `options`.
+ * @example
+ * laneFromHeaders({ 'x-mse-tag': 'gray' });                          // 'gray'
+ * laneFromHeaders({ baggage: 'x-mse-tag=gray' });                    // 'gray'
+ * laneFromHeaders({ version: '200' }, { sources: [{ key: 'version', values: { '200': 'gray' } }] }); // 'gray'
+ */
+export function laneFromHeaders(
+  headers: HeaderRecord | HeadersLike,
+  options?: IngressOptions,
+): Lane | undefined {
+  const compiled = compiledFor(options);
+  if (typeof (headers as HeadersLike).get === 'function') {
+    return extractLane(headers as HeadersLike, FETCH_HEADERS_GETTER, compiled);
+  }
+  return extractLane(headers as HeaderRecord, RECORD_GETTER, compiled);
+}

@@ -1,0 +1,36 @@
+import type { Instance, ServiceInstanceInit } from './instance';
+
+/**
+ * What a registry reports for one service: the full current set, or a failure. On failure the
+ * consumer keeps the last good set (grpc-js resolver style, `StatusOr`).
+ */
+export type RegistryUpdate =
+  | { readonly ok: true; readonly instances: readonly Instance[] }
+  | { readonly ok: false; readonly error: Error };
+
+/** Receives a service's updates. Called asynchronously, never from inside `subscribe()`. */
+export type RegistryListener = (update: RegistryUpdate) => void;
+
+/** A self-registration; `close()` deregisters and stops any keep-alive. Idempotent. */
+export interface Registration {
+  readonly service: string;
+  readonly instance: Instance;
+  close(): Promise<void>;
+}
+
+/**
+ * The one interface every registry (static, etcd, Kubernetes, yours) implements.
+ *
+ * - `subscribe` delivers the service's complete instance set, first soon after the call and then
+ *   on every change, always asynchronously; it returns an unsubscribe function.
+ * - `register` adds an instance and keeps it alive until the returned registration is closed.
+ *   Registries that cannot register (Kubernetes) reject with a typed error.
+ * - `close` stops every watch, timer and keep-alive and closes the registrations made through it.
+ */
+export interface Registry {
+  /** Short name for diagnostics: `static`, `etcd`, `kubernetes`. */
+  readonly name: string;
+  subscribe(service: string, listener: RegistryListener): () => void;
+  register(instance: ServiceInstanceInit): Promise<Registration>;
+  close(): Promise<void>;
+}

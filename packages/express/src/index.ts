@@ -1,0 +1,2 @@
+export type { LaneMiddlewareOptions } from './lane-middleware';
+export { laneMiddleware } from './lane-middleware';
