@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 
@@ -7,7 +8,7 @@ import type { TestContext } from 'node:test';
  * Listens on an ephemeral loopback port and returns it; the server is closed in `t.after`.
  * Never a fixed port.
  */
-export async function listen(server: Server, t?: TestContext): Promise<number> {
+export async function listen(server: Server | HttpsServer, t?: TestContext): Promise<number> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   if (t) {

@@ -11,10 +11,62 @@ export interface LaneContext {
   readonly carry: ReadonlyArray<readonly [name: string, value: string]> | undefined;
 }
 
+/**
+ * Runs `fn` with `context` as the current lane context. The slot is `null` unless an integration
+ * (the OpenTelemetry bridge, a cls-hooked mirror) is enabled.
+ * @internal
+ */
+export type EnterRunner = <R>(context: LaneContext, fn: () => R) => R;
+
+/**
+ * The lane context to report when no graylane context is active (e.g. a lane read from the
+ * active OpenTelemetry baggage), or `undefined`.
+ * @internal
+ */
+export type ContextFallback = () => LaneContext | undefined;
+
 const storage = laneStorage();
+
+// Hook slots: `null` when no integration is enabled, so the plain path is one null check.
+let enterRunner: EnterRunner | null = null;
+let contextFallback: ContextFallback | null = null;
 
 /** The base lane with nothing carried. Shared, never mutated. */
 export const BASE_CONTEXT: LaneContext = Object.freeze({ lane: undefined, carry: undefined });
+
+// Contexts without carried headers are shared per lane, so entering a lane allocates nothing.
+const MAX_SHARED_CONTEXTS = 256;
+const sharedContexts = new Map<Lane, LaneContext>();
+
+/**
+ * The shared, frozen context of `lane` with nothing carried. `lane` must already be valid.
+ * @internal
+ */
+export function laneContextFor(lane: Lane | undefined): LaneContext {
+  if (lane === undefined) return BASE_CONTEXT;
+  let context = sharedContexts.get(lane);
+  if (context === undefined) {
+    context = Object.freeze({ lane, carry: undefined });
+    if (sharedContexts.size < MAX_SHARED_CONTEXTS) sharedContexts.set(lane, context);
+  }
+  return context;
+}
+
+/**
+ * Installs (or with `null` removes) the function that enters a lane context.
+ * @internal Used by `internal/enter-hooks.ts` only.
+ */
+export function setEnterRunner(runner: EnterRunner | null): void {
+  enterRunner = runner;
+}
+
+/**
+ * Installs (or with `null` removes) the fallback read by {@link currentLane} outside any lane context.
+ * @internal Used by the OpenTelemetry bridge only.
+ */
+export function setContextFallback(fallback: ContextFallback | null): void {
+  contextFallback = fallback;
+}
 
 /**
  * Runs `fn` in `lane` (or in the base lane when `lane` is `undefined`) and returns its result.
@@ -31,7 +83,8 @@ export function withLane<R>(lane: Lane | undefined, fn: () => R): R {
   if (lane !== undefined && parseLane(lane) === undefined) throw new InvalidLaneError(lane);
   const parent = storage.getStore();
   const carry = parent === undefined ? undefined : parent.carry;
-  const context: LaneContext = lane === undefined && carry === undefined ? BASE_CONTEXT : { lane, carry };
+  const context: LaneContext = carry === undefined ? laneContextFor(lane) : Object.freeze({ lane, carry });
+  if (enterRunner !== null) return enterRunner(context, fn);
   return storage.run(context, fn);
 }
 
@@ -39,27 +92,37 @@ export function withLane<R>(lane: Lane | undefined, fn: () => R): R {
  * Runs `fn` in a complete lane context (lane plus carried headers). Used by ingress adapters
  * (Express, gRPC) that read both from a request. The lane is NOT re-validated: build contexts
  * through {@link createLaneContext}.
+ *
+ * @example
+ * const context = createLaneContext(extractLane(req.headers, RECORD_GETTER, compiled));
+ * withLaneContext(context, next);
  */
 export function withLaneContext<R>(context: LaneContext, fn: () => R): R {
+  if (enterRunner !== null) return enterRunner(context, fn);
   return storage.run(context, fn);
 }
 
 /**
  * Builds a lane context; `undefined` lane and no carry give the shared {@link BASE_CONTEXT}.
+ * Contexts without carried headers are shared per lane (no allocation).
  *
  * @throws {InvalidLaneError} `GL_ERR_INVALID_LANE` when `lane` is not a valid lane tag.
+ * @example
+ * createLaneContext('gray', [['x-user-id', '42']]); // { lane: 'gray', carry: [['x-user-id', '42']] }
  */
 export function createLaneContext(
   lane: Lane | undefined,
   carry?: ReadonlyArray<readonly [string, string]>,
 ): LaneContext {
   if (lane !== undefined && parseLane(lane) === undefined) throw new InvalidLaneError(lane);
-  if (lane === undefined && (carry === undefined || carry.length === 0)) return BASE_CONTEXT;
-  return Object.freeze({ lane, carry: carry === undefined || carry.length === 0 ? undefined : carry });
+  if (carry === undefined || carry.length === 0) return laneContextFor(lane);
+  return Object.freeze({ lane, carry });
 }
 
 /**
  * The lane of the current async context, or `undefined` in the base lane. Never throws.
+ * Outside any graylane context, and only while the OpenTelemetry bridge is enabled, the lane
+ * entry of the active OpenTelemetry baggage is reported (see `enableOpenTelemetryBridge`).
  *
  * @example
  * withLane('gray', () => currentLane()); // 'gray'
@@ -67,10 +130,22 @@ export function createLaneContext(
  */
 export function currentLane(): Lane | undefined {
   const context = storage.getStore();
-  return context === undefined ? undefined : context.lane;
+  if (context !== undefined) return context.lane;
+  if (contextFallback === null) return undefined;
+  const fallback = contextFallback();
+  return fallback === undefined ? undefined : fallback.lane;
 }
 
-/** The current lane context (lane and carried headers), or {@link BASE_CONTEXT}. Never throws. */
+/**
+ * The current lane context (lane and carried headers), or {@link BASE_CONTEXT}. Never throws.
+ * Falls back like {@link currentLane} outside any graylane context.
+ *
+ * @example
+ * withLane('gray', () => currentLaneContext().lane); // 'gray'
+ */
 export function currentLaneContext(): LaneContext {
-  return storage.getStore() ?? BASE_CONTEXT;
+  const context = storage.getStore();
+  if (context !== undefined) return context;
+  if (contextFallback === null) return BASE_CONTEXT;
+  return contextFallback() ?? BASE_CONTEXT;
 }

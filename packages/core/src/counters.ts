@@ -1,4 +1,9 @@
-import { channels, type InvalidTagMessage, type InvalidTagReason } from './diagnostics';
+import {
+  channels,
+  type IngressLaneMessage,
+  type InvalidTagMessage,
+  type InvalidTagReason,
+} from './diagnostics';
 import type { Lane } from './lane';
 
 /** Distinct lanes counted one by one; past this, requests count under {@link OTHER_LANES}. */
@@ -25,10 +30,18 @@ export interface IngressCounters {
 }
 
 /**
- * Counts a request entering `lane` at ingress (Express, gRPC adapters call this). Allocation-free
- * for lanes already seen.
+ * Counts a request entering `lane` at ingress (the Express and gRPC adapters call this once per
+ * request) and publishes it on `graylane:ingress:lane` while that channel has subscribers.
+ * Allocation-free for lanes already seen when nobody subscribes.
+ *
+ * @param carrier `header` (HTTP, default) or `metadata` (gRPC), reported on the channel.
+ * @example
+ * countIngress(extractLane(req.headers, RECORD_GETTER, compiled));
  */
-export function countIngress(lane: Lane | undefined): void {
+export function countIngress(
+  lane: Lane | undefined,
+  carrier: IngressLaneMessage['carrier'] = 'header',
+): void {
   const key = lane ?? BASE_LANE_KEY;
   const seen = requestsByLane.get(key);
   if (seen !== undefined) {
@@ -38,9 +51,20 @@ export function countIngress(lane: Lane | undefined): void {
   } else {
     requestsByLane.set(OTHER_LANES, (requestsByLane.get(OTHER_LANES) ?? 0) + 1);
   }
+  if (channels.ingressLane.hasSubscribers) {
+    const message: IngressLaneMessage = { lane, carrier };
+    channels.ingressLane.publish(message);
+  }
 }
 
-/** Counts a tag ignored at ingress and publishes it on `graylane:ingress:invalid-tag`. */
+/**
+ * Counts a tag ignored at ingress and publishes it on `graylane:ingress:invalid-tag` (the value
+ * cut to 64 characters) while that channel has subscribers. Ingress code calls this; adapters
+ * that read tags themselves (gRPC metadata) should too.
+ *
+ * @example
+ * countInvalidTag('metadata', 'x-mse-tag', 'grammar', value);
+ */
 export function countInvalidTag(
   carrier: InvalidTagMessage['carrier'],
   key: string,

@@ -2,9 +2,17 @@ const kGraylaneError = Symbol.for('graylane.error');
 
 /**
  * Base class of every error graylane throws. Check `err.code`, which is stable across
- * versions; `instanceof` also works across duplicate installs (the brand is `Symbol.for`).
+ * versions. `instanceof` also works across duplicate installs of a package: errors are branded
+ * with a `Symbol.for` key, and a branded error is an instance of a class of the same `name`
+ * (`InvalidLaneError`, ...) from any copy; `instanceof GraylaneError` matches every branded error.
+ *
+ * @example
+ * try { withLane('-bad', run); } catch (err) {
+ *   if (err instanceof GraylaneError && err.code === 'GL_ERR_INVALID_LANE') ...
+ * }
  */
 export class GraylaneError extends Error {
+  /** Stable machine-readable code, `GL_ERR_*`. */
   readonly code: string;
 
   constructor(message: string, code: string, options?: { cause?: unknown }) {
@@ -18,12 +26,11 @@ export class GraylaneError extends Error {
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
-    if (this !== GraylaneError) return Function.prototype[Symbol.hasInstance].call(this, value);
-    return (
-      typeof value === 'object' &&
-      value !== null &&
-      (value as Record<symbol, unknown>)[kGraylaneError] === true
-    );
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    if (typeof value !== 'object' || value === null) return false;
+    if ((value as Record<symbol, unknown>)[kGraylaneError] !== true) return false;
+    // A branded error from another copy: the base class matches all, a subclass its own name.
+    return this.name === 'GraylaneError' || (value as { name?: unknown }).name === this.name;
   }
 }
 
@@ -58,6 +65,37 @@ export class MissingPeerError extends GraylaneError {
       options,
     );
     this.name = 'MissingPeerError';
+  }
+}
+
+/**
+ * `GL_ERR_INVALID_RULE`: an edge rule passed to `compileRules()` is malformed. `path` names the bad
+ * field, e.g. `rules[2].matches[0].headers[1].type`.
+ */
+export class InvalidRuleError extends GraylaneError {
+  readonly path: string;
+
+  constructor(path: string, message: string, options?: { cause?: unknown }) {
+    super(`Invalid rule ${path}: ${message}`, 'GL_ERR_INVALID_RULE', options);
+    this.name = 'InvalidRuleError';
+    this.path = path;
+  }
+}
+
+/**
+ * `GL_ERR_INVALID_IMPORT`: a gateway configuration given to an importer (`rulesFromNginxCanary()`,
+ * `rulesFromIstioVirtualService()`, ...) is malformed or uses a feature graylane cannot reproduce.
+ * `source` names the system, `path` the bad field, e.g. `spec.http[0].match[1].headers.version.regex`.
+ */
+export class InvalidImportError extends GraylaneError {
+  readonly source: string;
+  readonly path: string;
+
+  constructor(source: string, path: string, message: string, options?: { cause?: unknown }) {
+    super(`Invalid ${source} configuration at ${path}: ${message}`, 'GL_ERR_INVALID_IMPORT', options);
+    this.name = 'InvalidImportError';
+    this.source = source;
+    this.path = path;
   }
 }
 

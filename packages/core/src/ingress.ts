@@ -63,15 +63,27 @@ const MAX_SOURCE_VALUE_LENGTH = 256;
  * @throws {InvalidOptionError} `GL_ERR_INVALID_OPTION` naming the bad field.
  */
 export function compileIngress(options: IngressOptions = {}): CompiledIngress {
-  const rawSources = options.sources ?? [options.header ?? LANE_HEADER];
-  if (!Array.isArray(rawSources)) throw new InvalidOptionError('sources', 'must be an array');
-  const sources = rawSources.map((source, i) => compileSource(source, `sources[${i}]`));
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidOptionError('options', 'must be an object');
+  }
+  // `header` is checked even when `sources` (which wins) is given: a typo should not pass silently.
+  const header = compileSource(options.header ?? LANE_HEADER, 'header');
+  let sources: CompiledSource[];
+  if (options.sources === undefined) {
+    sources = [header];
+  } else if (Array.isArray(options.sources)) {
+    sources = options.sources.map((source, i) => compileSource(source, `sources[${i}]`));
+  } else {
+    throw new InvalidOptionError('sources', 'must be an array');
+  }
   let baggage: CompiledSource | undefined;
   const baggageKey = options.baggageKey ?? LANE_BAGGAGE_KEY;
   if (baggageKey !== false) {
-    baggage = compileSource({ key: baggageKey, values: options.baggageValues }, 'baggageKey');
-    // Baggage keys are case-sensitive (W3C); keep the configured spelling.
-    baggage = { key: baggageKey, values: baggage.values };
+    // Baggage keys are case-sensitive (W3C): checked as a token, the configured spelling is kept.
+    headerName(baggageKey, 'baggageKey');
+    baggage = { key: baggageKey, values: compileValues(options.baggageValues, 'baggageValues') };
+  } else if (options.baggageValues !== undefined) {
+    throw new InvalidOptionError('baggageValues', 'needs baggageKey (it is false)');
   }
   let carry: string[] | undefined;
   if (options.carry !== undefined) {
@@ -89,21 +101,34 @@ function compileSource(source: string | LaneSource, path: string): CompiledSourc
     throw new InvalidOptionError(path, 'must be a header name or { key, values }');
   }
   const key = headerName(source.key, `${path}.key`);
-  if (source.values === undefined) return { key, values: undefined };
-  if (typeof source.values !== 'object' || source.values === null) {
-    throw new InvalidOptionError(`${path}.values`, 'must be an object mapping values to lanes');
+  return { key, values: compileValues(source.values, `${path}.values`) };
+}
+
+function compileValues(
+  raw: Readonly<Record<string, Lane>> | undefined,
+  path: string,
+): ReadonlyMap<string, Lane> | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new InvalidOptionError(path, 'must be an object mapping values to lanes');
   }
   const values = new Map<string, Lane>();
-  for (const [value, lane] of Object.entries(source.values)) {
+  for (const [value, lane] of Object.entries(raw)) {
     if (parseLane(lane) === undefined) {
       throw new InvalidOptionError(
-        `${path}.values[${JSON.stringify(value)}]`,
+        `${path}[${JSON.stringify(value)}]`,
         `${JSON.stringify(lane)} is not a lane`,
+      );
+    }
+    if (value.length > MAX_SOURCE_VALUE_LENGTH) {
+      throw new InvalidOptionError(
+        `${path}[${JSON.stringify(value.slice(0, 32))}…]`,
+        `a mapped value is at most ${MAX_SOURCE_VALUE_LENGTH} characters`,
       );
     }
     values.set(value, lane);
   }
-  return { key, values };
+  return values;
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;

@@ -1,0 +1,353 @@
+import {
+  BASE_LANE_KEY,
+  compileTrust,
+  type IngressCounters,
+  InvalidOptionError,
+  ingressCounters,
+  type Rule,
+  type RuleCounters,
+  type TrustPolicy,
+} from '@graylane/core';
+import { ruleRow } from './internal/describe-rule';
+
+/** One instance as a discovery snapshot lists it (`InstanceSnapshot` in `@graylane/discovery`). */
+export interface DiagnosticsInstanceLike {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly healthy: boolean;
+  readonly picks?: number;
+}
+
+/** A requested lane -> served lane flow (`FlowSnapshot` in `@graylane/discovery`). */
+export interface DiagnosticsFlowLike {
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly picks: number;
+}
+
+/** What the router reads of one service (`ServiceSnapshot` in `@graylane/discovery`). */
+export interface DiagnosticsServiceLike {
+  readonly loaded: boolean;
+  readonly updatedAt?: string | null;
+  readonly lastError?: { readonly message: string; readonly code: string | null } | null;
+  readonly lanes: ReadonlyArray<{
+    readonly lane: string | null;
+    readonly instances: readonly DiagnosticsInstanceLike[];
+  }>;
+  readonly routes?: ReadonlyArray<{
+    readonly lane: string | null;
+    readonly servedBy?: string | null;
+    readonly fallback: boolean;
+    readonly noInstance: number;
+  }>;
+  readonly counters?: {
+    readonly fallbacks: readonly DiagnosticsFlowLike[];
+    readonly invalidLanePicks?: number;
+  };
+}
+
+/**
+ * Anything with a `snapshot()` shaped like `@graylane/discovery`'s `DiscoverySnapshot` — a
+ * `createDiscovery()` result fits. Typed structurally so this package does not depend on discovery.
+ */
+export interface DiagnosticsDiscovery {
+  snapshot(): {
+    readonly config?: {
+      readonly registry?: string;
+      readonly fallback?: Readonly<Record<string, string>>;
+      readonly strict?: boolean | readonly string[];
+      readonly balancer?: string;
+    };
+    readonly services: Readonly<Record<string, DiagnosticsServiceLike>>;
+  };
+}
+
+/** The edge rules as the router reads them: a `CompiledRules` from `compileRules()` (core) fits. */
+export interface DiagnosticsRules {
+  readonly rules: readonly Rule[];
+  counters(): RuleCounters;
+}
+
+/** What {@link diagnosticsReport} reads. Every field is optional. */
+export interface DiagnosticsReportOptions {
+  /** The discovery whose routing table, routes and fallback counters to show. Default: none. */
+  readonly discovery?: DiagnosticsDiscovery;
+  /** The edge rules in force: pass the same `compileRules()` result you gave `laneEdge()`. Default: none. */
+  readonly rules?: DiagnosticsRules;
+  /** The edge's trust policy, shown with the rules. Default: not shown. */
+  readonly trust?: TrustPolicy;
+  /** Names this process on the page (e.g. `edge`, `svc-a/a-gray`). Default `graylane`. */
+  readonly title?: string;
+  /** Include the process-wide ingress counters (`ingressCounters()` from core). Default `true`. */
+  readonly counters?: boolean;
+}
+
+/** A row of the routing table: one instance. `lane` is `null` for base. */
+export interface RoutingTableRow {
+  readonly service: string;
+  readonly lane: string | null;
+  readonly id: string;
+  /** `host:port` (IPv6 hosts in brackets). */
+  readonly address: string;
+  readonly weight: number;
+  readonly healthy: boolean;
+  readonly picks: number;
+}
+
+/** Where a requested lane of a service goes. */
+export interface RouteRow {
+  readonly service: string;
+  readonly lane: string | null;
+  /** The lane that serves it (`null` = base); `undefined` when nothing can. */
+  readonly servedBy: string | null | undefined;
+  readonly fallback: boolean;
+  readonly noInstance: number;
+}
+
+/** One edge rule, rendered for reading. */
+export interface RuleRow {
+  readonly index: number;
+  readonly name: string | null;
+  /** The lane it assigns (`null` = base). */
+  readonly lane: string | null;
+  /** The match conditions: `AND` within a match, `OR` between matches; `*` matches every request. */
+  readonly matches: string;
+  readonly weight: number;
+  readonly sticky: string | null;
+  /** Header changes (`set`, `add`, `remove`), or `null`. */
+  readonly headers: string | null;
+  /** Requests this rule decided. */
+  readonly hits: number;
+}
+
+/** Counters of one lane. */
+export interface LaneCounterRow {
+  /** `null` = base, `(other)` = lanes past the counted cap. */
+  readonly lane: string | null;
+  /** Requests seen at ingress in this process. */
+  readonly requests: number;
+  /** Calls made in this lane that a fallback lane served (summed over services). */
+  readonly fallbacks: number;
+}
+
+/** Calls of lane `from` to `service` served by lane `to`. */
+export interface FallbackRow {
+  readonly service: string;
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly calls: number;
+}
+
+/** What the router serves as JSON (and renders as HTML). Fields may be added in minor versions. */
+export interface DiagnosticsReport {
+  readonly title: string;
+  readonly generatedAt: string;
+  readonly pid: number;
+  readonly uptimeSeconds: number;
+  readonly discovery: {
+    readonly registry: string | null;
+    readonly balancer: string | null;
+    readonly fallback: Readonly<Record<string, string>>;
+    readonly strict: boolean | readonly string[];
+    readonly services: ReadonlyArray<{
+      readonly service: string;
+      readonly loaded: boolean;
+      readonly updatedAt: string | null;
+      readonly lastError: string | null;
+    }>;
+  } | null;
+  readonly routingTable: readonly RoutingTableRow[];
+  readonly routes: readonly RouteRow[];
+  readonly rules: {
+    /** `strip`, `accept`, `allowlist: a, b`, or `null` when not given. */
+    readonly trust: string | null;
+    readonly rules: readonly RuleRow[];
+    readonly noMatch: number;
+    readonly malformedInputs: number;
+    readonly oversizeInputs: number;
+  } | null;
+  readonly counters: {
+    readonly lanes: readonly LaneCounterRow[];
+    /** `ingressCounters().requests`, or `null` with `counters: false`. */
+    readonly requests: Readonly<Record<string, number>> | null;
+    readonly fallbacks: readonly FallbackRow[];
+    /** Tags dropped at ingress by reason (`ingressCounters().invalidTags`), or `null`. */
+    readonly invalidTags: IngressCounters['invalidTags'] | null;
+    /** Picks asked for a value that is not a lane, summed over services. */
+    readonly invalidLanePicks: number;
+  };
+}
+
+/** @internal Options validated once, at setup. */
+export interface CompiledReportOptions {
+  readonly discovery: DiagnosticsDiscovery | undefined;
+  readonly rules: DiagnosticsRules | undefined;
+  readonly trust: string | null;
+  readonly title: string;
+  readonly counters: boolean;
+}
+
+/**
+ * @internal Validates report options once, at setup.
+ * @throws {InvalidOptionError} `GL_ERR_INVALID_OPTION` naming the bad option.
+ */
+export function compileReportOptions(options: DiagnosticsReportOptions): CompiledReportOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', 'must be an object');
+  }
+  const { discovery, rules } = options;
+  if (discovery !== undefined && typeof (discovery as { snapshot?: unknown })?.snapshot !== 'function') {
+    throw new InvalidOptionError('discovery', 'expected a Discovery (createDiscovery()) with snapshot()');
+  }
+  if (
+    rules !== undefined &&
+    (typeof rules !== 'object' ||
+      rules === null ||
+      !Array.isArray(rules.rules) ||
+      typeof rules.counters !== 'function')
+  ) {
+    throw new InvalidOptionError('rules', 'expected compiled rules (compileRules() from @graylane/core)');
+  }
+  let trust: string | null = null;
+  if (options.trust !== undefined) {
+    const compiled = compileTrust(options.trust, 'strip', 'trust');
+    trust =
+      compiled.mode === 'allowlist'
+        ? `allowlist: ${(options.trust as { allowlist: readonly string[] }).allowlist.join(', ')}`
+        : compiled.mode;
+  }
+  const title = options.title ?? 'graylane';
+  if (typeof title !== 'string') throw new InvalidOptionError('title', 'must be a string');
+  const counters = options.counters ?? true;
+  if (typeof counters !== 'boolean') throw new InvalidOptionError('counters', 'must be a boolean');
+  return { discovery, rules, trust, title, counters };
+}
+
+/**
+ * Builds the diagnostics report the router serves: the routing table, each service's routes, the
+ * edge rules with their hit counters, and counters per lane. Useful outside Express (Fastify,
+ * Koa, a `node:http` admin port) and in tests.
+ *
+ * @throws {InvalidOptionError} `GL_ERR_INVALID_OPTION` for malformed options.
+ * @example
+ * const report = diagnosticsReport({ discovery, rules });
+ * report.counters.fallbacks; // [{ service: 'svc-b', from: 'gray', to: null, calls: 3 }]
+ */
+export function diagnosticsReport(options: DiagnosticsReportOptions = {}): DiagnosticsReport {
+  return buildReport(compileReportOptions(options));
+}
+
+/** @internal Builds the report from compiled options (the router calls this per request to the page). */
+export function buildReport(options: CompiledReportOptions): DiagnosticsReport {
+  const routingTable: RoutingTableRow[] = [];
+  const routes: RouteRow[] = [];
+  const fallbacks: FallbackRow[] = [];
+  const fallbacksByLane = new Map<string | null, number>();
+  let invalidLanePicks = 0;
+  let discovery: DiagnosticsReport['discovery'] = null;
+  if (options.discovery !== undefined) {
+    const snapshot = options.discovery.snapshot();
+    const services: Array<NonNullable<DiagnosticsReport['discovery']>['services'][number]> = [];
+    for (const service of Object.keys(snapshot.services).sort()) {
+      const state = snapshot.services[service]!;
+      services.push({
+        service,
+        loaded: state.loaded,
+        updatedAt: state.updatedAt ?? null,
+        lastError: state.lastError ? state.lastError.message : null,
+      });
+      for (const bucket of state.lanes) {
+        for (const instance of bucket.instances) {
+          routingTable.push({
+            service,
+            lane: bucket.lane,
+            id: instance.id,
+            address: instance.host.includes(':')
+              ? `[${instance.host}]:${instance.port}`
+              : `${instance.host}:${instance.port}`,
+            weight: instance.weight,
+            healthy: instance.healthy,
+            picks: instance.picks ?? 0,
+          });
+        }
+      }
+      for (const route of state.routes ?? []) {
+        routes.push({
+          service,
+          lane: route.lane,
+          servedBy: route.servedBy,
+          fallback: route.fallback,
+          noInstance: route.noInstance,
+        });
+      }
+      for (const flow of state.counters?.fallbacks ?? []) {
+        fallbacks.push({ service, from: flow.from, to: flow.to, calls: flow.picks });
+        fallbacksByLane.set(flow.from, (fallbacksByLane.get(flow.from) ?? 0) + flow.picks);
+      }
+      invalidLanePicks += state.counters?.invalidLanePicks ?? 0;
+    }
+    const config = snapshot.config;
+    discovery = {
+      registry: config?.registry ?? null,
+      balancer: config?.balancer ?? null,
+      fallback: config?.fallback ?? {},
+      strict: config?.strict ?? false,
+      services,
+    };
+  }
+
+  let rules: DiagnosticsReport['rules'] = null;
+  if (options.rules !== undefined) {
+    const counters = options.rules.counters();
+    rules = {
+      trust: options.trust,
+      rules: options.rules.rules.map((rule, index) => ruleRow(rule, index, counters.byRule[index] ?? 0)),
+      noMatch: counters.noMatch,
+      malformedInputs: counters.malformedInputs,
+      oversizeInputs: counters.oversizeInputs,
+    };
+  }
+
+  const ingress = options.counters ? ingressCounters() : null;
+  const lanes: LaneCounterRow[] = [];
+  const seen = new Set<string | null>();
+  if (ingress !== null) {
+    for (const key of Object.keys(ingress.requests)) {
+      const lane = key === BASE_LANE_KEY ? null : key;
+      seen.add(lane);
+      lanes.push({ lane, requests: ingress.requests[key]!, fallbacks: fallbacksByLane.get(lane) ?? 0 });
+    }
+  }
+  for (const [lane, calls] of fallbacksByLane) {
+    if (!seen.has(lane)) lanes.push({ lane, requests: 0, fallbacks: calls });
+  }
+  lanes.sort(byLane);
+
+  return {
+    title: options.title,
+    generatedAt: new Date().toISOString(),
+    pid: process.pid,
+    uptimeSeconds: Math.round(process.uptime()),
+    discovery,
+    routingTable,
+    routes,
+    rules,
+    counters: {
+      lanes,
+      requests: ingress === null ? null : ingress.requests,
+      fallbacks,
+      invalidTags: ingress === null ? null : ingress.invalidTags,
+      invalidLanePicks,
+    },
+  };
+}
+
+// Base first, then lanes by name.
+function byLane(a: { lane: string | null }, b: { lane: string | null }): number {
+  if (a.lane === b.lane) return 0;
+  if (a.lane === null) return -1;
+  if (b.lane === null) return 1;
+  return a.lane < b.lane ? -1 : 1;
+}

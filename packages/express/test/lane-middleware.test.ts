@@ -1,0 +1,322 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { Agent, createServer, request } from 'node:http';
+import { type TestContext, test } from 'node:test';
+import { setTimeout as sleep, setImmediate as tick } from 'node:timers/promises';
+import {
+  currentLane,
+  currentLaneContext,
+  ingressCounters,
+  resetIngressCounters,
+  withLane,
+} from '@graylane/core';
+import { laneMiddleware } from '@graylane/express';
+import express5 from 'express';
+import express4 from 'express4';
+import { listen } from '../../../test/helpers/listen';
+
+type Factory = typeof express5;
+const EXPRESSES: ReadonlyArray<readonly [string, Factory]> = [
+  ['express 5', express5],
+  ['express 4', express4 as Factory],
+];
+
+interface Reply {
+  readonly status: number;
+  readonly body: string;
+}
+
+/** One HTTP call; `agent` lets tests reuse a keep-alive connection. */
+function call(
+  port: number,
+  options: {
+    method?: string;
+    path?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    agent?: Agent;
+  } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: options.method ?? 'GET',
+        path: options.path ?? '/',
+        headers: options.headers,
+        agent: options.agent ?? false,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    if (options.body !== undefined) {
+      // Send the body in two writes, a tick apart, so the parser's 'end' comes from the socket.
+      const half = Math.floor(options.body.length / 2);
+      req.write(options.body.slice(0, half));
+      setTimeout(() => req.end(options.body!.slice(half)), 5);
+    } else {
+      req.end();
+    }
+  });
+}
+
+async function start(t: TestContext, app: express5.Express): Promise<number> {
+  return listen(createServer(app), t);
+}
+
+const lane = (): string => currentLane() ?? '(base)';
+
+for (const [name, express] of EXPRESSES) {
+  test(`${name}: the handler runs in the request's lane; untagged and invalid run in the base lane`, async (t) => {
+    const app = express();
+    app.use(laneMiddleware());
+    app.get('/', async (_req, res) => {
+      await sleep(1);
+      res.send(lane());
+    });
+    const port = await start(t, app);
+    assert.equal((await call(port, { headers: { 'x-mse-tag': 'gray' } })).body, 'gray');
+    assert.equal((await call(port, { headers: { baggage: 'k=v,x-mse-tag=blue' } })).body, 'blue');
+    assert.equal((await call(port)).body, '(base)');
+    for (const bad of ['-bad', 'x'.repeat(64), 'a b', '']) {
+      assert.equal((await call(port, { headers: { 'x-mse-tag': bad } })).body, '(base)', JSON.stringify(bad));
+    }
+  });
+
+  for (const order of ['before', 'after'] as const) {
+    test(`${name}: express.json() and express.urlencoded() ${order} laneMiddleware keep the lane`, async (t) => {
+      const app = express();
+      const parsers = [express.json(), express.urlencoded({ extended: false })];
+      if (order === 'before') app.use(...parsers);
+      app.use(laneMiddleware());
+      if (order === 'after') app.use(...parsers);
+      // A middleware after the parsers, then an async handler that awaits timers and I/O.
+      app.use((req, _res, next) => {
+        (req as { seenByMiddleware?: string }).seenByMiddleware = lane();
+        next();
+      });
+      app.post('/', async (req, res) => {
+        await tick();
+        await sleep(1);
+        res.json({
+          middleware: (req as { seenByMiddleware?: string }).seenByMiddleware,
+          handler: lane(),
+          body: req.body as unknown,
+        });
+      });
+      const port = await start(t, app);
+      const cases = [
+        { type: 'application/json', body: JSON.stringify({ a: 1, pad: 'p'.repeat(2000) }) },
+        { type: 'application/x-www-form-urlencoded', body: `a=1&pad=${'p'.repeat(2000)}` },
+      ];
+      for (const { type, body } of cases) {
+        for (const tag of ['gray', undefined]) {
+          const headers: Record<string, string> = { 'content-type': type };
+          if (tag !== undefined) headers['x-mse-tag'] = tag;
+          const reply = await call(port, { method: 'POST', headers, body });
+          assert.equal(reply.status, 200, reply.body);
+          const seen = JSON.parse(reply.body) as {
+            middleware: string;
+            handler: string;
+            body: { a: unknown };
+          };
+          const expected = tag ?? '(base)';
+          assert.equal(seen.middleware, expected, `${type}: middleware after the parser`);
+          assert.equal(seen.handler, expected, `${type}: handler`);
+          assert.equal(String(seen.body.a), '1', `${type}: body parsed`);
+        }
+      }
+    });
+  }
+
+  test(`${name}: middleware that calls next() from request-stream events keeps the lane (old body-parser, busboy style)`, async (t) => {
+    const app = express();
+    app.use(laneMiddleware());
+    // Reads the body itself and continues from 'end', which Node emits from the socket's context
+    // when the body arrives after the headers: what raw-body < 2.5 and busboy-based parsers do.
+    app.use((req, _res, next) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        (req as { raw?: string }).raw = body;
+        next();
+      });
+    });
+    app.post('/', async (req, res) => {
+      await sleep(1);
+      res.json({ lane: lane(), length: (req as { raw?: string }).raw?.length });
+    });
+    const port = await start(t, app);
+    for (const tag of ['gray', 'blue', undefined]) {
+      const headers: Record<string, string> = { 'content-type': 'text/plain' };
+      if (tag !== undefined) headers['x-mse-tag'] = tag;
+      const reply = await call(port, { method: 'POST', headers, body: 'x'.repeat(3000) });
+      assert.deepEqual(JSON.parse(reply.body), { lane: tag ?? '(base)', length: 3000 });
+    }
+  });
+
+  test(`${name}: async error handlers and res.on('finish') / req.on('end') listeners see the lane`, async (t) => {
+    const seen: Record<string, string> = {};
+    const app = express();
+    app.use(laneMiddleware());
+    app.get('/throw', async (_req, _res, next) => {
+      await sleep(1);
+      // Express 5 forwards a rejected promise itself; Express 4 needs next(err).
+      if (name === 'express 4') next(new Error('boom'));
+      else throw new Error('boom');
+    });
+    app.get('/finish', (req, res) => {
+      res.on('finish', () => {
+        seen.finish = lane();
+      });
+      res.on('close', () => {
+        seen.close = lane();
+      });
+      req.on('end', () => {
+        seen.end = lane();
+      });
+      req.resume();
+      setTimeout(() => res.send('ok'), 2);
+    });
+    app.use(
+      async (err: Error, _req: express5.Request, res: express5.Response, _next: express5.NextFunction) => {
+        await sleep(1);
+        res.status(500).send(`${err.message} in ${lane()}`);
+      },
+    );
+    const port = await start(t, app);
+    const reply = await call(port, { path: '/throw', headers: { 'x-mse-tag': 'gray' } });
+    assert.deepEqual(reply, { status: 500, body: 'boom in gray' });
+    await call(port, { path: '/finish', headers: { 'x-mse-tag': 'feature-x' } });
+    for (let i = 0; i < 50 && seen.close === undefined; i++) await sleep(2);
+    assert.deepEqual(seen, { end: 'feature-x', finish: 'feature-x', close: 'feature-x' });
+  });
+
+  test(`${name}: lanes do not leak between requests on one keep-alive connection`, async (t) => {
+    const app = express();
+    app.use(express.json());
+    app.use(laneMiddleware());
+    app.use(express.urlencoded({ extended: false }));
+    app.all('/', async (_req, res) => {
+      await sleep(1);
+      res.send(lane());
+    });
+    const port = await start(t, app);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    t.after(() => agent.destroy());
+    const sequence = ['gray', undefined, 'blue', '-bad', undefined, 'gray', 'feature-x', undefined];
+    for (const tag of sequence) {
+      const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+      if (tag !== undefined) headers['x-mse-tag'] = tag;
+      const reply = await call(port, { method: 'POST', headers, body: 'a=1', agent });
+      assert.equal(reply.body, tag === undefined || tag === '-bad' ? '(base)' : tag);
+    }
+  });
+}
+
+test('carried headers are in the context; oversize values are not carried', async (t) => {
+  const app = express5();
+  app.use(laneMiddleware({ carry: ['x-user-id', 'X-Request-Id'] }));
+  app.get('/', (_req, res) => {
+    res.json(currentLaneContext().carry ?? null);
+  });
+  const port = await start(t, app);
+  let reply = await call(port, {
+    headers: { 'x-mse-tag': 'gray', 'x-user-id': '42', 'x-request-id': 'r1', 'x-other': 'no' },
+  });
+  assert.deepEqual(JSON.parse(reply.body), [
+    ['x-user-id', '42'],
+    ['x-request-id', 'r1'],
+  ]);
+  // Carried even in the base lane.
+  reply = await call(port, { headers: { 'x-user-id': '7' } });
+  assert.deepEqual(JSON.parse(reply.body), [['x-user-id', '7']]);
+  reply = await call(port, { headers: { 'x-mse-tag': 'gray', 'x-user-id': 'u'.repeat(5000) } });
+  assert.equal(reply.body, 'null');
+});
+
+test('a base-lane request runs in the base lane even when the server was started inside a lane', async (t) => {
+  const app = express5();
+  app.use(laneMiddleware());
+  app.use(express5.json());
+  app.post('/', (_req, res) => {
+    res.send(lane());
+  });
+  const server = withLane('gray', () => createServer(app));
+  const port = await withLane('gray', () => listen(server, t));
+  const headers = { 'content-type': 'application/json' };
+  assert.equal((await call(port, { method: 'POST', headers, body: '{}' })).body, '(base)');
+  assert.equal(
+    (await call(port, { method: 'POST', headers: { ...headers, 'x-mse-tag': 'blue' }, body: '{}' })).body,
+    'blue',
+  );
+});
+
+test('a second laneMiddleware (e.g. on a router) replaces the first for the rest of the request', async (t) => {
+  const app = express5();
+  app.use(laneMiddleware());
+  const router = express5.Router();
+  router.use(laneMiddleware({ header: 'x-lane' }));
+  router.use(express5.json());
+  router.post('/', (_req, res) => {
+    res.send(lane());
+  });
+  app.use('/r', router);
+  const port = await start(t, app);
+  const reply = await call(port, {
+    method: 'POST',
+    path: '/r',
+    headers: { 'content-type': 'application/json', 'x-mse-tag': 'gray', 'x-lane': 'blue' },
+    body: '{"a":1}',
+  });
+  assert.equal(reply.body, 'blue');
+});
+
+test('ingress is counted: requests per lane and ignored tags', async (t) => {
+  resetIngressCounters();
+  const app = express5();
+  app.use(laneMiddleware());
+  app.get('/', (_req, res) => {
+    res.send('ok');
+  });
+  const port = await start(t, app);
+  await call(port, { headers: { 'x-mse-tag': 'gray' } });
+  await call(port, { headers: { 'x-mse-tag': 'gray' } });
+  await call(port);
+  await call(port, { headers: { 'x-mse-tag': '-bad' } });
+  const counters = ingressCounters();
+  assert.equal(counters.requests.gray, 2);
+  assert.equal(counters.requests['(base)'], 2);
+  assert.equal(counters.invalidTags.grammar, 1);
+});
+
+test('malformed options fail at setup with GL_ERR_INVALID_OPTION', () => {
+  for (const options of [
+    { header: 'bad header' },
+    { carry: 'x-user-id' as never },
+    { sources: [42 as never] },
+  ]) {
+    assert.throws(() => laneMiddleware(options), { code: 'GL_ERR_INVALID_OPTION' });
+  }
+});
+
+test('the middleware and the function it returns are both named laneMiddleware', async (t) => {
+  assert.equal(laneMiddleware().name, 'laneMiddleware');
+  // And it works on a bare node:http server too.
+  const middleware = laneMiddleware();
+  const server = createServer((req, res) => middleware(req, res, () => res.end(lane())));
+  const port = await listen(server, t);
+  assert.equal((await call(port, { headers: { 'x-mse-tag': 'gray' } })).body, 'gray');
+  void once;
+});
