@@ -1,0 +1,205 @@
+// Everything discovery knows about one service: the last good instance set, its lane buckets and
+// the resolved route of every lane. Rebuilt on each registry update; read by pick().
+import { OTHER_LANES, parseLane } from '@graylane/core';
+import type { Instance } from '../instance';
+import { type CompiledLaneLabels, matchLaneLabel } from '../lane-labels';
+import { type BalancerCode, Bucket } from './bucket';
+
+/** Routing configuration shared by every service of one discovery (validated at setup). */
+export interface RoutingConfig {
+  readonly balancer: BalancerCode;
+  readonly labels: CompiledLaneLabels;
+  readonly fallback: ReadonlyMap<string, string>;
+  readonly strictAll: boolean;
+  readonly strictLanes: ReadonlySet<string>;
+  /** Most lanes given a route of their own per service; later unknown lanes share `(other)`. */
+  readonly maxRoutes: number;
+}
+
+/** Picks that went from a requested lane to a served lane (`undefined` = base). Persistent. */
+export interface FlowCounter {
+  readonly from: string | undefined;
+  readonly to: string | undefined;
+  count: number;
+}
+
+/** Where one requested lane goes right now. Routes persist; rebuilds re-resolve them. */
+export interface Route {
+  /** Requested lane: `undefined` for base, `(other)` for the shared overflow route. */
+  readonly lane: string | undefined;
+  bucket: Bucket | null;
+  flow: FlowCounter | null;
+  fallback: boolean;
+  /** Picks that found no instance. */
+  misses: number;
+  /** Why nothing serves this lane (when `bucket` is null). */
+  detail: string;
+}
+
+/** An instance left out of every bucket because its lane label is not a valid lane. */
+export interface InvalidLaneInstance {
+  readonly instance: Instance;
+  readonly label: string;
+  readonly value: string;
+}
+
+const NO_INSTANCES: readonly Instance[] = Object.freeze([]);
+
+function newRoute(lane: string | undefined): Route {
+  return { lane, bucket: null, flow: null, fallback: false, misses: 0, detail: '' };
+}
+
+export class ServiceState {
+  readonly service: string;
+  readonly #config: RoutingConfig;
+  loaded = false;
+  instances: readonly Instance[] = NO_INSTANCES;
+  updatedAt = 0;
+  lastError: { readonly error: Error; readonly at: number } | null = null;
+  base: Bucket;
+  buckets = new Map<string, Bucket>();
+  invalid: readonly InvalidLaneInstance[] = [];
+  /** Where each pickable instance sits (by id), for report() and snapshots. */
+  positions = new Map<string, { readonly bucket: Bucket; readonly index: number }>();
+  /** Picks of each instance (by id) in buckets since replaced. */
+  readonly pickHistory = new Map<string, number>();
+  readonly routes = new Map<string, Route>();
+  readonly baseRoute: Route = newRoute(undefined);
+  readonly otherRoute: Route = newRoute(OTHER_LANES);
+  readonly flows = new Map<string, FlowCounter>();
+  /** Picks asked for a value that is not a lane; served as base. */
+  invalidLanePicks = 0;
+  unsubscribe: (() => void) | null = null;
+  readonly watchers = new Set<(instances: readonly Instance[]) => void>();
+  readonly waiters = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
+
+  constructor(service: string, config: RoutingConfig) {
+    this.service = service;
+    this.#config = config;
+    this.base = new Bucket(undefined, NO_INSTANCES, config.balancer);
+    for (const [from, to] of config.fallback) {
+      this.routes.set(from, newRoute(from));
+      if (!this.routes.has(to)) this.routes.set(to, newRoute(to));
+    }
+    for (const lane of config.strictLanes) if (!this.routes.has(lane)) this.routes.set(lane, newRoute(lane));
+    this.#resolveAll();
+  }
+
+  /** Rebuilds buckets and routes from a complete instance set. */
+  apply(instances: readonly Instance[]): void {
+    const config = this.#config;
+    const groups = new Map<string, Instance[]>();
+    const base: Instance[] = [];
+    const invalid: InvalidLaneInstance[] = [];
+    for (const instance of instances) {
+      const match = matchLaneLabel(instance.labels, config.labels);
+      if (match === undefined) {
+        base.push(instance);
+      } else if (parseLane(match.value) === undefined) {
+        invalid.push({ instance, label: match.key, value: match.value });
+      } else {
+        const group = groups.get(match.value);
+        if (group === undefined) groups.set(match.value, [instance]);
+        else group.push(instance);
+      }
+    }
+    const buckets = new Map<string, Bucket>();
+    for (const [lane, members] of groups) {
+      buckets.set(lane, new Bucket(lane, members, config.balancer));
+      if (!this.routes.has(lane)) this.routes.set(lane, newRoute(lane));
+    }
+    const baseBucket = new Bucket(undefined, base, config.balancer);
+    // Carry counters over: in-flight requests move to the new buckets, picks into the history.
+    const ids = new Set(instances.map((i) => i.id));
+    for (const [id, { bucket, index }] of this.positions) {
+      const picks = bucket.picks[index]!;
+      if (picks > 0 || this.pickHistory.has(id))
+        this.pickHistory.set(id, (this.pickHistory.get(id) ?? 0) + picks);
+    }
+    for (const id of this.pickHistory.keys()) if (!ids.has(id)) this.pickHistory.delete(id);
+    const positions = new Map<string, { readonly bucket: Bucket; readonly index: number }>();
+    for (const bucket of [baseBucket, ...buckets.values()]) {
+      bucket.pickable.forEach((instance, index) => {
+        const previous = this.positions.get(instance.id);
+        if (previous !== undefined)
+          bucket.addOutstanding(index, previous.bucket.outstandingAt(previous.index));
+        positions.set(instance.id, { bucket, index });
+      });
+    }
+    this.positions = positions;
+    this.base = baseBucket;
+    this.buckets = buckets;
+    this.invalid = invalid;
+    this.instances = instances;
+    this.loaded = true;
+    this.updatedAt = Date.now();
+    this.#resolveAll();
+  }
+
+  /**
+   * The route of a lane seen for the first time (allocates once per lane). Values that are not
+   * lanes are served as base and counted; past `maxRoutes` lanes share the `(other)` route.
+   */
+  routeFor(lane: string): Route {
+    if (parseLane(lane) === undefined) {
+      this.invalidLanePicks++;
+      return this.baseRoute;
+    }
+    if (this.routes.size >= this.#config.maxRoutes) return this.otherRoute;
+    const route = newRoute(lane);
+    this.#resolve(route);
+    this.routes.set(lane, route);
+    return route;
+  }
+
+  #resolveAll(): void {
+    this.#resolve(this.baseRoute);
+    this.#resolve(this.otherRoute);
+    for (const route of this.routes.values()) this.#resolve(route);
+  }
+
+  #resolve(route: Route): void {
+    const config = this.#config;
+    const lane = route.lane;
+    let target: Bucket | null = null;
+    if (lane !== undefined) {
+      for (let hop: string | undefined = lane; hop !== undefined; hop = config.fallback.get(hop)) {
+        const bucket = this.buckets.get(hop);
+        if (bucket !== undefined && bucket.size > 0) {
+          target = bucket;
+          break;
+        }
+      }
+    }
+    const strict = lane !== undefined && (config.strictAll || config.strictLanes.has(lane));
+    if (target === null && !strict && this.base.size > 0) target = this.base;
+    route.bucket = target;
+    route.fallback = target !== null && target.lane !== lane;
+    route.flow = target === null ? null : this.#flow(lane, target.lane);
+    route.detail = target === null ? this.#why(lane, strict) : '';
+  }
+
+  #flow(from: string | undefined, to: string | undefined): FlowCounter {
+    const key = `${from ?? ''}>${to ?? ''}`;
+    let flow = this.flows.get(key);
+    if (flow === undefined) {
+      flow = { from, to, count: 0 };
+      this.flows.set(key, flow);
+    }
+    return flow;
+  }
+
+  #why(lane: string | undefined, strict: boolean): string {
+    if (lane === undefined) {
+      return 'no healthy base instance (untagged traffic never goes to an instance with a lane label)';
+    }
+    const chain = [lane];
+    for (let hop = this.#config.fallback.get(lane); hop !== undefined; hop = this.#config.fallback.get(hop)) {
+      chain.push(hop);
+    }
+    const lanes = chain.length > 1 ? `lanes ${chain.join(' -> ')}` : `lane ${lane}`;
+    return strict
+      ? `no healthy instance in ${lanes}, and strict mode forbids falling back to base`
+      : `no healthy instance in ${lanes} or in the base lane`;
+  }
+}

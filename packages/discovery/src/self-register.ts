@@ -1,0 +1,148 @@
+import { networkInterfaces } from 'node:os';
+import { InvalidOptionError, parseLane } from '@graylane/core';
+import { DEFAULT_LABELS_FILE, readDownwardLabels } from './downward-labels';
+import { compileLaneLabels, DEFAULT_LANE_LABELS, laneLabelFor, matchLaneLabel } from './lane-labels';
+import type { Registration, Registry } from './registry';
+
+/** Environment variable holding the lane of this process's instance. */
+export const DEFAULT_LANE_ENV = 'GRAYLANE_LANE';
+
+/** Signals {@link closeOnSignals} listens to by default. */
+export const DEFAULT_CLOSE_SIGNALS: readonly NodeJS.Signals[] = Object.freeze(['SIGTERM', 'SIGINT']);
+
+/** Options of {@link register}. */
+export interface RegisterOptions {
+  readonly service: string;
+  readonly port: number;
+  /** Default `host:port`. */
+  readonly id?: string;
+  /** Default: `POD_IP`, else the first non-internal IPv4 address, else `127.0.0.1`. */
+  readonly host?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Default 100. */
+  readonly weight?: number;
+  /**
+   * This instance's lane; `null` = base (skips the environment and the labels file). When
+   * omitted: a lane label already in `labels`, else `$GRAYLANE_LANE`, else the downward-API
+   * labels file, else base.
+   */
+  readonly lane?: string | null;
+  /** Lane labels (as in `createDiscovery`): the first names the label written; all are read from the labels file. Default {@link DEFAULT_LANE_LABELS}. */
+  readonly laneLabels?: readonly string[];
+  /** Downward-API labels file; `false` to skip. Default `/etc/podinfo/labels`. */
+  readonly labelsFile?: string | false;
+  /** Environment to read `GRAYLANE_LANE` and `POD_IP` from. Default `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Close the registration on these signals (see {@link closeOnSignals}); `true` = SIGTERM and SIGINT. Default `false`. */
+  readonly closeOnSignals?: boolean | readonly NodeJS.Signals[];
+}
+
+/**
+ * Registers this process as an instance of `service`, labelled with its lane. The lane comes
+ * from `options.lane`, else a lane label in `options.labels`, else `$GRAYLANE_LANE`, else the
+ * Kubernetes downward-API labels file (`/etc/podinfo/labels`); it is written as the first lane
+ * label (`alicloud.service.tag` by default). `close()` on the returned registration deregisters.
+ *
+ * @throws {InvalidOptionError} `GL_ERR_INVALID_OPTION` (rejection) when the lane from any source is
+ *   not a valid lane.
+ * @throws {InvalidInstanceError} `GL_ERR_INVALID_INSTANCE` (rejection) for a bad port, host, ...
+ * @example
+ * const registration = await register(registry, { service: 'svc-b', port: 8080, closeOnSignals: true });
+ * // GRAYLANE_LANE=gray node server.js  -> registered with alicloud.service.tag=gray
+ */
+export async function register(registry: Registry, options: RegisterOptions): Promise<Registration> {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', 'expected { service, port, ... }');
+  }
+  const compiled = compileLaneLabels(options.laneLabels ?? DEFAULT_LANE_LABELS);
+  const env = options.env ?? process.env;
+  const labels: Record<string, string> = { ...options.labels };
+  const own = options.lane === undefined ? matchLaneLabel(labels, compiled) : undefined;
+  if (own !== undefined) {
+    checked(own.value, `labels.${own.key}`); // already labelled: keep the labels as given
+  } else {
+    const lane = resolveLane(options, env, compiled);
+    if (lane !== undefined) labels[laneLabelFor(lane, compiled)] = lane;
+  }
+  const host = options.host ?? (nonEmpty(env.POD_IP) || firstExternalIPv4() || '127.0.0.1');
+  const registration = await registry.register({
+    service: options.service,
+    host,
+    port: options.port,
+    ...(options.id === undefined ? {} : { id: options.id }),
+    ...(options.weight === undefined ? {} : { weight: options.weight }),
+    labels,
+  });
+  const signals = options.closeOnSignals;
+  if (signals === true) closeOnSignals(registration);
+  else if (Array.isArray(signals)) closeOnSignals(registration, signals);
+  return registration;
+}
+
+function resolveLane(
+  options: RegisterOptions,
+  env: Readonly<Record<string, string | undefined>>,
+  compiled: ReturnType<typeof compileLaneLabels>,
+): string | undefined {
+  if (options.lane === null) return undefined;
+  if (options.lane !== undefined) return checked(options.lane, 'lane');
+  const fromEnv = nonEmpty(env[DEFAULT_LANE_ENV]);
+  if (fromEnv !== undefined) return checked(fromEnv, DEFAULT_LANE_ENV);
+  if (options.labelsFile === false) return undefined;
+  const file = options.labelsFile ?? DEFAULT_LABELS_FILE;
+  const podLabels = readDownwardLabels(file);
+  if (podLabels === undefined) return undefined;
+  const match = matchLaneLabel(podLabels, compiled);
+  return match === undefined ? undefined : checked(match.value, `${file}: ${match.key}`);
+}
+
+function checked(lane: unknown, path: string): string {
+  if (parseLane(lane) === undefined) {
+    throw new InvalidOptionError(path, `${JSON.stringify(lane)} is not a lane (a Kubernetes label value)`);
+  }
+  return lane as string;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim().length === 0 ? undefined : value.trim();
+}
+
+function firstExternalIPv4(): string | undefined {
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const address of addresses ?? []) {
+      if (address.family === 'IPv4' && !address.internal) return address.address;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Closes `registration` when the process receives one of `signals`, then lets the signal do what
+ * it would have done: when no other listener remains, it is raised again, so the default
+ * (exit) still happens. Returns a function that removes the listeners. Off unless you call it.
+ *
+ * @param signals Default SIGTERM and SIGINT.
+ * @example
+ * closeOnSignals(await register(registry, { service: 'svc-b', port }));
+ */
+export function closeOnSignals(
+  registration: Pick<Registration, 'close'>,
+  signals: readonly NodeJS.Signals[] = DEFAULT_CLOSE_SIGNALS,
+): () => void {
+  const remove = (): void => {
+    for (const signal of signals) process.removeListener(signal, onSignal);
+  };
+  function onSignal(signal: NodeJS.Signals): void {
+    remove();
+    registration.close().then(
+      () => reraise(signal),
+      () => reraise(signal),
+    );
+  }
+  for (const signal of signals) process.on(signal, onSignal);
+  return remove;
+}
+
+function reraise(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+}

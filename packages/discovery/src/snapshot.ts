@@ -1,0 +1,159 @@
+import type { Bucket } from './internal/bucket';
+import { errorCode } from './internal/caught';
+import type { ServiceState } from './internal/service-state';
+
+/** One instance as diagnostics show it. `lane` is `null` for base. */
+export interface InstanceSnapshot {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly healthy: boolean;
+  readonly lane: string | null;
+  /** Times this instance was picked by this discovery. */
+  readonly picks: number;
+  /** Requests in flight, as reported through `report()` (P2C). */
+  readonly outstanding: number;
+}
+
+/** One lane bucket of a service. */
+export interface LaneBucketSnapshot {
+  /** The lane; `null` is the base lane. */
+  readonly lane: string | null;
+  /** Instances that can be picked (healthy, weight > 0). */
+  readonly pickable: number;
+  readonly instances: readonly InstanceSnapshot[];
+}
+
+/** Where a requested lane goes now. */
+export interface RouteSnapshot {
+  /** Requested lane; `null` is base, `(other)` is the shared route of lanes past the cap. */
+  readonly lane: string | null;
+  /** Lane that serves it (`null` = base); absent when nothing can serve it. */
+  readonly servedBy?: string | null;
+  readonly fallback: boolean;
+  /** Picks that found no instance. */
+  readonly noInstance: number;
+}
+
+/** Picks counted per (requested lane -> served lane). `fallback` when they differ. */
+export interface FlowSnapshot {
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly picks: number;
+  readonly fallback: boolean;
+}
+
+/** An instance excluded from every bucket because its lane label is not a valid lane. */
+export interface InvalidInstanceSnapshot {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly label: string;
+  readonly value: string;
+}
+
+/** Everything discovery knows about one service. */
+export interface ServiceSnapshot {
+  /** A first instance set has arrived. */
+  readonly loaded: boolean;
+  /** When the last good set arrived (ISO 8601), or `null`. */
+  readonly updatedAt: string | null;
+  /** The registry's last failure for this service (the last good set stayed in use). */
+  readonly lastError: { readonly message: string; readonly code: string | null; readonly at: string } | null;
+  /** Base bucket first, then lanes by name. */
+  readonly lanes: readonly LaneBucketSnapshot[];
+  readonly invalid: readonly InvalidInstanceSnapshot[];
+  readonly routes: readonly RouteSnapshot[];
+  readonly counters: {
+    readonly picks: readonly FlowSnapshot[];
+    readonly fallbacks: readonly FlowSnapshot[];
+    /** Picks asked for a value that is not a lane (served as base). */
+    readonly invalidLanePicks: number;
+  };
+}
+
+/** Discovery configuration as given (normalized). */
+export interface ConfigSnapshot {
+  readonly registry: string;
+  readonly laneLabels: readonly string[];
+  readonly fallback: Readonly<Record<string, string>>;
+  readonly strict: boolean | readonly string[];
+  readonly balancer: string;
+}
+
+/** The routing table, JSON-serializable (`JSON.stringify(discovery.snapshot())`). */
+export interface DiscoverySnapshot {
+  readonly closed: boolean;
+  readonly config: ConfigSnapshot;
+  readonly services: Readonly<Record<string, ServiceSnapshot>>;
+}
+
+function bucketSnapshot(state: ServiceState, bucket: Bucket): LaneBucketSnapshot {
+  const lane = bucket.lane ?? null;
+  return {
+    lane,
+    pickable: bucket.size,
+    instances: bucket.all.map((i) => {
+      const position = state.positions.get(i.id);
+      const current = position === undefined ? 0 : position.bucket.picks[position.index]!;
+      return {
+        id: i.id,
+        host: i.host,
+        port: i.port,
+        weight: i.weight,
+        healthy: i.healthy,
+        lane,
+        picks: (state.pickHistory.get(i.id) ?? 0) + current,
+        outstanding: position === undefined ? 0 : position.bucket.outstandingAt(position.index),
+      };
+    }),
+  };
+}
+
+/** @internal Builds one service's snapshot. */
+export function serviceSnapshot(state: ServiceState): ServiceSnapshot {
+  const lanes = [bucketSnapshot(state, state.base)];
+  for (const lane of [...state.buckets.keys()].sort())
+    lanes.push(bucketSnapshot(state, state.buckets.get(lane)!));
+  const routes: RouteSnapshot[] = [];
+  for (const route of [state.baseRoute, ...state.routes.values(), state.otherRoute]) {
+    const lane = route.lane ?? null;
+    routes.push(
+      route.bucket === null
+        ? { lane, fallback: false, noInstance: route.misses }
+        : { lane, servedBy: route.bucket.lane ?? null, fallback: route.fallback, noInstance: route.misses },
+    );
+  }
+  const picks = [...state.flows.values()]
+    .filter((f) => f.count > 0)
+    .map((f) => ({
+      from: f.from ?? null,
+      to: f.to ?? null,
+      picks: f.count,
+      fallback: f.from !== f.to,
+    }));
+  const error = state.lastError;
+  return {
+    loaded: state.loaded,
+    updatedAt: state.loaded ? new Date(state.updatedAt).toISOString() : null,
+    lastError:
+      error === null
+        ? null
+        : {
+            message: error.error.message,
+            code: errorCode(error.error) ?? null,
+            at: new Date(error.at).toISOString(),
+          },
+    lanes,
+    invalid: state.invalid.map((x) => ({
+      id: x.instance.id,
+      host: x.instance.host,
+      port: x.instance.port,
+      label: x.label,
+      value: x.value,
+    })),
+    routes,
+    counters: { picks, fallbacks: picks.filter((f) => f.fallback), invalidLanePicks: state.invalidLanePicks },
+  };
+}

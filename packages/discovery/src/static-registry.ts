@@ -1,0 +1,324 @@
+import { readFileSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { InvalidOptionError } from '@graylane/core';
+import { ClosedError, InvalidInstanceError, RegistryUnavailableError } from './errors';
+import type { Instance, ServiceInstanceInit } from './instance';
+import { toError } from './internal/caught';
+import { type FileWatch, watchFile } from './internal/file-watch';
+import {
+  entriesFromDocument,
+  entriesFromList,
+  entriesFromText,
+  isYamlPath,
+  type ServiceEntry,
+} from './internal/instance-document';
+import { normalizeInstance, validateServiceName } from './normalize-instance';
+import type { Registration, Registry, RegistryListener, RegistryUpdate } from './registry';
+
+/** Environment variable read by default for a JSON instance list. */
+export const DEFAULT_INSTANCES_ENV = 'GRAYLANE_INSTANCES';
+/** Quiet time after a file event before the file is read again. */
+export const DEFAULT_RELOAD_DEBOUNCE_MS = 50;
+/** Interval of the fallback stat poll (for filesystems where fs.watch misses changes). */
+export const DEFAULT_POLL_INTERVAL_MS = 2000;
+
+/** Options of {@link staticRegistry}. Sources combine; for a repeated (service, id) the later source wins. */
+export interface StaticRegistryOptions {
+  /** Instances given in code; each names its `service`. */
+  readonly instances?: readonly ServiceInstanceInit[];
+  /**
+   * A JSON or YAML (`.yaml`/`.yml`, needs the `yaml` package) file: an array of instances that
+   * each name their `service`, or an object of service -> instances. Reloaded when it changes;
+   * a broken file keeps the last good set and subscribers get `{ ok: false, error }`.
+   */
+  readonly file?: string;
+  /** Environment variable holding a JSON instance list (same shapes as the file); `false` to skip. Default `GRAYLANE_INSTANCES`. */
+  readonly env?: string | false;
+  /** Reload `file` when it changes. Default `true`. */
+  readonly watch?: boolean;
+  /** Default {@link DEFAULT_RELOAD_DEBOUNCE_MS}. */
+  readonly debounceMs?: number;
+  /** Default {@link DEFAULT_POLL_INTERVAL_MS}. */
+  readonly pollIntervalMs?: number;
+}
+
+interface Subscriber {
+  readonly listener: RegistryListener;
+  active: boolean;
+}
+
+interface ServiceSet {
+  readonly instances: readonly Instance[];
+  readonly signature: string;
+}
+
+const NO_INSTANCES: readonly Instance[] = Object.freeze([]);
+// Remembered as the "bad text" while the file cannot be read, so the failure is reported once.
+const UNREADABLE = '\u0000unreadable';
+
+/**
+ * The embedded registry: instances from code, a watched file, an environment variable and
+ * in-process `register()` calls. Needs no server. Create with {@link staticRegistry}.
+ */
+export class StaticRegistry implements Registry {
+  readonly name = 'static';
+  /** Absolute path of the watched file, if any. */
+  readonly file: string | undefined;
+  readonly #fixed: readonly ServiceEntry[];
+  readonly #yaml: boolean;
+  #fileEntries: readonly ServiceEntry[] = [];
+  #fileText: string | undefined;
+  #badText: string | undefined;
+  #failed = false;
+  #watch: FileWatch | undefined;
+  #reloading: Promise<void> | undefined;
+  #reloadAgain = false;
+  readonly #registered = new Map<object, ServiceEntry>();
+  readonly #sets = new Map<string, ServiceSet>();
+  readonly #subscribers = new Map<string, Set<Subscriber>>();
+  #closed = false;
+
+  constructor(options: StaticRegistryOptions = {}) {
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidOptionError('options', 'expected an object');
+    const fixed = options.instances === undefined ? [] : entriesFromList(options.instances, 'instances');
+    const envName = options.env ?? DEFAULT_INSTANCES_ENV;
+    if (envName !== false) {
+      if (typeof envName !== 'string' || envName.length === 0) {
+        throw new InvalidOptionError('env', 'expected an environment variable name or false');
+      }
+      const text = process.env[envName];
+      if (text !== undefined && text.trim().length > 0) {
+        let document: unknown;
+        try {
+          document = JSON.parse(text);
+        } catch (error) {
+          throw new InvalidInstanceError(envName, `not valid JSON: ${toError(error).message}`);
+        }
+        fixed.push(...entriesFromDocument(document, envName));
+      }
+    }
+    this.#fixed = fixed;
+    this.#yaml = options.file !== undefined && isYamlPath(options.file);
+    if (options.file !== undefined) {
+      if (typeof options.file !== 'string' || options.file.length === 0) {
+        throw new InvalidOptionError('file', 'expected a path');
+      }
+      const file = resolve(options.file);
+      this.file = file;
+      let text: string;
+      let stamp: string;
+      try {
+        text = readFileSync(file, 'utf8');
+        const s = statSync(file);
+        stamp = `${s.ino}:${s.size}:${s.mtimeMs}`;
+      } catch (error) {
+        throw new RegistryUnavailableError('static', `cannot read ${file}: ${toError(error).message}`, {
+          cause: error,
+        });
+      }
+      this.#fileEntries = entriesFromText(text, file, this.#yaml);
+      this.#fileText = text;
+      if (options.watch ?? true) {
+        const debounceMs = positive(options.debounceMs ?? DEFAULT_RELOAD_DEBOUNCE_MS, 'debounceMs');
+        const pollMs = positive(options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS, 'pollIntervalMs');
+        this.#watch = watchFile(file, () => void this.reload(), debounceMs, pollMs, stamp);
+      }
+    }
+    this.#recompute(false);
+  }
+
+  subscribe(service: string, listener: RegistryListener): () => void {
+    validateServiceName(service);
+    if (typeof listener !== 'function') throw new InvalidOptionError('listener', 'expected a function');
+    const subscriber: Subscriber = { listener, active: !this.#closed };
+    if (!subscriber.active) return noop;
+    let set = this.#subscribers.get(service);
+    if (set === undefined) {
+      set = new Set();
+      this.#subscribers.set(service, set);
+    }
+    set.add(subscriber);
+    this.#deliver(subscriber, { ok: true, instances: this.#sets.get(service)?.instances ?? NO_INSTANCES });
+    return () => {
+      subscriber.active = false;
+      set.delete(subscriber);
+    };
+  }
+
+  register(init: ServiceInstanceInit): Promise<Registration> {
+    if (this.#closed) return Promise.reject(new ClosedError('static registry'));
+    let entry: ServiceEntry;
+    try {
+      entry = {
+        service: validateServiceName(init?.service, 'instance.service'),
+        instance: normalizeInstance(init, 'instance'),
+      };
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const token = {};
+    this.#registered.set(token, entry);
+    this.#recompute(false);
+    const registration: Registration = Object.freeze({
+      service: entry.service,
+      instance: entry.instance,
+      close: (): Promise<void> => {
+        if (this.#registered.delete(token) && !this.#closed) this.#recompute(false);
+        return Promise.resolve();
+      },
+    });
+    return Promise.resolve(registration);
+  }
+
+  /**
+   * Reads the file again now (a change is noticed on its own; call this from a SIGHUP handler if
+   * you like). Resolves when done; a broken file is reported to subscribers, never thrown.
+   */
+  reload(): Promise<void> {
+    if (this.file === undefined || this.#closed) return Promise.resolve();
+    if (this.#reloading !== undefined) {
+      this.#reloadAgain = true;
+      return this.#reloading;
+    }
+    this.#reloading = (async () => {
+      do {
+        this.#reloadAgain = false;
+        await this.#reloadOnce(this.file!);
+      } while (this.#reloadAgain && !this.#closed);
+    })().finally(() => {
+      this.#reloading = undefined;
+    });
+    return this.#reloading;
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    this.#watch?.close();
+    for (const set of this.#subscribers.values()) for (const s of set) s.active = false;
+    this.#subscribers.clear();
+    this.#registered.clear();
+    return Promise.resolve();
+  }
+
+  async #reloadOnce(file: string): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if (this.#badText !== UNREADABLE) {
+        this.#badText = UNREADABLE;
+        this.#fail(
+          new RegistryUnavailableError('static', `cannot read ${file}: ${toError(error).message}`, {
+            cause: error,
+          }),
+        );
+      }
+      return;
+    }
+    if (this.#closed || text === this.#badText) return;
+    if (text === this.#fileText && !this.#failed) return;
+    let entries: ServiceEntry[];
+    try {
+      entries = entriesFromText(text, file, this.#yaml);
+    } catch (error) {
+      this.#badText = text;
+      this.#fail(
+        new RegistryUnavailableError(
+          'static',
+          `cannot load ${file}, keeping the last good set: ${toError(error).message}`,
+          {
+            cause: error,
+          },
+        ),
+      );
+      return;
+    }
+    this.#badText = undefined;
+    this.#fileText = text;
+    this.#fileEntries = entries;
+    const recovered = this.#failed;
+    this.#failed = false;
+    this.#recompute(recovered);
+  }
+
+  #fail(error: Error): void {
+    this.#failed = true;
+    const update: RegistryUpdate = { ok: false, error };
+    for (const set of this.#subscribers.values()) for (const s of set) this.#deliver(s, update);
+  }
+
+  // Rebuilds every service's set; notifies subscribers of the services whose set changed (all of
+  // them when `all`, after recovering from a failure).
+  #recompute(all: boolean): void {
+    const grouped = new Map<string, Map<string, Instance>>();
+    const add = (entry: ServiceEntry): void => {
+      let byId = grouped.get(entry.service);
+      if (byId === undefined) {
+        byId = new Map();
+        grouped.set(entry.service, byId);
+      }
+      byId.set(entry.instance.id, entry.instance);
+    };
+    for (const entry of this.#fixed) add(entry);
+    for (const entry of this.#fileEntries) add(entry);
+    for (const entry of this.#registered.values()) add(entry);
+    const services = new Set([...this.#sets.keys(), ...grouped.keys()]);
+    for (const service of services) {
+      const instances = Object.freeze([...(grouped.get(service)?.values() ?? [])]);
+      const signature = instances.map(signatureOf).join('\n');
+      const previous = this.#sets.get(service);
+      if (previous !== undefined && previous.signature === signature && !all) continue;
+      const next: ServiceSet =
+        previous !== undefined && previous.signature === signature ? previous : { instances, signature };
+      if (instances.length === 0) this.#sets.delete(service);
+      else this.#sets.set(service, next);
+      const subscribers = this.#subscribers.get(service);
+      if (subscribers === undefined) continue;
+      const update: RegistryUpdate = { ok: true, instances: next.instances };
+      for (const s of subscribers) this.#deliver(s, update);
+    }
+  }
+
+  #deliver(subscriber: Subscriber, update: RegistryUpdate): void {
+    queueMicrotask(() => {
+      if (subscriber.active) subscriber.listener(update);
+    });
+  }
+}
+
+function signatureOf(i: Instance): string {
+  const labels = Object.entries(i.labels).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return JSON.stringify([i.id, i.host, i.port, i.weight, i.healthy, labels]);
+}
+
+function positive(value: number, path: string): number {
+  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
+    throw new InvalidOptionError(path, 'expected a positive number of milliseconds');
+  }
+  return value;
+}
+
+function noop(): void {}
+
+/**
+ * Creates the embedded registry. With no options it reads `GRAYLANE_INSTANCES` (if set).
+ *
+ * @throws {InvalidInstanceError} `GL_ERR_INVALID_INSTANCE` for a malformed instance at setup
+ *   (`err.path` names it, e.g. `instances[1].port` or `/etc/app/instances.yaml.svc-b[0].host`).
+ * @throws {RegistryUnavailableError} `GL_ERR_REGISTRY_UNAVAILABLE` when `file` cannot be read at setup.
+ * @throws {MissingPeerError} `GL_ERR_MISSING_PEER` for a YAML file without the `yaml` package.
+ * @example
+ * const registry = staticRegistry({
+ *   instances: [
+ *     { service: 'svc-b', host: '10.0.0.5', port: 8080 },
+ *     { service: 'svc-b', host: '10.0.0.6', port: 8080, labels: { 'alicloud.service.tag': 'gray' } },
+ *   ],
+ *   file: './instances.yaml',
+ * });
+ */
+export function staticRegistry(options: StaticRegistryOptions = {}): StaticRegistry {
+  return new StaticRegistry(options);
+}
