@@ -1,0 +1,35 @@
+/**
+ * The instance fields the lane channel reads. A `@graylane/discovery` `Instance` has them all;
+ * declared here so this package's types do not need the optional discovery package.
+ *
+ * @example
+ * const instance: LaneInstance = { host: '10.0.0.2', port: 50051, healthy: true, weight: 100 };
+ */
+export interface LaneInstance {
+  readonly host: string;
+  readonly port: number;
+  /** Unhealthy instances get no subchannel (discovery never picks them). */
+  readonly healthy: boolean;
+  /** Instances of weight 0 get no subchannel (discovery never picks them). Default 100. */
+  readonly weight?: number;
+}
+
+/**
+ * What the lane channel needs from a `@graylane/discovery` instance (`createDiscovery()` returns
+ * one). Any object with these methods works.
+ *
+ * @example
+ * const discovery: LaneDiscovery = createDiscovery({ registry: staticRegistry({ instances }) });
+ */
+export interface LaneDiscovery {
+  /** The instance for one call of `lane` (`null` = base lane), with discovery's fallback rules. Throws when none. */
+  pick(service: string, lane?: string | null): LaneInstance;
+  /** The current instances of `service`, every lane. */
+  instances(service: string): readonly LaneInstance[];
+  /** Calls `listener` with the full instance set on every change; returns an unsubscribe function. */
+  watch(service: string, listener: (instances: readonly LaneInstance[]) => void): () => void;
+  /** Settles once the first instance set of `service` is known. */
+  ready(service: string): Promise<unknown>;
+  /** Outstanding-request accounting (power-of-two-choices). Optional. */
+  report?(service: string, instance: LaneInstance, event: 'start' | 'end'): void;
+}

@@ -1,0 +1,155 @@
+import {
+  BASE_CONTEXT,
+  type CompiledIngress,
+  compileIngress,
+  countIngress,
+  createLaneContext,
+  extractCarry,
+  extractLane,
+  type IngressOptions,
+  InvalidOptionError,
+  type LaneContext,
+  withLaneContext,
+} from '@graylane/core';
+import {
+  type Metadata,
+  ServerInterceptingCall,
+  type ServerInterceptingCallInterface,
+  type ServerInterceptor,
+  type ServerMethodDefinition,
+} from '@grpc/grpc-js';
+import { METADATA_GETTER } from './metadata-carrier';
+
+/**
+ * Options of {@link laneServerInterceptor}: where the lane is read from. These are core's
+ * `IngressOptions`, applied to gRPC metadata keys instead of HTTP headers.
+ *
+ * | option | default | meaning |
+ * |---|---|---|
+ * | `header` | `'x-mse-tag'` | the metadata key of the lane (ignored when `sources` is given) |
+ * | `sources` | `[header]` | keys tried in order; `{ key, values }` maps values to lanes (`version: 200 -> gray`) |
+ * | `baggageKey` | `'x-mse-tag'` | lane entry of a W3C `baggage` metadata value, tried last; `false` ignores baggage |
+ * | `baggageValues` | none | value -> lane map for the baggage entry |
+ * | `carry` | none | extra metadata keys carried downstream like the lane |
+ */
+export interface LaneServerInterceptorOptions extends IngressOptions {}
+
+/**
+ * A grpc-js server interceptor (grpc-js >= 1.10, `Server` option `interceptors`) that reads the
+ * call's lane from its metadata — `x-mse-tag`, then the `baggage` entry, by default — and runs
+ * the handler in that lane: unary, server-streaming, client-streaming and bidi. Everything the
+ * handler starts (awaits, timers, stream `data`/`end` events, outbound HTTP and gRPC calls) sees
+ * the lane. An invalid value is ignored and counted (`graylane:ingress:invalid-tag`); the call
+ * goes on in the base lane. Binary (`-bin`) keys are never read.
+ *
+ * @throws {InvalidOptionError} `GL_ERR_INVALID_OPTION` for malformed options or a `-bin` key.
+ * @example
+ * const server = new Server({
+ *   interceptors: [laneServerInterceptor({ sources: ['x-mse-tag', { key: 'version', values: { '200': 'gray' } }] })],
+ * });
+ * server.addService(echo.service, { unary: (call, cb) => cb(null, { lane: currentLane() ?? '' }) });
+ */
+export function laneServerInterceptor(options: LaneServerInterceptorOptions = {}): ServerInterceptor {
+  const compiled = compileIngress(options);
+  rejectBinaryKeys(compiled);
+  return function laneServerInterceptor(
+    _method: ServerMethodDefinition<unknown, unknown>,
+    call: ServerInterceptingCallInterface,
+  ): ServerInterceptingCall {
+    return new LaneServerCall(call, compiled);
+  };
+}
+
+/** The listener grpc-js's handlers pass to `start()` (not exported by name). */
+type DownstreamListener = Parameters<ServerInterceptingCallInterface['start']>[0];
+// grpc-js does not export PartialStatusObject by name.
+type PartialStatusObject = Parameters<ServerInterceptingCallInterface['sendStatus']>[0];
+
+/**
+ * One intercepted call. It is the call for the layer above (the handler, or the next
+ * interceptor) and the listener of the call below. grpc-js invokes the handler and pushes stream
+ * events from the downstream listener: the handler of unary and server-streaming calls from
+ * half-close, of client-streaming and bidi calls from metadata; `data` from each message, `end`
+ * from half-close, `cancelled` from cancel. Each of the four is forwarded inside the call's lane
+ * context, so all of them run in its lane.
+ *
+ * It extends grpc-js's `ServerInterceptingCall` (the type a `ServerInterceptor` must return) but
+ * forwards the per-call operations to the call below directly: this interceptor changes no
+ * metadata, message or status, so grpc-js's responder and listener plumbing (closures and
+ * pending-state bookkeeping on every event) would only add cost. Methods not overridden (peer,
+ * deadline, host, auth context, …) are grpc-js's own, which forward the same way.
+ *
+ * Why not `ServerListenerBuilder`: its `onCancel` has no `next`, so the handler's `cancelled`
+ * event could not be put in the lane.
+ */
+class LaneServerCall extends ServerInterceptingCall {
+  readonly #call: ServerInterceptingCallInterface;
+  readonly #compiled: CompiledIngress;
+  #context: LaneContext = BASE_CONTEXT;
+  #downstream: DownstreamListener | null = null;
+
+  constructor(call: ServerInterceptingCallInterface, compiled: CompiledIngress) {
+    super(call);
+    this.#call = call;
+    this.#compiled = compiled;
+  }
+
+  override start(listener: DownstreamListener): void {
+    this.#downstream = listener;
+    this.#call.start(this);
+  }
+
+  override sendMetadata(metadata: Metadata): void {
+    this.#call.sendMetadata(metadata);
+  }
+
+  override sendMessage(message: unknown, callback: () => void): void {
+    this.#call.sendMessage(message, callback);
+  }
+
+  override sendStatus(status: PartialStatusObject): void {
+    this.#call.sendStatus(status);
+  }
+
+  override startRead(): void {
+    this.#call.startRead();
+  }
+
+  onReceiveMetadata(metadata: Metadata): void {
+    this.#context = enterContext(metadata, this.#compiled);
+    withLaneContext(this.#context, () => this.#downstream!.onReceiveMetadata(metadata));
+  }
+
+  onReceiveMessage(message: unknown): void {
+    withLaneContext(this.#context, () => this.#downstream!.onReceiveMessage(message));
+  }
+
+  onReceiveHalfClose(): void {
+    withLaneContext(this.#context, () => this.#downstream!.onReceiveHalfClose());
+  }
+
+  onCancel(): void {
+    withLaneContext(this.#context, () => this.#downstream!.onCancel());
+  }
+}
+
+function enterContext(metadata: Metadata, compiled: CompiledIngress): LaneContext {
+  const lane = extractLane(metadata, METADATA_GETTER, compiled, 'metadata');
+  const carry = extractCarry(metadata, METADATA_GETTER, compiled);
+  countIngress(lane, 'metadata');
+  return createLaneContext(lane, carry);
+}
+
+function rejectBinaryKeys(compiled: CompiledIngress): void {
+  for (let i = 0; i < compiled.sources.length; i++) {
+    if (compiled.sources[i]!.key.endsWith('-bin')) {
+      throw new InvalidOptionError(`sources[${i}]`, 'binary (-bin) metadata keys cannot carry a lane');
+    }
+  }
+  const carry = compiled.carry ?? [];
+  for (let i = 0; i < carry.length; i++) {
+    if (carry[i]!.endsWith('-bin')) {
+      throw new InvalidOptionError(`carry[${i}]`, 'binary (-bin) metadata keys cannot be carried');
+    }
+  }
+}
