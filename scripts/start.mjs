@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+// The README's demo command (`npm start`): build the packages (incremental, so a no-op when they
+// are up to date), then run the full-chain demo (examples/full-chain): edge -> svc-a (HTTP) ->
+// svc-b (gRPC) -> svc-c (HTTP), each instance its own process on a loopback port chosen at run
+// time. It sends tagged, untagged, rule-matched, weighted and invalid-tag requests, prints which
+// instance served each hop, checks every walk, and shuts everything down. Exits non-zero when a
+// walk or a counter is wrong.
+//
+//   npm start                          static registry (a shared instances file; no server)
+//   npm start -- --registry etcd       etcd (a fresh local etcd, or $ETCD_ENDPOINTS)
+//   npm start -- --keep                keep the chain up to browse the diagnostics pages
+//   npm start -- --no-build            skip `tsc -b` (the tests use this after their own build)
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const args = process.argv.slice(2);
+
+function run(cmd, cmdArgs) {
+  const r = spawnSync(cmd, cmdArgs, { cwd: root, stdio: 'inherit' });
+  if (r.error) throw r.error;
+  return r.status ?? 1;
+}
+
+if (!args.includes('--no-build')) {
+  const built = run(join(root, 'node_modules', '.bin', 'tsc'), ['-b']);
+  if (built !== 0) {
+    console.error('build failed (tsc -b)');
+    process.exit(built);
+  }
+}
+const demoArgs = args.filter((a) => a !== '--no-build');
+process.exit(
+  run(process.execPath, ['--import', 'tsx', join('examples', 'full-chain', 'demo.ts'), ...demoArgs]),
+);
