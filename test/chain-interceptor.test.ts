@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createLaneContext,
   enablePropagation,
@@ -10,9 +8,8 @@ import {
   withLaneContext,
 } from '@graylane/core';
 import { Agent, Pool, request, fetch as undiciFetch } from 'undici';
-import { checkExplicitClient } from './helpers/chain-cases';
+import { checkExplicitClient, checkQueuedLanes, laneEchoServer } from './helpers/chain-cases';
 import { dispatcherClient } from './helpers/clients';
-import { listen } from './helpers/listen';
 
 // laneInterceptor: the explicit undici form for Dispatcher.compose. No enablePropagation here
 // unless a test says so.
@@ -31,22 +28,8 @@ test('laneInterceptor with undici fetch and request({ dispatcher })', async (t) 
   });
 });
 
-interface Seen {
-  readonly headers: Record<string, string | string[] | undefined>;
-}
-
-async function recordingServer(t: Parameters<typeof listen>[1], delayMs = 0) {
-  const seen: Seen[] = [];
-  const server = createServer((req, res) => {
-    seen.push({ headers: req.headers });
-    setTimeout(() => res.end(String(req.headers['x-mse-tag'] ?? '')), delayMs);
-  });
-  const port = await listen(server, t);
-  return { seen, origin: `http://127.0.0.1:${port}` };
-}
-
 test('laneInterceptor: every header shape, explicit header kept, caller options untouched', async (t) => {
-  const { seen, origin } = await recordingServer(t);
+  const { seen, origin } = await laneEchoServer(t);
   const dispatcher = new Agent().compose(laneInterceptor());
   t.after(() => dispatcher.close());
   const shapes: Array<[string, unknown]> = [
@@ -60,8 +43,8 @@ test('laneInterceptor: every header shape, explicit header kept, caller options 
     const before = JSON.stringify(headers instanceof Map ? [...headers] : headers);
     const res = await withLane('gray', () => dispatcher.request(opts));
     await res.body.text();
-    assert.equal(seen.at(-1)!.headers['x-mse-tag'], 'gray', name);
-    if (headers !== undefined) assert.equal(seen.at(-1)!.headers.accept, 'text/plain', name);
+    assert.equal(seen.at(-1)!['x-mse-tag'], 'gray', name);
+    if (headers !== undefined) assert.equal(seen.at(-1)!.accept, 'text/plain', name);
     assert.equal(
       JSON.stringify(headers instanceof Map ? [...headers] : headers),
       before,
@@ -73,15 +56,15 @@ test('laneInterceptor: every header shape, explicit header kept, caller options 
       dispatcher.request({ origin, path: '/', method: 'GET', headers: headers as Record<string, string> }),
     );
     await res.body.text();
-    assert.equal(seen.at(-1)!.headers['x-mse-tag'], 'blue');
+    assert.equal(seen.at(-1)!['x-mse-tag'], 'blue');
   }
   const res = await dispatcher.request({ origin, path: '/', method: 'GET' });
   await res.body.text();
-  assert.equal(seen.at(-1)!.headers['x-mse-tag'], undefined, 'no lane, no header');
+  assert.equal(seen.at(-1)!['x-mse-tag'], undefined, 'no lane, no header');
 });
 
 test('laneInterceptor writes carried headers; oversize or invalid carried values are not forwarded', async (t) => {
-  const { seen, origin } = await recordingServer(t);
+  const { seen, origin } = await laneEchoServer(t);
   const dispatcher = new Agent().compose(laneInterceptor({ header: 'x-lane' }));
   t.after(() => dispatcher.close());
   const context = createLaneContext('gray', [
@@ -92,7 +75,7 @@ test('laneInterceptor writes carried headers; oversize or invalid carried values
   ]);
   const res = await withLaneContext(context, () => dispatcher.request({ origin, path: '/', method: 'GET' }));
   await res.body.text();
-  const headers = seen.at(-1)!.headers;
+  const headers = seen.at(-1)!;
   assert.equal(headers['x-lane'], 'gray');
   assert.equal(headers['x-mse-tag'], undefined);
   assert.equal(headers['x-user-id'], '42');
@@ -110,25 +93,12 @@ for (const automatic of [false, true]) {
       const propagation = enablePropagation();
       t.after(() => propagation.disable());
     }
-    const { origin, seen } = await recordingServer(t, 5);
+    const { origin, seen } = await laneEchoServer(t, 5);
     const pool = new Pool(origin, { connections: 1 }).compose(laneInterceptor());
     t.after(() => pool.close());
-    const lanes = ['gray', 'blue', undefined, 'feature-x', 'gray', undefined, 'blue', 'v2'];
-    const results = await Promise.all(
-      lanes.map((lane, i) =>
-        withLane(lane, async () => {
-          await sleep(i % 3);
-          const res = await pool.request({ path: '/', method: 'GET' });
-          return res.body.text();
-        }),
-      ),
-    );
-    assert.deepEqual(
-      results,
-      lanes.map((lane) => lane ?? ''),
-    );
+    await checkQueuedLanes(pool, ['gray', 'blue', undefined, 'feature-x', 'gray', undefined, 'blue', 'v2']);
     // The interceptor's private mark for the automatic hook never reaches the wire.
-    assert.ok(seen.every((s) => s.headers['x-graylane-intercepted'] === undefined));
+    assert.ok(seen.every((headers) => headers['x-graylane-intercepted'] === undefined));
   });
 }
 

@@ -1,12 +1,9 @@
-import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { enablePropagation, withLane } from '@graylane/core';
+import { enablePropagation } from '@graylane/core';
 import express4 from 'express4';
 import { Pool } from 'undici';
 import type { ExpressFactory } from './helpers/chain';
-import { checkAutomaticClient } from './helpers/chain-cases';
+import { checkAutomaticClient, checkQueuedLanes, laneEchoServer } from './helpers/chain-cases';
 import {
   agentClient,
   globalFetchClient,
@@ -14,7 +11,6 @@ import {
   undiciFetchClient,
   undiciRequestClient,
 } from './helpers/clients';
-import { listen } from './helpers/listen';
 
 // undici and Node's global fetch are tagged through the `undici:request:create` channel.
 
@@ -45,24 +41,8 @@ test('global fetch (Node-bundled undici): the same contract', (t) =>
 test('undici Pool with connections: 1: every queued request keeps its own lane (automatic hook)', async (t) => {
   const propagation = enablePropagation();
   t.after(() => propagation.disable());
-  const server = createServer((req, res) => {
-    setTimeout(() => res.end(String(req.headers['x-mse-tag'] ?? '')), 5);
-  });
-  const port = await listen(server, t);
-  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 1 });
+  const { origin } = await laneEchoServer(t, 5);
+  const pool = new Pool(origin, { connections: 1 });
   t.after(() => pool.close());
-  const lanes = ['gray', undefined, 'blue', undefined, 'feature-x', 'gray', undefined, 'v2'];
-  const results = await Promise.all(
-    lanes.map((lane, i) =>
-      withLane(lane, async () => {
-        await sleep(i % 3);
-        const res = await pool.request({ path: '/', method: 'GET' });
-        return res.body.text();
-      }),
-    ),
-  );
-  assert.deepEqual(
-    results,
-    lanes.map((lane) => lane ?? ''),
-  );
+  await checkQueuedLanes(pool, ['gray', undefined, 'blue', undefined, 'feature-x', 'gray', undefined, 'v2']);
 });

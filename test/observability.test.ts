@@ -5,14 +5,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import {
   enableLaneObservability,
   LANE_METRICS,
   type LaneLogRecord,
   resetIngressCounters,
 } from '@graylane/core';
-import { createDiscovery, staticRegistry } from '@graylane/discovery';
+import { createDiscovery, type Discovery, staticRegistry } from '@graylane/discovery';
 import { laneEdge, laneMiddleware } from '@graylane/express';
 import { context, metrics, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -66,7 +66,7 @@ const tracer = trace.getTracer('observability-test');
  */
 async function tracedServer(
   app: (req: IncomingMessage, res: ServerResponse) => void,
-  t: import('node:test').TestContext,
+  t: TestContext,
 ): Promise<string> {
   const server = createServer((req, res) => {
     tracer.startActiveSpan(`${req.method} ${req.headers['x-case'] ?? ''}`, (span) => {
@@ -77,91 +77,21 @@ async function tracedServer(
   return `http://127.0.0.1:${await listen(server, t)}/`;
 }
 
-function spanNamed(name: string): ReadableSpan {
-  const span = spans.getFinishedSpans().find((s) => s.name === name);
-  assert.ok(span, `span ${name} exported`);
-  return span;
+/** An Express app that runs `lane` (default: `laneMiddleware()`) and answers `ok` on `/`. */
+function okApp(lane: express.RequestHandler = laneMiddleware()): express.Express {
+  const app = express();
+  app.use(lane);
+  app.get('/', (_req, res) => {
+    res.send('ok');
+  });
+  return app;
 }
 
-async function get(url: string, headers: Record<string, string>): Promise<number> {
-  const res = await fetch(url, { headers });
-  await res.arrayBuffer();
-  return res.status;
-}
-
-test('the span active at ingress gets graylane.lane; base requests get none; disable() stops it', async (t) => {
-  spans.reset();
-  const observability = enableLaneObservability({ metrics: false });
-  t.after(() => observability.disable());
-  const app = express();
-  app.use(laneMiddleware());
-  app.get('/', (_req, res) => {
-    res.send('ok');
-  });
-  const url = await tracedServer(app, t);
-
-  assert.equal(await get(url, { 'x-case': 'gray', 'x-mse-tag': 'gray' }), 200);
-  assert.equal(await get(url, { 'x-case': 'baggage', baggage: 'x-mse-tag=blue' }), 200);
-  assert.equal(await get(url, { 'x-case': 'base' }), 200);
-  assert.equal(await get(url, { 'x-case': 'invalid', 'x-mse-tag': '-bad' }), 200);
-  observability.disable();
-  assert.equal(await get(url, { 'x-case': 'after-disable', 'x-mse-tag': 'gray' }), 200);
-
-  assert.equal(spanNamed('GET gray').attributes['graylane.lane'], 'gray');
-  assert.equal(spanNamed('GET baggage').attributes['graylane.lane'], 'blue');
-  assert.equal(spanNamed('GET base').attributes['graylane.lane'], undefined);
-  assert.equal(spanNamed('GET invalid').attributes['graylane.lane'], undefined);
-  assert.equal(spanNamed('GET after-disable').attributes['graylane.lane'], undefined);
-});
-
-test('at an edge the span gets the lane the rules decided, under a configurable attribute name', async (t) => {
-  spans.reset();
-  const observability = enableLaneObservability({ metrics: false, spanAttribute: 'app.lane' });
-  t.after(() => observability.disable());
-  const app = express();
-  app.use(
-    laneEdge({
-      rules: [{ lane: 'gray', matches: [{ headers: [{ name: 'User-Agent', value: 'foo' }] }] }],
-    }),
-  );
-  app.get('/', (_req, res) => {
-    res.send('ok');
-  });
-  const url = await tracedServer(app, t);
-  assert.equal(await get(url, { 'x-case': 'rule', 'user-agent': 'foo' }), 200);
-  assert.equal(await get(url, { 'x-case': 'stripped', 'x-mse-tag': 'gray' }), 200);
-  assert.equal(spanNamed('GET rule').attributes['app.lane'], 'gray');
-  assert.equal(spanNamed('GET rule').attributes['graylane.lane'], undefined);
-  assert.equal(spanNamed('GET stripped').attributes['app.lane'], undefined, 'the edge strips client tags');
-});
-
-test('requests per lane, invalid tags, fallbacks and no-instance calls are OpenTelemetry counters', async (t) => {
-  resetIngressCounters();
-  const reader = new TestReader();
-  const meterProvider = new MeterProvider({ readers: [reader] });
-  t.after(() => meterProvider.shutdown());
-  const observability = enableLaneObservability({
-    meter: meterProvider.getMeter('test'),
-    spanAttribute: false,
-  });
-  t.after(() => observability.disable());
-
-  const app = express();
-  app.use(laneMiddleware());
-  app.get('/', (_req, res) => {
-    res.send('ok');
-  });
-  const url = await tracedServer(app, t);
-  const sequence: Record<string, string>[] = [
-    { 'x-mse-tag': 'gray' },
-    { 'x-mse-tag': 'gray' },
-    {},
-    { 'x-mse-tag': '-bad' },
-  ];
-  for (const headers of sequence) {
-    assert.equal(await get(url, headers), 200);
-  }
-
+/**
+ * A discovery, ready, over svc-b (one base instance: gray picks fall back to it) and svc-c (one
+ * gray instance: base picks find none). Closed in `t.after`.
+ */
+async function fallbackDiscovery(t: TestContext): Promise<Discovery> {
   const registry = staticRegistry({
     env: false,
     instances: [
@@ -182,6 +112,79 @@ test('requests per lane, invalid tags, fallbacks and no-instance calls are OpenT
   });
   await discovery.ready('svc-b');
   await discovery.ready('svc-c');
+  return discovery;
+}
+
+function spanNamed(name: string): ReadableSpan {
+  const span = spans.getFinishedSpans().find((s) => s.name === name);
+  assert.ok(span, `span ${name} exported`);
+  return span;
+}
+
+async function get(url: string, headers: Record<string, string>): Promise<number> {
+  const res = await fetch(url, { headers });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+test('the span active at ingress gets graylane.lane; base requests get none; disable() stops it', async (t) => {
+  spans.reset();
+  const observability = enableLaneObservability({ metrics: false });
+  t.after(() => observability.disable());
+  const url = await tracedServer(okApp(), t);
+
+  assert.equal(await get(url, { 'x-case': 'gray', 'x-mse-tag': 'gray' }), 200);
+  assert.equal(await get(url, { 'x-case': 'baggage', baggage: 'x-mse-tag=blue' }), 200);
+  assert.equal(await get(url, { 'x-case': 'base' }), 200);
+  assert.equal(await get(url, { 'x-case': 'invalid', 'x-mse-tag': '-bad' }), 200);
+  observability.disable();
+  assert.equal(await get(url, { 'x-case': 'after-disable', 'x-mse-tag': 'gray' }), 200);
+
+  assert.equal(spanNamed('GET gray').attributes['graylane.lane'], 'gray');
+  assert.equal(spanNamed('GET baggage').attributes['graylane.lane'], 'blue');
+  assert.equal(spanNamed('GET base').attributes['graylane.lane'], undefined);
+  assert.equal(spanNamed('GET invalid').attributes['graylane.lane'], undefined);
+  assert.equal(spanNamed('GET after-disable').attributes['graylane.lane'], undefined);
+});
+
+test('at an edge the span gets the lane the rules decided, under a configurable attribute name', async (t) => {
+  spans.reset();
+  const observability = enableLaneObservability({ metrics: false, spanAttribute: 'app.lane' });
+  t.after(() => observability.disable());
+  const edge = laneEdge({
+    rules: [{ lane: 'gray', matches: [{ headers: [{ name: 'User-Agent', value: 'foo' }] }] }],
+  });
+  const url = await tracedServer(okApp(edge), t);
+  assert.equal(await get(url, { 'x-case': 'rule', 'user-agent': 'foo' }), 200);
+  assert.equal(await get(url, { 'x-case': 'stripped', 'x-mse-tag': 'gray' }), 200);
+  assert.equal(spanNamed('GET rule').attributes['app.lane'], 'gray');
+  assert.equal(spanNamed('GET rule').attributes['graylane.lane'], undefined);
+  assert.equal(spanNamed('GET stripped').attributes['app.lane'], undefined, 'the edge strips client tags');
+});
+
+test('requests per lane, invalid tags, fallbacks and no-instance calls are OpenTelemetry counters', async (t) => {
+  resetIngressCounters();
+  const reader = new TestReader();
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  t.after(() => meterProvider.shutdown());
+  const observability = enableLaneObservability({
+    meter: meterProvider.getMeter('test'),
+    spanAttribute: false,
+  });
+  t.after(() => observability.disable());
+
+  const url = await tracedServer(okApp(), t);
+  const sequence: Record<string, string>[] = [
+    { 'x-mse-tag': 'gray' },
+    { 'x-mse-tag': 'gray' },
+    {},
+    { 'x-mse-tag': '-bad' },
+  ];
+  for (const headers of sequence) {
+    assert.equal(await get(url, headers), 200);
+  }
+
+  const discovery = await fallbackDiscovery(t);
   assert.equal(discovery.pick('svc-b', 'gray').id, 'b-stable'); // fallback gray -> base
   assert.equal(discovery.pick('svc-b', 'gray').id, 'b-stable');
   assert.equal(discovery.pick('svc-b', null).id, 'b-stable'); // no fallback
@@ -228,12 +231,7 @@ test('without a meter option the global meter provider is used', async (t) => {
   });
   const observability = enableLaneObservability({ spanAttribute: false });
   t.after(() => observability.disable());
-  const app = express();
-  app.use(laneMiddleware());
-  app.get('/', (_req, res) => {
-    res.send('ok');
-  });
-  const url = await tracedServer(app, t);
+  const url = await tracedServer(okApp(), t);
   assert.equal(await get(url, { 'x-mse-tag': 'feature-x' }), 200);
   assert.deepEqual(await counter(reader, LANE_METRICS.requests), {
     'graylane.carrier=header,graylane.lane=feature-x': 1,
@@ -256,35 +254,11 @@ test('the logger hook gets fallbacks, invalid tags and no-instance calls; a thro
   process.on('uncaughtException', onUncaught);
   t.after(() => process.off('uncaughtException', onUncaught));
 
-  const app = express();
-  app.use(laneMiddleware());
-  app.get('/', (_req, res) => {
-    res.send('ok');
-  });
-  const url = await tracedServer(app, t);
+  const url = await tracedServer(okApp(), t);
   assert.equal(await get(url, { 'x-mse-tag': 'x'.repeat(80) }), 200);
   assert.equal(await get(url, { 'x-mse-tag': 'gray' }), 200, 'lanes alone are not logged');
 
-  const registry = staticRegistry({
-    env: false,
-    instances: [
-      { service: 'svc-b', id: 'b-stable', host: '127.0.0.1', port: 1 },
-      {
-        service: 'svc-c',
-        id: 'c-gray',
-        host: '127.0.0.1',
-        port: 2,
-        labels: { 'alicloud.service.tag': 'gray' },
-      },
-    ],
-  });
-  const discovery = createDiscovery({ registry });
-  t.after(async () => {
-    discovery.close();
-    await registry.close();
-  });
-  await discovery.ready('svc-b');
-  await discovery.ready('svc-c');
+  const discovery = await fallbackDiscovery(t);
   discovery.pick('svc-b', 'gray');
   assert.throws(() => discovery.pick('svc-c', null), { code: 'GL_ERR_NO_INSTANCE' });
   await new Promise((resolve) => setImmediate(resolve));

@@ -111,7 +111,7 @@ export async function startChain(options: ChainOptions = {}): Promise<Chain> {
     if (etcdEndpoint !== null && etcdPrefix !== null) {
       leftoverKeys = await countKeys(etcdEndpoint, etcdPrefix).catch(() => null);
     }
-    await etcd?.stop();
+    await etcd?.close();
     rmSync(dir, { recursive: true, force: true });
     return { leftoverKeys };
   }

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { TestContext } from 'node:test';
-import type { PropagationHandle } from '@graylane/core';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type PropagationHandle, withLane } from '@graylane/core';
+import type { Dispatcher } from 'undici';
 import { type ChainOptions, headersSeen, lanesSeen, startChain } from './chain';
+import { listen } from './listen';
 
 /** Tags that are not lanes: ignored at the edge, so nothing is forwarded. */
 export const INVALID_TAGS = ['-bad', 'x'.repeat(64), 'gr ay', 'a/b'] as const;
@@ -74,4 +78,45 @@ export async function checkExplicitClient(t: TestContext, options: ChainOptions)
   }
   report = await chain.send({ 'x-mse-tag': 'gray' }, 'blue');
   assert.deepEqual(headersSeen(report), ['gray', 'blue', 'blue']);
+}
+
+/**
+ * A server on 127.0.0.1:0 that answers every request with the `x-mse-tag` it received (`''` when
+ * none) after `delayMs`, and records each request's headers in `seen`. Closed in `t.after`.
+ */
+export async function laneEchoServer(
+  t: TestContext,
+  delayMs = 0,
+): Promise<{ origin: string; seen: IncomingHttpHeaders[] }> {
+  const seen: IncomingHttpHeaders[] = [];
+  const server = createServer((req, res) => {
+    seen.push(req.headers);
+    setTimeout(() => res.end(String(req.headers['x-mse-tag'] ?? '')), delayMs);
+  });
+  const port = await listen(server, t);
+  return { origin: `http://127.0.0.1:${port}`, seen };
+}
+
+/**
+ * Starts one request per entry of `lanes` (`undefined`: no lane) at once, staggered by 0-2 ms,
+ * through `pool` (a Pool with `connections: 1` queues them) to a {@link laneEchoServer}, and
+ * asserts that every response echoes the lane its own request was made in.
+ */
+export async function checkQueuedLanes(
+  pool: Dispatcher,
+  lanes: readonly (string | undefined)[],
+): Promise<void> {
+  const results = await Promise.all(
+    lanes.map((lane, i) =>
+      withLane(lane, async () => {
+        await sleep(i % 3);
+        const res = await pool.request({ path: '/', method: 'GET' });
+        return res.body.text();
+      }),
+    ),
+  );
+  assert.deepEqual(
+    results,
+    lanes.map((lane) => lane ?? ''),
+  );
 }

@@ -21,13 +21,16 @@ function text(res: http.IncomingMessage): Promise<string> {
   });
 }
 
-/** undici's `request` on its global dispatcher. */
-export const undiciRequestClient: HopClient = async (url, headers) => {
-  const { body, statusCode } = await undiciRequest(url, { headers });
+/** The body of an undici response as text; rejects unless the status is 200. */
+async function okText({ body, statusCode }: Dispatcher.ResponseData): Promise<string> {
   const result = await body.text();
   if (statusCode !== 200) throw new Error(`status ${statusCode}: ${result}`);
   return result;
-};
+}
+
+/** undici's `request` on its global dispatcher. */
+export const undiciRequestClient: HopClient = async (url, headers) =>
+  okText(await undiciRequest(url, { headers }));
 
 /** undici's `fetch`. */
 export const undiciFetchClient: HopClient = async (url, headers) => {
@@ -48,15 +51,14 @@ export function dispatcherClient(t: TestContext, dispatcher: Dispatcher): HopCli
   t.after(() => dispatcher.close());
   return async (url, headers) => {
     const u = new URL(url);
-    const { body, statusCode } = await dispatcher.request({
-      origin: u.origin,
-      path: `${u.pathname}${u.search}`,
-      method: 'GET',
-      headers,
-    });
-    const result = await body.text();
-    if (statusCode !== 200) throw new Error(`status ${statusCode}: ${result}`);
-    return result;
+    return okText(
+      await dispatcher.request({
+        origin: u.origin,
+        path: `${u.pathname}${u.search}`,
+        method: 'GET',
+        headers,
+      }),
+    );
   };
 }
 
@@ -76,14 +78,7 @@ export function poolClient(t: TestContext, options?: Pool.Options): HopClient {
       pool = new Pool(u.origin, options);
       pools.set(u.origin, pool);
     }
-    const { body, statusCode } = await pool.request({
-      path: `${u.pathname}${u.search}`,
-      method: 'GET',
-      headers,
-    });
-    const result = await body.text();
-    if (statusCode !== 200) throw new Error(`status ${statusCode}: ${result}`);
-    return result;
+    return okText(await pool.request({ path: `${u.pathname}${u.search}`, method: 'GET', headers }));
   };
 }
 

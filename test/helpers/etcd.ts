@@ -1,212 +1,42 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// A real etcd for tests: the full-chain example's launcher (one implementation for the demo and
+// the tests) plus test-runner cleanup.
 import type { TestContext } from 'node:test';
+import {
+  type EtcdServer,
+  killAllEtcd,
+  startEtcd as startEtcdProcess,
+} from '../../examples/full-chain/etcd-server';
 
-/** How long a started etcd may take to report healthy. */
-const HEALTH_TIMEOUT_MS = 20_000;
-/** Pause between health probes. */
-const HEALTH_POLL_MS = 50;
-/** How long `stop()` waits after SIGTERM before it sends SIGKILL. */
-const STOP_GRACE_MS = 5_000;
-/** Raft heartbeat of the test etcd, ms (etcd default 100). */
-const HEARTBEAT_MS = 25;
-/** Raft election timeout of the test etcd, ms (etcd default 1000; must be >= 5 x heartbeat). */
-const ELECTION_TIMEOUT_MS = 250;
-/** Smallest client keepalive interval the test etcd accepts, ms (etcd default 5000). */
-const KEEPALIVE_MIN_MS = 100;
-/** Keep this much of etcd's stderr for error messages. */
-const STDERR_TAIL_CHARS = 4_000;
+export type { EtcdServer };
 
-/** Node's `process.arch` -> Go's GOARCH, for `ETCD_UNSUPPORTED_ARCH` (etcd 3.4 refuses odd arches without it). */
-const GO_ARCH: Readonly<Record<string, string>> = {
-  arm: 'arm',
-  arm64: 'arm64',
-  ia32: '386',
-  s390x: 's390x',
-  riscv64: 'riscv64',
-};
+let signalHooksInstalled = false;
 
-/** A real etcd server started by {@link startEtcd}. */
-export interface EtcdServer {
-  /** Client URL, e.g. `http://127.0.0.1:40123`. */
-  readonly endpoint: string;
-  /** Data directory (kept across `restart()`, removed after the test). */
-  readonly dataDir: string;
-  /** SIGTERM and wait for exit (SIGKILL after a grace period). Idempotent. */
-  stop(): Promise<void>;
-  /** SIGKILL and wait for exit: a crash, as far as clients can tell. Idempotent. */
-  kill(): Promise<void>;
-  /** Start again on the SAME ports and data dir (stops it first if running); resolves when healthy. */
-  restart(): Promise<void>;
-  /** SIGSTOP: connections stay open but nothing answers (a hung server or a silent partition). */
-  pause(): void;
-  /** SIGCONT after `pause()`. */
-  resume(): void;
-}
-
-const running = new Set<ChildProcess>();
-const dataDirs = new Set<string>();
-let exitHookInstalled = false;
-
-function killAll(): void {
-  for (const child of running) child.kill('SIGKILL');
-  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
-}
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // Last line of defence: never leave an etcd behind, even when a test forgot to stop it or the
-  // runner killed this process (a test timeout sends SIGTERM, which skips 'exit' handlers).
-  process.on('exit', killAll);
+function installSignalHooks(): void {
+  if (signalHooksInstalled) return;
+  signalHooksInstalled = true;
+  // The launcher kills its etcds on 'exit'; a signal (a test timeout sends SIGTERM) skips 'exit'
+  // handlers, so kill them here too: never leave an etcd behind.
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.once(signal, () => {
-      killAll();
+      killAllEtcd();
       // Nobody else handles it: die of the signal as we would have without this hook.
       if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
     });
   }
 }
 
-/** A loopback port that was free a moment ago (bind port 0, read it, close). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-function etcdBinary(): string {
-  return process.env.ETCD_BIN || 'etcd';
-}
-
-function etcdEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(env)) if (key.startsWith('ETCD_')) delete env[key];
-  const goArch = GO_ARCH[process.arch];
-  if (goArch !== undefined) env.ETCD_UNSUPPORTED_ARCH = goArch;
-  return env;
-}
-
-async function healthy(endpoint: string): Promise<boolean> {
-  try {
-    const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1_000) });
-    const body = (await res.json()) as { health?: unknown };
-    return body.health === 'true' || body.health === true;
-  } catch {
-    return false;
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /**
  * Starts a real `etcd` (`ETCD_BIN` or `etcd` on PATH) on free loopback client and peer ports with
- * a fresh temporary data dir, and resolves once it reports healthy. With `t`, it is stopped and
- * its data dir removed in `t.after`; in any case it is killed when the process exits.
+ * a fresh temporary data dir, and resolves once it reports healthy. With `t`, it is killed and
+ * its data dir removed in `t.after`; in any case it is killed when the process exits or is
+ * signalled.
  */
 export async function startEtcd(t?: TestContext): Promise<EtcdServer> {
-  installExitHook();
-  const clientPort = await freePort();
-  const peerPort = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'graylane-etcd-'));
-  dataDirs.add(dataDir);
-  const endpoint = `http://127.0.0.1:${clientPort}`;
-  const peer = `http://127.0.0.1:${peerPort}`;
-  const args = [
-    '--name=graylane-test',
-    `--data-dir=${dataDir}`,
-    `--listen-client-urls=${endpoint}`,
-    `--advertise-client-urls=${endpoint}`,
-    `--listen-peer-urls=${peer}`,
-    `--initial-advertise-peer-urls=${peer}`,
-    `--initial-cluster=graylane-test=${peer}`,
-    '--initial-cluster-state=new',
-    // A single member on loopback: elect fast, so a restart is healthy sooner (defaults 100 / 1000 ms).
-    `--heartbeat-interval=${HEARTBEAT_MS}`,
-    `--election-timeout=${ELECTION_TIMEOUT_MS}`,
-    // Let clients ping often (etcd default 5 s), so tests can detect a hung server quickly.
-    `--grpc-keepalive-min-time=${KEEPALIVE_MIN_MS}ms`,
-    '--logger=zap',
-    '--log-level=error',
-  ];
-
-  let child: ChildProcess | undefined;
-  let stderr = '';
-
-  async function launch(): Promise<void> {
-    stderr = '';
-    const proc = spawn(etcdBinary(), args, { env: etcdEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
-    child = proc;
-    running.add(proc);
-    proc.stderr?.setEncoding('utf8');
-    proc.stderr?.on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-STDERR_TAIL_CHARS);
-    });
-    let exited = false;
-    let spawnError: Error | undefined;
-    proc.once('error', (err) => {
-      spawnError = err;
-      exited = true;
-    });
-    proc.once('exit', () => {
-      exited = true;
-      running.delete(proc);
-    });
-    const deadline = Date.now() + HEALTH_TIMEOUT_MS;
-    while (!(await healthy(endpoint))) {
-      if (spawnError !== undefined) {
-        throw new Error(
-          `cannot run etcd (${etcdBinary()}): ${spawnError.message}. Install Debian's etcd-server or set ETCD_BIN.`,
-        );
-      }
-      if (exited) throw new Error(`etcd exited during startup (exit ${proc.exitCode}):\n${stderr}`);
-      if (Date.now() > deadline) {
-        proc.kill('SIGKILL');
-        throw new Error(`etcd not healthy after ${HEALTH_TIMEOUT_MS} ms:\n${stderr}`);
-      }
-      await sleep(HEALTH_POLL_MS);
-    }
-  }
-
-  async function terminate(signal: NodeJS.Signals): Promise<void> {
-    const proc = child;
-    child = undefined;
-    if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = once(proc, 'exit');
-    proc.kill('SIGCONT'); // a paused etcd would not act on SIGTERM
-    proc.kill(signal);
-    const grace = setTimeout(() => proc.kill('SIGKILL'), STOP_GRACE_MS);
-    await exited;
-    clearTimeout(grace);
-  }
-
-  await launch();
-  const server: EtcdServer = {
-    endpoint,
-    dataDir,
-    stop: () => terminate('SIGTERM'),
-    kill: () => terminate('SIGKILL'),
-    async restart() {
-      await terminate('SIGTERM');
-      await launch();
-    },
-    pause: () => child?.kill('SIGSTOP'),
-    resume: () => child?.kill('SIGCONT'),
-  };
+  installSignalHooks();
+  const server = await startEtcdProcess();
   t?.after(async () => {
     await server.kill();
-    rmSync(dataDir, { recursive: true, force: true });
-    dataDirs.delete(dataDir);
+    await server.close();
   });
   return server;
 }

@@ -3,11 +3,25 @@
 //
 //   npx tsc -b packages/core && npx tsx packages/core/bench/decide.bench.ts
 //
-// REGEX_ENGINE=native swaps re2js for V8's backtracking RegExp (same patterns, anchored) to measure
-// what the linear-time engine costs. graylane itself always runs re2js; this is measurement only.
-import { bench, do_not_optimize, group, run, summary } from 'mitata';
-
-if (process.env.REGEX_ENGINE === 'native') {
+// REGEX_ENGINE picks how patterns run, to measure the engines against each other:
+//   dfa (default)  what graylane ships: its own DFA where the pattern allows, re2js otherwise
+//   re2js          every pattern on re2js (the DFA builder is stubbed out)
+//   native         every pattern on V8's backtracking RegExp (same patterns, anchored): not safe
+//                  on untrusted patterns; measurement only
+const ENGINE = process.env.REGEX_ENGINE ?? 'dfa';
+const QUICK = process.env.BENCH_QUICK === '1';
+if (ENGINE !== 'dfa' && ENGINE !== 're2js' && ENGINE !== 'native') {
+  throw new Error(`REGEX_ENGINE must be dfa, re2js or native, not ${ENGINE}`);
+}
+// The package's exports map hides its internal files; they are reached by path (require.cache is
+// keyed by file name, so a stub put there is what the package itself then loads).
+const coreDist = require('node:path').dirname(require.resolve('@graylane/core')) as string;
+const dfaFile = `${coreDist}/rules/regex-dfa.js`;
+type Matcher = { testExact(input: string): boolean };
+const { buildDfa } = require(dfaFile) as { buildDfa(node: unknown): Matcher | null };
+const { parseRegex } = require(`${coreDist}/rules/regex-syntax.js`) as { parseRegex(p: string): unknown };
+if (ENGINE !== 'dfa') require.cache[dfaFile]!.exports = { ...require(dfaFile), buildDfa: () => null };
+if (ENGINE === 'native') {
   const id = require.resolve('re2js');
   const shim = {
     RE2JS: {
@@ -20,7 +34,9 @@ if (process.env.REGEX_ENGINE === 'native') {
   require.cache[id] = { id, filename: id, loaded: true, exports: shim } as NodeJS.Module;
 }
 
-// Loaded after the optional shim: the engine is picked when the first pattern is compiled.
+const { loadavg } = require('node:os') as typeof import('node:os');
+
+// Loaded after the optional stubs: the engine is picked when a pattern is compiled.
 const { compileRules } = require('@graylane/core') as typeof import('@graylane/core');
 type Rule = import('@graylane/core').Rule;
 type EdgeRequest = import('@graylane/core').EdgeRequest;
@@ -77,52 +93,87 @@ const lastMatch = (count: number) => {
   return last % 2 === 0 ? request(`user-${last}`, 'ios-1000.2.1') : request('user-none', `ios-${last}.2.1`);
 };
 
-const engine = process.env.REGEX_ENGINE === 'native' ? 'native RegExp' : 're2js';
+const engine = { dfa: 'DFA (re2js fallback)', re2js: 're2js', native: 'native RegExp' }[ENGINE];
 
-for (const count of [1, 20, 200]) {
-  const rules = compileRules(makeRules(count));
-  const last = lastMatch(count);
-  // Sanity: the requests do what their names say.
-  if (rules.decide(noMatch).lane !== undefined || rules.decide(last).lane !== 'gray')
-    throw new Error('bench setup');
-  group(`${count} rule${count === 1 ? '' : 's'} (${engine})`, () => {
-    summary(() => {
-      bench('baseline: read one header', () =>
-        do_not_optimize(noMatch.headers['x-user-id'] === 'user-0'),
-      ).baseline(true);
-      bench('no match, repeated values', () => do_not_optimize(rules.decide(noMatch as EdgeRequest)));
-      bench('no match, fresh value each time', () =>
-        do_not_optimize(rules.decide(fresh[next++ & 4095] as EdgeRequest)),
-      );
-      bench('the last rule matches', () => do_not_optimize(rules.decide(last as EdgeRequest)));
+// mitata is loaded with import(): required from this CommonJS file through tsx's ESM interop, its
+// generated measuring loop runs ~10x slower (see packages/discovery/bench/pick.bench.ts).
+async function main(): Promise<void> {
+  const { bench, do_not_optimize, group, run, summary } = await import('mitata');
+
+  for (const count of [1, 20, 200]) {
+    const rules = compileRules(makeRules(count));
+    const last = lastMatch(count);
+    // Sanity: the requests do what their names say.
+    if (rules.decide(noMatch).lane !== undefined || rules.decide(last).lane !== 'gray')
+      throw new Error('bench setup');
+    group(`${count} rule${count === 1 ? '' : 's'} (${engine})`, () => {
+      summary(() => {
+        bench(`${count}: baseline: read one header`, () =>
+          do_not_optimize(noMatch.headers['x-user-id'] === 'user-0'),
+        ).baseline(true);
+        bench(`${count}: no match, repeated values`, () =>
+          do_not_optimize(rules.decide(noMatch as EdgeRequest)),
+        );
+        bench(`${count}: no match, fresh value each time`, () =>
+          do_not_optimize(rules.decide(fresh[next++ & 4095] as EdgeRequest)),
+        );
+        bench(`${count}: the last rule matches`, () => do_not_optimize(rules.decide(last as EdgeRequest)));
+      });
     });
-  });
-}
+  }
 
-// The regex engines alone, same pattern and input, to read the decide numbers against.
-{
-  const re2 = (require('re2js') as { RE2JS: { compile(p: string): { testExact(s: string): boolean } } })
-    .RE2JS;
-  const pattern = '(android|ios)-7\\.[0-9]+(\\.[0-9]+)?';
-  const compiled = re2.compile(pattern);
-  const native = new RegExp(`^(?:${pattern})$`);
-  group(`one regex on "ios-7.2.1" (${engine} loaded as re2js)`, () => {
-    summary(() => {
-      bench('native RegExp.test', () => do_not_optimize(native.test('ios-7.2.1'))).baseline(true);
-      bench('engine testExact', () => do_not_optimize(compiled.testExact('ios-7.2.1')));
+  // The regex engines alone, same pattern and input, to read the decide numbers against.
+  {
+    const pattern = '(android|ios)-7\\.[0-9]+(\\.[0-9]+)?';
+    const re2 = (require('re2js') as { RE2JS: { compile(p: string): Matcher } }).RE2JS.compile(pattern);
+    const dfa = buildDfa(parseRegex(pattern))!;
+    const native = new RegExp(`^(?:${pattern})$`);
+    group('one regex on "ios-7.2.1"', () => {
+      summary(() => {
+        bench('native RegExp.test', () => do_not_optimize(native.test('ios-7.2.1'))).baseline(true);
+        bench('DFA testExact', () => do_not_optimize(dfa.testExact('ios-7.2.1')));
+        bench(`re2js testExact${ENGINE === 'native' ? ' (stubbed: native)' : ''}`, () =>
+          do_not_optimize(re2.testExact('ios-7.2.1')),
+        );
+      });
     });
-  });
-}
+  }
 
-run().then(({ benchmarks }) => {
+  const { benchmarks } = await run({ format: QUICK ? 'quiet' : 'mitata', throw: true });
   // A compact table of medians (more robust than means on a shared machine), one block per group.
   console.log(`\nmedians (p50), node ${process.version} ${process.arch}, regex engine ${engine}`);
+  const cases: Record<string, { nsPerOp: number; nsAvg: number }> = {};
   for (const trial of benchmarks) {
     const stats = trial.runs[0]?.stats;
     if (stats === undefined) continue;
     if (trial.baseline) console.log('');
     console.log(
-      `  ${trial.alias.padEnd(34)} p50 ${stats.p50.toFixed(0).padStart(7)} ns   avg ${stats.avg.toFixed(0).padStart(7)} ns`,
+      `  ${trial.alias.padEnd(40)} p50 ${stats.p50.toFixed(0).padStart(7)} ns   avg ${stats.avg.toFixed(0).padStart(7)} ns`,
     );
+    cases[trial.alias] = { nsPerOp: stats.p50, nsAvg: stats.avg };
   }
+  const worst20 = cases['20: no match, fresh value each time']!.nsPerOp;
+  const targets = [
+    {
+      name: 'decide: 20 rules, no match, a fresh value each time, ns/op (p50) <= 1000',
+      op: '<=',
+      limit: 1000,
+      value: worst20,
+      met: worst20 <= 1000,
+    },
+  ];
+  console.log(
+    `BENCH_JSON ${JSON.stringify({
+      suite: 'decide',
+      node: process.version,
+      config: { engine: ENGINE, quick: QUICK, nsPerOp: 'mitata p50', loadAverage: loadavg() },
+      cases,
+      targets,
+    })}`,
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
 });

@@ -136,7 +136,7 @@ async function main(): Promise<void> {
   await discovery.close();
   await registry.close();
   writer.close();
-  await etcd.stop();
+  await etcd.close();
 
   const results = {
     putToRegistryMs: stats(putToRegistry),

@@ -1,7 +1,7 @@
 import { channels, currentLane, InvalidOptionError, MAX_COUNTED_LANES, parseLane } from '@graylane/core';
 import { ClosedError, NoInstanceError, RegistryUnavailableError } from './errors';
 import type { Instance } from './instance';
-import { type BalancerCode, P2C, RANDOM, ROUND_ROBIN } from './internal/bucket';
+import { type BalancerCode, type Bucket, P2C, RANDOM, ROUND_ROBIN } from './internal/bucket';
 import { toError } from './internal/caught';
 import { type Route, type RoutingConfig, ServiceState } from './internal/service-state';
 import { compileLaneLabels, DEFAULT_LANE_LABELS } from './lane-labels';
@@ -70,6 +70,30 @@ export interface Discovery {
    * @throws {ClosedError} `GL_ERR_DISCOVERY_CLOSED` after `close()`.
    */
   pick(service: string, lane?: string | null): Instance;
+  /**
+   * `pick()` in two steps, for integrations that may pick more than once for one call (a gRPC
+   * picker picks a call again after it queued for a connection): `choose()` selects exactly like
+   * `pick()` (the balancer moves on) but counts nothing; {@link Discovery.countPick} then counts
+   * the one choice the call went with. A failed choice throws and is counted as in `pick()`.
+   *
+   * @experimental
+   * @example
+   * const instance = discovery.choose('svc-b', 'gray');
+   * if (connected(instance)) discovery.countPick('svc-b', instance, 'gray'); // else choose again later
+   */
+  choose(service: string, lane?: string | null): Instance;
+  /**
+   * Counts a call of `lane` (omitted: `currentLane()`; `null`: base) going to `instance`, which
+   * {@link Discovery.choose} returned, as `pick()` counts its picks: the route's flow (fallbacks in
+   * `snapshot()`), the instance's picks and `graylane:discovery:fallback`. Counts by the lane's
+   * route as it is now; an unknown service counts nothing, an unknown instance no instance picks.
+   * Allocation-free once the lane has been seen.
+   *
+   * @experimental
+   * @example
+   * discovery.countPick('svc-b', instance, 'gray');
+   */
+  countPick(service: string, instance: Instance, lane?: string | null): void;
   /** The service's last good instance set (all instances, as the registry gave them). Subscribes on first use. */
   instances(service: string): readonly Instance[];
   /**
@@ -118,6 +142,13 @@ class LaneDiscovery implements Discovery {
   readonly #configSnapshot: DiscoverySnapshot['config'];
   readonly #services = new Map<string, ServiceState>();
   #closed = false;
+  // The last choose(), so that countPick() right after it (what the gRPC picker does) counts
+  // without looking anything up again.
+  #chosen: Instance | undefined;
+  #chosenService = '';
+  #chosenRoute: Route | undefined;
+  #chosenBucket: Bucket | undefined;
+  #chosenIndex = 0;
 
   constructor(options: DiscoveryOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -162,22 +193,55 @@ class LaneDiscovery implements Discovery {
   }
 
   pick(service: string, lane: string | null | undefined = currentLane()): Instance {
+    const route = this.#servingRoute(service, lane);
+    const bucket = route.bucket!;
+    countFlow(service, route, bucket);
+    return bucket.pick();
+  }
+
+  choose(service: string, lane: string | null | undefined = currentLane()): Instance {
+    const route = this.#servingRoute(service, lane);
+    const bucket = route.bucket!;
+    const index = bucket.next();
+    const instance = bucket.pickable[index]!;
+    this.#chosen = instance;
+    this.#chosenService = service;
+    this.#chosenRoute = route;
+    this.#chosenBucket = bucket;
+    this.#chosenIndex = index;
+    return instance;
+  }
+
+  countPick(service: string, instance: Instance, lane: string | null | undefined = currentLane()): void {
+    const chosen = this.#chosenRoute;
+    if (
+      instance === this.#chosen &&
+      service === this.#chosenService &&
+      chosen !== undefined &&
+      chosen.bucket === this.#chosenBucket &&
+      chosen.lane === (lane === null ? undefined : lane)
+    ) {
+      // The choice just made, its route unchanged since: count it where choose() found it.
+      this.#chosen = undefined;
+      countFlow(service, chosen, chosen.bucket!);
+      chosen.bucket!.picks[this.#chosenIndex]!++;
+      return;
+    }
     const state = this.#services.get(service);
-    if (state === undefined || !state.loaded) return this.#notLoaded(service, lane);
-    let route: Route | undefined;
+    if (state === undefined || !state.loaded) return;
+    let route: Route;
     if (lane === undefined || lane === null) {
       route = state.baseRoute;
     } else {
-      route = state.routes.get(lane);
-      if (route === undefined) route = state.routeFor(lane);
+      // choose() counted an invalid lane value already (served as base); do not count it twice.
+      route =
+        state.routes.get(lane) ?? (parseLane(lane) === undefined ? state.baseRoute : state.routeFor(lane));
     }
     const bucket = route.bucket;
-    if (bucket === null) return this.#noInstance(state, route);
-    route.flow!.count++;
-    if (route.fallback && channels.fallback.hasSubscribers) {
-      channels.fallback.publish({ service, lane: route.lane, servedLane: bucket.lane });
-    }
-    return bucket.pick();
+    if (bucket === null) return;
+    countFlow(service, route, bucket);
+    const position = state.positions.get(instance.id);
+    if (position !== undefined) position.bucket.picks[position.index]!++;
   }
 
   instances(service: string): readonly Instance[] {
@@ -311,6 +375,21 @@ class LaneDiscovery implements Discovery {
     for (const watcher of [...state.watchers]) callListener(watcher, state.instances);
   }
 
+  /**
+   * The route of `lane` (`null`/`undefined`: base), which has a bucket; the first pick of a new
+   * lane makes its route. Throws (and counts the miss) when nothing can serve the lane.
+   */
+  #servingRoute(service: string, lane: string | null | undefined): Route {
+    const state = this.#services.get(service);
+    if (state === undefined || !state.loaded) return this.#notLoaded(service, lane);
+    const route =
+      lane === undefined || lane === null
+        ? state.baseRoute
+        : (state.routes.get(lane) ?? state.routeFor(lane));
+    if (route.bucket === null) return this.#noInstance(state, route);
+    return route;
+  }
+
   #notLoaded(service: string, lane: string | null | undefined): never {
     if (this.#closed) throw new ClosedError('discovery');
     const state = this.#track(service);
@@ -330,6 +409,14 @@ class LaneDiscovery implements Discovery {
       channels.noInstance.publish({ service: state.service, lane: route.lane });
     }
     throw new NoInstanceError(state.service, route.lane, route.detail);
+  }
+}
+
+/** Counts one call along `route` (served by `bucket`) and publishes it when it is a fallback. */
+function countFlow(service: string, route: Route, bucket: Bucket): void {
+  route.flow!.count++;
+  if (route.fallback && channels.fallback.hasSubscribers) {
+    channels.fallback.publish({ service, lane: route.lane, servedLane: bucket.lane });
   }
 }
 

@@ -266,6 +266,48 @@ test('a value that is not a lane is served as base and counted, never thrown', a
   assert.equal(discovery.snapshot().services.svc!.counters.invalidLanePicks, 3);
 });
 
+test('choose() selects like pick() but counts nothing; countPick() counts the call once', async (t) => {
+  const { discovery } = await setup(t, STABLE);
+  const messages: unknown[] = [];
+  const onFallback = (message: unknown) => messages.push(message);
+  diagnosticsChannel.subscribe('graylane:discovery:fallback', onFallback);
+  t.after(() => diagnosticsChannel.unsubscribe('graylane:discovery:fallback', onFallback));
+  const picksOf = () =>
+    Object.fromEntries(discovery.snapshot().services.svc!.lanes[0]!.instances.map((i) => [i.id, i.picks]));
+
+  // Three choices for one call (as a gRPC picker re-picking a queued call), then one count.
+  const chosen = [1, 2, 3].map(() => discovery.choose('svc', 'gray'));
+  assert.deepEqual(
+    new Set(chosen.map((i) => i.id)),
+    new Set(['stable-1', 'stable-2']),
+    'the balancer moves on',
+  );
+  assert.deepEqual(discovery.snapshot().services.svc!.counters.picks, [], 'choices are not counted');
+  assert.deepEqual(picksOf(), { 'stable-1': 0, 'stable-2': 0 });
+  assert.equal(messages.length, 0);
+
+  discovery.countPick('svc', chosen[2]!, 'gray');
+  withLane('gray', () => discovery.countPick('svc', chosen[0]!)); // lane omitted: the current lane
+  discovery.countPick('svc', chosen[1]!, null);
+  const counters = discovery.snapshot().services.svc!.counters;
+  assert.deepEqual(counters.fallbacks, [{ from: 'gray', to: null, picks: 2, fallback: true }]);
+  assert.deepEqual(counters.picks, [
+    { from: null, to: null, picks: 1, fallback: false },
+    { from: 'gray', to: null, picks: 2, fallback: true },
+  ]);
+  assert.equal(picksOf()['stable-1']! + picksOf()['stable-2']!, 3);
+  assert.deepEqual(messages, [
+    { service: 'svc', lane: 'gray', servedLane: undefined },
+    { service: 'svc', lane: 'gray', servedLane: undefined },
+  ]);
+
+  // An invalid lane value is counted once (by the choice), a failed choice as in pick().
+  discovery.countPick('svc', discovery.choose('svc', '-bad'), '-bad');
+  assert.equal(discovery.snapshot().services.svc!.counters.invalidLanePicks, 1);
+  assert.throws(() => discovery.choose('svc-none', 'gray'), { code: 'GL_ERR_NO_INSTANCE' });
+  discovery.countPick('svc-unknown', chosen[0]!, 'gray'); // unknown service: nothing, no throw
+});
+
 test('a registry failure keeps the last good set, is recorded and published', async (t) => {
   const { registry, emit } = manualRegistry();
   const discovery = createDiscovery({ registry });

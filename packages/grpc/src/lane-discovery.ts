@@ -32,4 +32,11 @@ export interface LaneDiscovery {
   ready(service: string): Promise<unknown>;
   /** Outstanding-request accounting (power-of-two-choices). Optional. */
   report?(service: string, instance: LaneInstance, event: 'start' | 'end'): void;
+  /**
+   * `pick()` without counting, and the count of the one pick a call went with. Optional (both or
+   * neither): with them the picker counts each call once, when it hands the call a subchannel; without
+   * them it uses `pick()`, which counts a call again each time grpc-js picks it again.
+   */
+  choose?(service: string, lane?: string | null): LaneInstance;
+  countPick?(service: string, instance: LaneInstance, lane?: string | null): void;
 }

@@ -92,8 +92,11 @@ export interface LanePickerEntry {
 
 /**
  * Chooses, per call, an instance of the call's lane: the lane comes from the call's metadata,
- * the instance from `discovery.pick()` (same fallback rules), the subchannel from the instance.
- * Results are built when the picker is, so a pick on a ready instance allocates nothing.
+ * the instance from `discovery.choose()` (same fallback rules as `pick()`), the subchannel from
+ * the instance. A call is counted (`discovery.countPick()`) only when the picker hands it a
+ * subchannel, so a call picked again after it queued counts once; a discovery without
+ * `choose`/`countPick` is asked `pick()` instead. Results are built when the picker is, so a
+ * pick on a ready instance allocates nothing.
  * Built by {@link LaneLoadBalancer} on every state change; not meant to be built by hand.
  *
  * @experimental
@@ -107,6 +110,8 @@ export class LanePicker implements experimental.Picker {
   readonly #byInstance: Map<LaneInstance, LanePickerEntry>;
   readonly #byAddress: Map<string, LanePickerEntry>;
   readonly #attempts: number;
+  /** The discovery can choose without counting (`choose` + `countPick`). */
+  readonly #countsOnce: boolean;
 
   constructor(
     discovery: LaneDiscovery,
@@ -121,17 +126,22 @@ export class LanePicker implements experimental.Picker {
     this.#byInstance = byInstance;
     this.#byAddress = byAddress;
     this.#attempts = Math.max(1, byAddress.size);
+    this.#countsOnce = typeof discovery.choose === 'function' && typeof discovery.countPick === 'function';
   }
 
   pick(pickArgs: PickArgs): PickResult {
     const lane = laneOf(pickArgs.metadata, this.#metadataKey);
+    const requested = lane === undefined ? null : lane;
+    const discovery = this.#discovery;
     let waiting = false;
     // A picked instance that is not READY: ask again (discovery rotates within the lane), at most
     // once per known instance; then queue if one is on its way, else fail.
     for (let attempt = 0; attempt < this.#attempts; attempt++) {
       let instance: LaneInstance;
       try {
-        instance = this.#discovery.pick(this.#service, lane === undefined ? null : lane);
+        instance = this.#countsOnce
+          ? discovery.choose!(this.#service, requested)
+          : discovery.pick(this.#service, requested);
       } catch (error) {
         return unroutable(this.#service, lane, messageOf(error), error);
       }
@@ -142,7 +152,11 @@ export class LanePicker implements experimental.Picker {
         waiting = true;
         continue;
       }
-      if (entry.result !== null) return entry.result;
+      if (entry.result !== null) {
+        // The call goes to this subchannel: count it now, once (not for picks that queued it).
+        if (this.#countsOnce) discovery.countPick!(this.#service, instance, requested);
+        return entry.result;
+      }
       // Reconnect outside the pick (as grpc-js's QueuePicker does): exitIdle may update the state.
       if (entry.state === connectivityState.IDLE) process.nextTick(exitIdle, entry.leaf);
       if (entry.state !== connectivityState.TRANSIENT_FAILURE) waiting = true;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import {
   compileIngress,
   createLaneContext,
@@ -10,21 +10,12 @@ import {
   withLaneContext,
 } from '@graylane/core';
 import { laneClientInterceptor, laneServerInterceptor } from '@graylane/grpc';
-import { InterceptingCall, type Interceptor, ListenerBuilder, type Metadata } from '@grpc/grpc-js';
-import { bidi, clientStream, echoClient, serverStream, startEchoServer, unary } from './helpers/echo';
+import { InterceptingCall, type Interceptor, ListenerBuilder } from '@grpc/grpc-js';
+import { bidi, clientStream, echoClient, serverStream, startEchoPair, unary } from './helpers/echo';
 
 /** A server that records the metadata of every call, and a client with the lane interceptor. */
-async function setup(
-  t: import('node:test').TestContext,
-  options?: Parameters<typeof laneClientInterceptor>[0],
-) {
-  const seen: Metadata[] = [];
-  const { address } = await startEchoServer(
-    { name: 'b', interceptors: [laneServerInterceptor()], onMetadata: (metadata) => seen.push(metadata) },
-    t,
-  );
-  const client = echoClient(address, { interceptors: [laneClientInterceptor(options)] }, t);
-  return { client, seen };
+function setup(t: TestContext, options?: Parameters<typeof laneClientInterceptor>[0]) {
+  return startEchoPair(t, { server: [laneServerInterceptor()], client: [laneClientInterceptor(options)] });
 }
 
 test('writes the current lane into the metadata of all four call kinds', async (t) => {
@@ -116,11 +107,7 @@ test('misconfiguration fails at setup', () => {
 });
 
 test('composes with other client interceptors, before and after it', async (t) => {
-  const seen: Metadata[] = [];
-  const { address } = await startEchoServer(
-    { name: 'b', interceptors: [laneServerInterceptor()], onMetadata: (metadata) => seen.push(metadata) },
-    t,
-  );
+  const { address, seen } = await startEchoPair(t, { server: [laneServerInterceptor()] });
   const responses: string[] = [];
   // A typical user interceptor: adds a key on start and reads the response metadata.
   const other: Interceptor = (options, nextCall) =>

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import {
   currentLaneContext,
   InvalidOptionError,
@@ -11,14 +11,19 @@ import {
 } from '@graylane/core';
 import { laneServerInterceptor, METADATA_GETTER } from '@graylane/grpc';
 import { Metadata, ServerInterceptingCall, type ServerInterceptor } from '@grpc/grpc-js';
-import { bidi, clientStream, echoClient, serverStream, startEchoServer, unary } from './helpers/echo';
+import {
+  bidi,
+  clientStream,
+  echoClient,
+  serverStream,
+  startEchoPair,
+  startEchoServer,
+  unary,
+} from './helpers/echo';
 
-async function server(
-  t: import('node:test').TestContext,
-  options?: Parameters<typeof laneServerInterceptor>[0],
-) {
-  const { address } = await startEchoServer({ name: 'b', interceptors: [laneServerInterceptor(options)] }, t);
-  return echoClient(address, {}, t);
+/** A server with the lane interceptor, and a plain client on it. */
+async function server(t: TestContext, options?: Parameters<typeof laneServerInterceptor>[0]) {
+  return (await startEchoPair(t, { server: [laneServerInterceptor(options)] })).client;
 }
 
 test('unary: the handler runs in the lane of x-mse-tag, after awaits too', async (t) => {
@@ -203,8 +208,7 @@ test('composes with other server interceptors, before and after it, including as
     [laneServerInterceptor(), other],
     [other, laneServerInterceptor()],
   ]) {
-    const { address } = await startEchoServer({ name: 'b', interceptors }, t);
-    const client = echoClient(address, {}, t);
+    const { client } = await startEchoPair(t, { server: interceptors });
     const trailers: Metadata[] = [];
     const reply = await new Promise<{ lane: string }>((resolve, reject) => {
       const metadata = new Metadata();

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidOptionError, withLane } from '@graylane/core';
@@ -45,6 +46,38 @@ test('one graylane:///svc-b channel: gray -> b-gray, none -> b-stable, feature-x
   // Subchannels are shared across lanes: base and feature-x calls to b-stable used one connection.
   assert.equal(peers.get('b-stable')!.size, 1);
   assert.equal(peers.get('b-gray')!.size, 1);
+});
+
+test('each call is counted once, also a call that queued while its connection was made', async (t) => {
+  const fleet = await startFleet(t, {
+    scheme: 'graylane-count',
+    service: 'svc-b',
+    members: [{ name: 'b-stable' }],
+  });
+  const fallbacks: unknown[] = [];
+  const onFallback = (message: unknown) => fallbacks.push(message);
+  diagnosticsChannel.subscribe('graylane:discovery:fallback', onFallback);
+  t.after(() => diagnosticsChannel.unsubscribe('graylane:discovery:fallback', onFallback));
+  // A new channel connects on its first call: these calls are picked (queued), then picked again.
+  const client = fleet.client('svc-b');
+  const first = await Promise.all([
+    withLane('gray', () => unary(client)),
+    withLane('gray', () => unary(client)),
+    withLane('gray', () => serverStream(client, { count: 1 })),
+    unary(client),
+  ]);
+  assert.deepEqual(
+    first.flat().map((reply) => reply.served_by),
+    ['b-stable', 'b-stable', 'b-stable', 'b-stable'],
+  );
+  for (let i = 0; i < 3; i++) await withLane('gray', () => unary(client));
+  const service = fleet.discovery.snapshot().services['svc-b']!;
+  assert.deepEqual(service.counters.picks, [
+    { from: null, to: null, picks: 1, fallback: false },
+    { from: 'gray', to: null, picks: 6, fallback: true },
+  ]);
+  assert.equal(service.lanes[0]!.instances[0]!.picks, 7);
+  assert.equal(fallbacks.length, 6, 'one graylane:discovery:fallback per gray call');
 });
 
 test('deregistering b-gray moves gray calls to b-stable without a failed call; in-flight calls finish', async (t) => {

@@ -1,5 +1,5 @@
 // `@graylane/discovery/etcd`: the etcd v3 registry. Only this entry loads the `etcd3` client.
-export { RETRY_JITTER, RETRY_MULTIPLIER } from './backoff';
+export { RETRY_JITTER, RETRY_MULTIPLIER } from '../internal/backoff';
 export { EtcdRegistry, etcdRegistry, WATCH_STREAM_RETRY_MS } from './etcd-registry';
 export type { EtcdRegistryOptions } from './options';
 export {

@@ -2,8 +2,8 @@ import { channels } from '@graylane/core';
 import type { Etcd3, Lease } from 'etcd3';
 import { RegistryUnavailableError } from '../errors';
 import type { Instance } from '../instance';
+import { Backoff } from '../internal/backoff';
 import type { Registration } from '../registry';
-import { RetryTimer } from './backoff';
 import { describeError, REGISTRY_NAME } from './internal';
 
 /** What a LeaseRegistration needs from its registry. */
@@ -31,7 +31,7 @@ export class LeaseRegistration implements Registration {
   readonly service: string;
   readonly instance: Instance;
   readonly #config: LeaseRegistrationConfig;
-  readonly #retry: RetryTimer;
+  readonly #retry: Backoff;
   /** The lease that currently holds the key. */
   #lease: Lease | undefined;
   /** A grant + put in flight (first registration or re-registration). */
@@ -42,7 +42,7 @@ export class LeaseRegistration implements Registration {
     this.service = config.service;
     this.instance = config.instance;
     this.#config = config;
-    this.#retry = new RetryTimer(config.retryInitialMs, config.retryMaxMs);
+    this.#retry = new Backoff(config.retryInitialMs, config.retryMaxMs);
   }
 
   /** Grants a lease and writes the key; rejects with `GL_ERR_REGISTRY_UNAVAILABLE` when etcd cannot. */

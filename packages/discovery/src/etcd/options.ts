@@ -1,5 +1,6 @@
 import { InvalidOptionError } from '@graylane/core';
 import type { IOptions } from 'etcd3';
+import { positiveOption, retryDelayOptions } from '../internal/number-options';
 
 /** Key prefix under which instances live: `<prefix>/<service>/<id>`. */
 export const DEFAULT_ETCD_PREFIX = '/graylane/services';
@@ -64,22 +65,6 @@ export interface ResolvedEtcdOptions {
   readonly clientOptions: Omit<IOptions, 'hosts'>;
 }
 
-function positive(value: unknown, path: string, fallback: number, integer = false): number {
-  if (value === undefined) return fallback;
-  if (
-    typeof value !== 'number' ||
-    !Number.isFinite(value) ||
-    value <= 0 ||
-    (integer && !Number.isInteger(value))
-  ) {
-    throw new InvalidOptionError(
-      path,
-      `expected a positive ${integer ? 'integer' : 'number'}, got ${String(value)}`,
-    );
-  }
-  return value;
-}
-
 /** Validates `etcdRegistry()` options once, at setup; throws `GL_ERR_INVALID_OPTION`. */
 export function resolveEtcdOptions(options: EtcdRegistryOptions): ResolvedEtcdOptions {
   if (typeof options !== 'object' || options === null) {
@@ -94,15 +79,16 @@ export function resolveEtcdOptions(options: EtcdRegistryOptions): ResolvedEtcdOp
   if (typeof prefix !== 'string') throw new InvalidOptionError('prefix', 'expected a string');
   while (prefix.endsWith('/')) prefix = prefix.slice(0, -1);
   if (prefix.length === 0) throw new InvalidOptionError('prefix', 'expected a non-empty key prefix');
-  const ttlSeconds = positive(options.ttlSeconds, 'ttlSeconds', DEFAULT_LEASE_TTL_SECONDS, true);
-  const requestTimeoutMs = positive(options.requestTimeoutMs, 'requestTimeoutMs', DEFAULT_REQUEST_TIMEOUT_MS);
-  const retryInitialMs = positive(options.retryInitialMs, 'retryInitialMs', DEFAULT_RETRY_INITIAL_MS);
-  const retryMaxMs = positive(
-    options.retryMaxMs,
-    'retryMaxMs',
-    Math.max(DEFAULT_RETRY_MAX_MS, retryInitialMs),
+  const ttlSeconds = positiveOption(options.ttlSeconds, 'ttlSeconds', DEFAULT_LEASE_TTL_SECONDS, true);
+  const requestTimeoutMs = positiveOption(
+    options.requestTimeoutMs,
+    'requestTimeoutMs',
+    DEFAULT_REQUEST_TIMEOUT_MS,
   );
-  if (retryMaxMs < retryInitialMs) throw new InvalidOptionError('retryMaxMs', 'must be >= retryInitialMs');
+  const { retryInitialMs, retryMaxMs } = retryDelayOptions(options, {
+    retryInitialMs: DEFAULT_RETRY_INITIAL_MS,
+    retryMaxMs: DEFAULT_RETRY_MAX_MS,
+  });
   const clientOptions = options.clientOptions ?? {};
   if (typeof clientOptions !== 'object' || clientOptions === null) {
     throw new InvalidOptionError('clientOptions', 'expected an object');

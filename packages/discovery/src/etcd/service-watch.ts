@@ -2,8 +2,8 @@ import { channels } from '@graylane/core';
 import type { Etcd3, IKeyValue, IRangeResponse, IWatchResponse, Watcher } from 'etcd3';
 import { RegistryUnavailableError } from '../errors';
 import type { Instance } from '../instance';
+import { Backoff } from '../internal/backoff';
 import type { RegistryListener, RegistryUpdate } from '../registry';
-import { RetryTimer } from './backoff';
 import { decodeInstance } from './codec';
 import { describeError, REGISTRY_NAME, withTimeout } from './internal';
 
@@ -44,7 +44,7 @@ export interface ServiceWatchConfig {
  */
 export class ServiceWatch {
   readonly #config: ServiceWatchConfig;
-  readonly #retry: RetryTimer;
+  readonly #retry: Backoff;
   readonly #subscriptions = new Set<Subscription>();
   readonly #entries = new Map<string, Entry>();
   /** The last good set; `undefined` until the first list succeeded. */
@@ -63,7 +63,7 @@ export class ServiceWatch {
 
   constructor(config: ServiceWatchConfig) {
     this.#config = config;
-    this.#retry = new RetryTimer(config.retryInitialMs, config.retryMaxMs);
+    this.#retry = new Backoff(config.retryInitialMs, config.retryMaxMs);
   }
 
   /** Adds a subscriber. A subscriber joining a running watch gets the current state asynchronously. */

@@ -45,22 +45,26 @@ export class Bucket {
     this.#position = this.#schedule.length > 0 ? Math.floor(Math.random() * this.#schedule.length) : 0;
   }
 
-  /** Chooses one pickable instance. Call only when `size > 0`. */
+  /** Chooses one pickable instance and counts the pick. Call only when `size > 0`. */
   pick(): Instance {
-    let index: number;
-    if (this.size === 1) {
-      index = 0;
-    } else if (this.#balancer === ROUND_ROBIN) {
-      const position = this.#position;
-      index = this.#schedule[position]!;
-      this.#position = position + 1 === this.#schedule.length ? 0 : position + 1;
-    } else if (this.#balancer === RANDOM) {
-      index = drawAlias(this.#table, this.size);
-    } else {
-      index = this.#twoChoices();
-    }
+    const index = this.next();
     this.picks[index]!++;
     return this.pickable[index]!;
+  }
+
+  /**
+   * The index in `pickable` of the next choice; the balancer moves on, `picks` is not counted.
+   * Call only when `size > 0`.
+   */
+  next(): number {
+    if (this.size === 1) return 0;
+    if (this.#balancer === ROUND_ROBIN) {
+      const position = this.#position;
+      this.#position = position + 1 === this.#schedule.length ? 0 : position + 1;
+      return this.#schedule[position]!;
+    }
+    if (this.#balancer === RANDOM) return drawAlias(this.#table, this.size);
+    return this.#twoChoices();
   }
 
   // Two weighted draws; the one with fewer outstanding requests per unit of weight wins (ties: the

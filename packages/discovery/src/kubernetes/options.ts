@@ -1,5 +1,6 @@
 import { InvalidOptionError } from '@graylane/core';
 import type { KubeConfig } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
+import { positiveOption, retryDelayOptions } from '../internal/number-options';
 
 /** Namespace used when neither the option nor the kubeconfig context names one. */
 export const DEFAULT_NAMESPACE = 'default';
@@ -122,22 +123,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function positive(value: unknown, path: string, fallback: number, integer = false): number {
-  if (value === undefined) return fallback;
-  if (
-    typeof value !== 'number' ||
-    !Number.isFinite(value) ||
-    value <= 0 ||
-    (integer && !Number.isInteger(value))
-  ) {
-    throw new InvalidOptionError(
-      path,
-      `expected a positive ${integer ? 'integer' : 'number'}, got ${String(value)}`,
-    );
-  }
-  return value;
-}
-
 function namespaceOption(value: unknown, path: string): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !DNS_LABEL.test(value)) {
@@ -238,25 +223,26 @@ export function resolveKubernetesOptions(options: KubernetesRegistryOptions): Re
     if (name.length === 0) throw new InvalidOptionError('services', 'a service name must be non-empty');
     services.set(name, resolveServiceOptions(entry, `services.${name}`));
   }
-  const retryInitialMs = positive(options.retryInitialMs, 'retryInitialMs', DEFAULT_RETRY_INITIAL_MS);
-  const retryMaxMs = positive(
-    options.retryMaxMs,
-    'retryMaxMs',
-    Math.max(DEFAULT_RETRY_MAX_MS, retryInitialMs),
-  );
-  if (retryMaxMs < retryInitialMs) throw new InvalidOptionError('retryMaxMs', 'must be >= retryInitialMs');
+  const { retryInitialMs, retryMaxMs } = retryDelayOptions(options, {
+    retryInitialMs: DEFAULT_RETRY_INITIAL_MS,
+    retryMaxMs: DEFAULT_RETRY_MAX_MS,
+  });
   return {
     kubeConfig,
     namespace: namespaceOption(options.namespace, 'namespace'),
     services,
-    pageSize: positive(options.pageSize, 'pageSize', DEFAULT_LIST_PAGE_SIZE, true),
-    watchTimeoutSeconds: positive(
+    pageSize: positiveOption(options.pageSize, 'pageSize', DEFAULT_LIST_PAGE_SIZE, true),
+    watchTimeoutSeconds: positiveOption(
       options.watchTimeoutSeconds,
       'watchTimeoutSeconds',
       DEFAULT_WATCH_TIMEOUT_SECONDS,
       true,
     ),
-    requestTimeoutMs: positive(options.requestTimeoutMs, 'requestTimeoutMs', DEFAULT_REQUEST_TIMEOUT_MS),
+    requestTimeoutMs: positiveOption(
+      options.requestTimeoutMs,
+      'requestTimeoutMs',
+      DEFAULT_REQUEST_TIMEOUT_MS,
+    ),
     retryInitialMs,
     retryMaxMs,
   };

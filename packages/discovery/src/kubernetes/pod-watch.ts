@@ -1,8 +1,8 @@
 import type { CoreV1Api, Watch } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { RegistryUnavailableError } from '../errors';
+import { Backoff } from '../internal/backoff';
 import type { RegistryListener } from '../registry';
 import { describeError, isGone, statusCodeOf, unavailable } from './api-errors';
-import { Backoff } from './backoff';
 import { Fanout } from './fanout';
 import {
   MIN_HEALTHY_WATCH_MS,
@@ -64,7 +64,6 @@ export class PodWatch {
   #resourceVersion = '';
   #selector = '';
   #namespace = '';
-  #timer: NodeJS.Timeout | undefined;
   #cycle: Promise<void> | undefined;
   #attempt = 0;
   #watch: AbortController | undefined;
@@ -106,23 +105,21 @@ export class PodWatch {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#fanout.close();
-    clearTimeout(this.#timer);
+    this.#backoff.cancel();
     this.#stop.abort();
     this.#endWatch();
     await this.#cycle;
   }
 
   #run(): void {
-    this.#timer = undefined;
     if (this.#stopped) return;
     this.#cycle = this.#listThenWatch();
   }
 
-  #schedule(delayMs: number): void {
+  /** Runs the next cycle after `delayMs` (default: the next backoff delay). */
+  #schedule(delayMs?: number): void {
     if (this.#stopped) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#run(), delayMs);
-    this.#timer.unref();
+    this.#backoff.schedule(() => this.#run(), delayMs);
   }
 
   async #listThenWatch(): Promise<void> {
@@ -141,7 +138,7 @@ export class PodWatch {
         return;
       }
       this.#fail(unavailable(this.service, step, error));
-      this.#schedule(this.#backoff.next());
+      this.#schedule();
       return;
     }
     if (!this.#stopped) this.#openWatch(client);
@@ -242,13 +239,13 @@ export class PodWatch {
         this.#schedule(this.#goneStreak++ === 0 ? 0 : this.#backoff.next());
       } else if (failure !== undefined || (!established && error)) {
         this.#fail(unavailable(this.service, 'watching Pods', failure ?? error));
-        this.#schedule(this.#backoff.next());
+        this.#schedule();
       } else if (events > 0 || Date.now() - startedAt >= MIN_HEALTHY_WATCH_MS) {
         this.#backoff.reset();
         this.#goneStreak = 0;
         this.#schedule(0);
       } else {
-        this.#schedule(this.#backoff.next());
+        this.#schedule();
       }
     };
 

@@ -13,6 +13,7 @@ import {
   type ClientWritableStream,
   credentials,
   type GrpcObject,
+  type Interceptor,
   loadPackageDefinition,
   Metadata,
   type requestCallback,
@@ -198,6 +199,24 @@ export function echoClient(target: string, options: ClientOptions, t?: TestConte
   const client = new EchoClient(target, credentials.createInsecure(), options);
   t?.after(() => client.close());
   return client;
+}
+
+/**
+ * An Echo server (`served_by` b) with the `server` interceptors that records the request metadata
+ * of every call in `seen`, and a client on it with the `client` interceptors (more clients can use
+ * `address`). Closed in `t.after`.
+ */
+export async function startEchoPair(
+  t: TestContext,
+  interceptors: { readonly server?: ServerInterceptor[]; readonly client?: Interceptor[] },
+): Promise<{ client: EchoClient; seen: Metadata[]; address: string }> {
+  const seen: Metadata[] = [];
+  const { address } = await startEchoServer(
+    { name: 'b', interceptors: interceptors.server, onMetadata: (metadata) => seen.push(metadata) },
+    t,
+  );
+  const client = echoClient(address, { interceptors: interceptors.client }, t);
+  return { client, seen, address };
 }
 
 function metadataOf(entries: Record<string, string> = {}): Metadata {

@@ -1,0 +1,46 @@
+// Numeric options shared by the watching registries (etcd, Kubernetes), validated once at setup.
+import { InvalidOptionError } from '@graylane/core';
+
+/**
+ * `value` when it is a finite number > 0 (and whole, with `integer`), `fallback` when it is
+ * `undefined`; anything else throws `GL_ERR_INVALID_OPTION` naming `path`.
+ */
+export function positiveOption(value: unknown, path: string, fallback: number, integer = false): number {
+  if (value === undefined) return fallback;
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value <= 0 ||
+    (integer && !Number.isInteger(value))
+  ) {
+    throw new InvalidOptionError(
+      path,
+      `expected a positive ${integer ? 'integer' : 'number'}, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+/** The retry-delay options of a registry (see `Backoff`), in milliseconds. */
+export interface RetryDelays {
+  readonly retryInitialMs: number;
+  readonly retryMaxMs: number;
+}
+
+/**
+ * Validates `retryInitialMs` and `retryMaxMs`. An unset `retryMaxMs` defaults to the larger of its
+ * default and `retryInitialMs`; a `retryMaxMs` below `retryInitialMs` throws `GL_ERR_INVALID_OPTION`.
+ */
+export function retryDelayOptions(
+  options: { readonly retryInitialMs?: unknown; readonly retryMaxMs?: unknown },
+  defaults: RetryDelays,
+): RetryDelays {
+  const retryInitialMs = positiveOption(options.retryInitialMs, 'retryInitialMs', defaults.retryInitialMs);
+  const retryMaxMs = positiveOption(
+    options.retryMaxMs,
+    'retryMaxMs',
+    Math.max(defaults.retryMaxMs, retryInitialMs),
+  );
+  if (retryMaxMs < retryInitialMs) throw new InvalidOptionError('retryMaxMs', 'must be >= retryInitialMs');
+  return { retryInitialMs, retryMaxMs };
+}
