@@ -53,7 +53,9 @@ function removeIntercepted(request: UndiciRequest): boolean {
   // The mark is appended last by the interceptor, unless a later interceptor added headers.
   for (let i = headers.length - 2; i >= 0; i -= 2) {
     if (headers[i] === INTERCEPTED_HEADER) {
-      headers.splice(i, 2);
+      // Shifted down in place: splice would allocate an array for the removed pair.
+      for (let j = i + 2; j < headers.length; j++) headers[j - 2] = headers[j];
+      headers.length -= 2;
       return true;
     }
   }

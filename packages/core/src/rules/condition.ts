@@ -1,5 +1,6 @@
 import { InvalidRuleError } from '../errors';
 import { compileWholeMatch, type WholeMatcher } from './regex';
+import { DfaMatcher } from './regex-dfa';
 import type { RequestView } from './request-view';
 import { checkKeys, describeValue, HEADER_NAME, isRecord } from './validate';
 
@@ -28,10 +29,12 @@ const KINDS: Readonly<Record<string, number>> = {
   Absent: ABSENT,
 };
 
-// Regex results are remembered per condition for short values: header values such as client
-// versions repeat across requests, and a lookup is several times cheaper than a linear-time match.
-// Bounded: values up to MEMO_MAX_KEY characters, and the memo is emptied when it reaches
-// MEMO_MAX_ENTRIES, so a client sending ever-new values costs memory no more than that.
+// Results of patterns that run on re2js are remembered per condition for short values: header
+// values such as client versions repeat across requests, and a lookup is several times cheaper
+// than re2js. Bounded: values up to MEMO_MAX_KEY characters, and the memo is emptied when it
+// reaches MEMO_MAX_ENTRIES, so a client sending ever-new values costs memory no more than that.
+// Patterns on the DFA engine skip the memo (a DFA run costs about what the lookup does) but keep
+// the last value.
 const MEMO_MAX_KEY = 128;
 const MEMO_MAX_ENTRIES = 256;
 
@@ -55,19 +58,21 @@ export class CompiledCondition {
     readonly invert: boolean,
     readonly cost: number,
   ) {
-    this.memo = regex === null ? null : new Map();
+    this.memo = regex === null || regex instanceof DfaMatcher ? null : new Map();
   }
 }
 
 function regexHolds(condition: CompiledCondition, value: string): boolean {
   if (value === condition.lastInput) return condition.lastResult;
   if (value.length > MEMO_MAX_KEY) return condition.regex!.testExact(value);
-  const memo = condition.memo!;
-  let result = memo.get(value);
+  const memo = condition.memo;
+  let result = memo === null ? undefined : memo.get(value);
   if (result === undefined) {
     result = condition.regex!.testExact(value);
-    if (memo.size >= MEMO_MAX_ENTRIES) memo.clear();
-    memo.set(value, result);
+    if (memo !== null) {
+      if (memo.size >= MEMO_MAX_ENTRIES) memo.clear();
+      memo.set(value, result);
+    }
   }
   condition.lastInput = value;
   condition.lastResult = result;

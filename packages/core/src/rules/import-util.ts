@@ -1,6 +1,6 @@
 import { InvalidImportError } from '../errors';
 import { parseLane } from '../lane';
-import { compileWholeMatch } from './regex';
+import { checkRegexSyntax } from './regex';
 import type { StickyKey } from './rule';
 import { describeValue, HEADER_NAME, isRecord } from './validate';
 
@@ -43,7 +43,7 @@ export function headerName(source: string, value: unknown, path: string): string
 /** Checks that `pattern` compiles as RE2 (whole-value matching is applied by the rule). */
 export function checkPattern(source: string, pattern: string, path: string): string {
   try {
-    compileWholeMatch(pattern);
+    checkRegexSyntax(pattern);
   } catch (err) {
     if ((err as { code?: unknown }).code === 'GL_ERR_MISSING_PEER') throw err;
     const reason = err instanceof Error ? err.message : String(err);

@@ -1,0 +1,360 @@
+// Outbound propagation hot paths: laneInterceptor (with and without the automatic undici hook
+// installed), the undici hook's `undici:request:create` subscriber and the node:http hook's
+// subscriber, each in the base lane and in a lane, against a bare dispatch measured in the same
+// run, plus bytes allocated per op. Not a test: run it by hand or through
+// `npm run bench -- --suites core/propagation`.
+//
+//   node --import tsx packages/core/bench/propagation.bench.ts
+//
+// The clients are stand-ins (a dispatch that returns at once, request objects with the fields the
+// hooks read), so what is measured is graylane's own work per request, not undici's or node:http's.
+// The hooks are installed through the internal install functions: `channel` mode of the http hook
+// then works on Node 20 too, where nothing but this bench publishes on that channel.
+//
+// Bytes per op: as in packages/discovery/bench/pick.bench.ts, V8's used heap is read after a minor
+// GC and again after a window of WINDOW ops; the median window over WINDOW is the figure. A control
+// that allocates one small object per op shows the method sees allocations.
+
+import { AsyncResource } from 'node:async_hooks';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { loadavg } from 'node:os';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { BASE_CONTEXT, createLaneContext, type LaneContext } from '../src/context';
+import { installHttpHook, uninstallHttpHook } from '../src/http-hook';
+import { laneStorage } from '../src/internal/global';
+import { DEFAULT_OUTBOUND } from '../src/internal/outbound-headers';
+import { laneInterceptor } from '../src/lane-interceptor';
+import { installUndiciHook, uninstallUndiciHook } from '../src/undici-hook';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const WINDOW = 10_000;
+const WINDOWS = QUICK ? 10 : 40;
+// mitata is loaded with import(): required from this CommonJS file through tsx's ESM interop, its
+// generated measuring loop runs ~10x slower.
+let sink: unknown;
+let gc: ((options?: { type: 'major' | 'minor' }) => void) | undefined;
+
+const storage = laneStorage();
+const GRAY: LaneContext = createLaneContext('gray');
+
+// ---- stand-ins --------------------------------------------------------------------------------
+
+interface DispatchOptions {
+  readonly origin: string;
+  readonly path: string;
+  readonly method: string;
+  readonly headers?: unknown;
+}
+
+const HANDLER = {};
+// What undici's dispatch would receive: the bench keeps the options the interceptor passes on, in a
+// ring (a single variable would let the optimizer drop the store, and with it the allocation).
+const dispatched: DispatchOptions[] = new Array(1024).fill(undefined);
+let dispatchCount = 0;
+function bareDispatch(opts: DispatchOptions, _handler: unknown): boolean {
+  dispatchCount = (dispatchCount + 1) & 1023;
+  dispatched[dispatchCount] = opts;
+  return true;
+}
+const intercepted = laneInterceptor()(bareDispatch as never) as unknown as typeof bareDispatch;
+const RECORD_OPTIONS: DispatchOptions = {
+  origin: 'http://svc-b:8080',
+  path: '/api/items',
+  method: 'GET',
+  headers: { accept: 'application/json', 'x-request-id': 'r-1' },
+};
+
+// An undici Request as the hook sees it: a flat header list, addHeader, the handler under a
+// private Symbol('handler').
+const kHandler = Symbol('handler');
+class FakeUndiciRequest {
+  headers: string[] = ['accept', 'application/json'];
+  [kHandler]: unknown;
+  constructor(handler: unknown) {
+    this[kHandler] = handler;
+  }
+  addHeader(name: string, value: string): this {
+    this.headers.push(name, value);
+    return this;
+  }
+}
+const undiciCreate = diagnosticsChannel.channel('undici:request:create');
+// undici's API handlers are AsyncResources created in the caller's context; fetch's are plain objects.
+const baseResourceRequest = new FakeUndiciRequest(new AsyncResource('bench'));
+const grayResourceRequest = new FakeUndiciRequest(storage.run(GRAY, () => new AsyncResource('bench')));
+const plainRequest = new FakeUndiciRequest({});
+const baseResourceMessage = { request: baseResourceRequest };
+const grayResourceMessage = { request: grayResourceRequest };
+const plainMessage = { request: plainRequest };
+
+// A node:http ClientRequest as the hook sees it.
+class FakeClientRequest {
+  headersSent = false;
+  protocol = 'http:';
+  #names: string[] = [];
+  #values: string[] = [];
+  getHeader(name: string): string | undefined {
+    const i = this.#names.indexOf(name);
+    return i === -1 ? undefined : this.#values[i];
+  }
+  setHeader(name: string, value: string): void {
+    this.#names.push(name);
+    this.#values.push(value);
+  }
+  /** Removes what the hook set, without letting the arrays shrink (and grow again). */
+  reset(): void {
+    while (this.#names.length > 0) {
+      this.#names.pop();
+      this.#values.pop();
+    }
+  }
+}
+const httpCreated = diagnosticsChannel.channel('http.client.request.created');
+const httpRequest = new FakeClientRequest();
+const httpMessage = { request: httpRequest };
+
+// ---- cases ------------------------------------------------------------------------------------
+
+interface Case {
+  readonly name: string;
+  /** The lane context the op runs in. */
+  readonly context: LaneContext;
+  /** Whether the automatic undici hook is installed while it runs. */
+  readonly undiciHook: boolean;
+  readonly httpHook: boolean;
+  readonly op: () => unknown;
+  /** Checked after one op, before measuring: the op does what its name says. */
+  readonly check: () => boolean;
+}
+
+function lastDispatched(): DispatchOptions {
+  return dispatched[dispatchCount]!;
+}
+function lastHeaders(): unknown {
+  return lastDispatched().headers;
+}
+function hasGray(headers: unknown): boolean {
+  if (Array.isArray(headers)) return headers.includes('gray');
+  return (headers as Record<string, unknown>)['x-mse-tag'] === 'gray';
+}
+
+const BASELINE = 'baseline: bare dispatch (no interceptor)';
+const cases: Case[] = [
+  {
+    name: BASELINE,
+    context: BASE_CONTEXT,
+    undiciHook: false,
+    httpHook: false,
+    op: () => bareDispatch(RECORD_OPTIONS, HANDLER),
+    check: () => lastDispatched() === RECORD_OPTIONS,
+  },
+  {
+    name: 'laneInterceptor, base lane',
+    context: BASE_CONTEXT,
+    undiciHook: false,
+    httpHook: false,
+    op: () => intercepted(RECORD_OPTIONS, HANDLER),
+    check: () => lastDispatched() === RECORD_OPTIONS,
+  },
+  {
+    name: 'laneInterceptor, base lane, automatic hook installed',
+    context: BASE_CONTEXT,
+    undiciHook: true,
+    httpHook: false,
+    op: () => intercepted(RECORD_OPTIONS, HANDLER),
+    check: () =>
+      !hasGray(lastHeaders()) && (lastHeaders() as Record<string, unknown>)['x-graylane-intercepted'] === '1',
+  },
+  {
+    name: 'laneInterceptor, lane gray',
+    context: GRAY,
+    undiciHook: false,
+    httpHook: false,
+    op: () => intercepted(RECORD_OPTIONS, HANDLER),
+    check: () => hasGray(lastHeaders()),
+  },
+  {
+    name: 'laneInterceptor, lane gray, automatic hook installed',
+    context: GRAY,
+    undiciHook: true,
+    httpHook: false,
+    op: () => intercepted(RECORD_OPTIONS, HANDLER),
+    check: () => hasGray(lastHeaders()),
+  },
+  {
+    name: 'undici hook, base lane, API handler (AsyncResource)',
+    context: BASE_CONTEXT,
+    undiciHook: true,
+    httpHook: false,
+    op: () => undiciCreate.publish(baseResourceMessage),
+    check: () => baseResourceRequest.headers.length === 2,
+  },
+  {
+    name: 'undici hook, base lane, plain handler (fetch)',
+    context: BASE_CONTEXT,
+    undiciHook: true,
+    httpHook: false,
+    op: () => undiciCreate.publish(plainMessage),
+    check: () => plainRequest.headers.length === 2,
+  },
+  {
+    name: 'undici hook, lane gray, API handler (AsyncResource)',
+    context: BASE_CONTEXT, // the lane comes from the handler, not the ambient context
+    undiciHook: true,
+    httpHook: false,
+    op: () => {
+      undiciCreate.publish(grayResourceMessage);
+      grayResourceRequest.headers.pop();
+      grayResourceRequest.headers.pop();
+    },
+    // The op removes what the hook added: watch for it.
+    check: () => {
+      undiciCreate.publish(grayResourceMessage);
+      const value = grayResourceRequest.headers.pop();
+      const name = grayResourceRequest.headers.pop();
+      return name === 'x-mse-tag' && value === 'gray' && grayResourceRequest.headers.length === 2;
+    },
+  },
+  {
+    name: 'http hook, base lane',
+    context: BASE_CONTEXT,
+    undiciHook: false,
+    httpHook: true,
+    op: () => {
+      httpRequest.reset();
+      httpCreated.publish(httpMessage);
+    },
+    check: () => httpRequest.getHeader('x-mse-tag') === undefined,
+  },
+  {
+    name: 'http hook, lane gray',
+    context: GRAY,
+    undiciHook: false,
+    httpHook: true,
+    op: () => {
+      httpRequest.reset();
+      httpCreated.publish(httpMessage);
+    },
+    check: () => httpRequest.getHeader('x-mse-tag') === 'gray',
+  },
+];
+
+/** Puts the process in the state a case runs in. */
+function enter(c: Case): void {
+  if (c.undiciHook) installUndiciHook(DEFAULT_OUTBOUND);
+  if (c.httpHook) installHttpHook(DEFAULT_OUTBOUND, 'channel');
+  // The measuring loop continues this execution, so it runs in the case's context.
+  storage.enterWith(c.context);
+  c.op();
+  if (!c.check()) throw new Error(`bench setup: ${c.name}`);
+}
+
+function leave(c: Case): void {
+  storage.enterWith(BASE_CONTEXT);
+  if (c.undiciHook) uninstallUndiciHook();
+  if (c.httpHook) uninstallHttpHook();
+}
+
+/** Median bytes allocated per op over WINDOWS windows of WINDOW ops. */
+function bytesPerOp(op: () => unknown): number {
+  if (gc === undefined) {
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as (options?: { type: 'major' | 'minor' }) => void;
+  }
+  for (let i = 0; i < WINDOW; i++) sink = op();
+  const samples: number[] = [];
+  gc();
+  for (let w = 0; w < WINDOWS; w++) {
+    gc({ type: 'minor' });
+    const before = getHeapStatistics().used_heap_size;
+    for (let i = 0; i < WINDOW; i++) sink = op();
+    const after = getHeapStatistics().used_heap_size;
+    if (after >= before) samples.push((after - before) / WINDOW);
+  }
+  void sink;
+  samples.sort((a, b) => a - b);
+  return samples.length === 0 ? Number.NaN : samples[samples.length >> 1]!;
+}
+
+async function main(): Promise<void> {
+  const { bench, do_not_optimize, group, run, summary } = await import('mitata');
+  group('outbound propagation', () => {
+    summary(() => {
+      for (const c of cases) {
+        const b = bench(c.name, function* () {
+          enter(c);
+          yield () => do_not_optimize(c.op());
+          leave(c);
+        });
+        if (c.name === BASELINE) b.baseline(true);
+      }
+    });
+  });
+  const { benchmarks } = await run({ format: QUICK ? 'quiet' : 'mitata', throw: true });
+  // ns/op is mitata's median sample (p50): on a shared machine the mean mostly measures preemption.
+  const nsByName = new Map<string, { p50: number; avg: number }>();
+  for (const trial of benchmarks) {
+    const stats = trial.runs[0]!.stats!;
+    nsByName.set(trial.alias, { p50: stats.p50, avg: stats.avg });
+  }
+  const rows: Record<string, { nsPerOp: number; nsAvg: number; bytesPerOp: number }> = {};
+  for (const c of cases) {
+    enter(c);
+    const bytes = bytesPerOp(c.op);
+    leave(c);
+    const ns = nsByName.get(c.name)!;
+    rows[c.name] = { nsPerOp: ns.p50, nsAvg: ns.avg, bytesPerOp: bytes };
+  }
+  let j = 0;
+  const controlBytes = bytesPerOp(function allocatingOp() {
+    j++;
+    return { id: j };
+  });
+
+  const baseLane = cases.filter(
+    (c) => c.context === BASE_CONTEXT && c.name !== BASELINE && !/gray/.test(c.name),
+  );
+  const targets = baseLane.map((c) => {
+    const value = rows[c.name]!.bytesPerOp;
+    return {
+      name: `propagation: bytes allocated per op, ${c.name} <= 0.5`,
+      op: '<=',
+      limit: 0.5,
+      value,
+      met: value <= 0.5,
+    };
+  });
+
+  console.log('\ncase | ns/op (p50) | ns/op (mean) | bytes/op');
+  for (const [name, r] of Object.entries(rows)) {
+    console.log(`${name} | ${r.nsPerOp.toFixed(1)} | ${r.nsAvg.toFixed(1)} | ${r.bytesPerOp.toFixed(2)}`);
+  }
+  console.log(`control (allocates one { id } per op) | - | - | ${controlBytes.toFixed(2)}`);
+  console.log(
+    `node ${process.version}, ${process.arch}, load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+  console.log(
+    `BENCH_JSON ${JSON.stringify({
+      suite: 'propagation',
+      node: process.version,
+      config: {
+        window: WINDOW,
+        windows: WINDOWS,
+        quick: QUICK,
+        nsPerOp: 'mitata p50',
+        loadAverage: loadavg(),
+      },
+      cases: rows,
+      controlBytesPerOp: controlBytes,
+      targets,
+    })}`,
+  );
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
