@@ -6,17 +6,7 @@ import { runAmbassadorWeights } from '../examples/ambassador-weights/index';
 import { runIstioVersion } from '../examples/istio-version/index';
 import { runKruiseFullLink } from '../examples/kruise-full-link/index';
 import { runNginxCanary } from '../examples/nginx-canary/index';
-
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from './helpers/random';
 
 const N = 20_000;
 const near = (count: number, share: number, label: string) =>

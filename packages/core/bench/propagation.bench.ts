@@ -11,15 +11,13 @@
 // The hooks are installed through the internal install functions: `channel` mode of the http hook
 // then works on Node 20 too, where nothing but this bench publishes on that channel.
 //
-// Bytes per op: as in packages/discovery/bench/pick.bench.ts, V8's used heap is read after a minor
-// GC and again after a window of WINDOW ops; the median window over WINDOW is the figure. A control
-// that allocates one small object per op shows the method sees allocations.
+// Bytes per op: bytesPerOp of scripts/bench-kit.ts (V8's used heap after a minor GC and after a
+// window of WINDOW ops; the median window is the figure). A control that allocates one small
+// object per op shows the method sees allocations.
 
 import { AsyncResource } from 'node:async_hooks';
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { loadavg } from 'node:os';
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { bytesPerOp as measureBytes, nsByName, printResults } from '../../../scripts/bench-kit';
 import { BASE_CONTEXT, createLaneContext, type LaneContext } from '../src/context';
 import { installHttpHook, uninstallHttpHook } from '../src/http-hook';
 import { laneStorage } from '../src/internal/global';
@@ -30,10 +28,9 @@ import { installUndiciHook, uninstallUndiciHook } from '../src/undici-hook';
 const QUICK = process.env.BENCH_QUICK === '1';
 const WINDOW = 10_000;
 const WINDOWS = QUICK ? 10 : 40;
+const WINDOWS_OF = { window: WINDOW, windows: WINDOWS };
 // mitata is loaded with import(): required from this CommonJS file through tsx's ESM interop, its
 // generated measuring loop runs ~10x slower.
-let sink: unknown;
-let gc: ((options?: { type: 'major' | 'minor' }) => void) | undefined;
 
 const storage = laneStorage();
 const GRAY: LaneContext = createLaneContext('gray');
@@ -256,25 +253,8 @@ function leave(c: Case): void {
   if (c.httpHook) uninstallHttpHook();
 }
 
-/** Median bytes allocated per op over WINDOWS windows of WINDOW ops. */
 function bytesPerOp(op: () => unknown): number {
-  if (gc === undefined) {
-    setFlagsFromString('--expose-gc');
-    gc = runInNewContext('gc') as (options?: { type: 'major' | 'minor' }) => void;
-  }
-  for (let i = 0; i < WINDOW; i++) sink = op();
-  const samples: number[] = [];
-  gc();
-  for (let w = 0; w < WINDOWS; w++) {
-    gc({ type: 'minor' });
-    const before = getHeapStatistics().used_heap_size;
-    for (let i = 0; i < WINDOW; i++) sink = op();
-    const after = getHeapStatistics().used_heap_size;
-    if (after >= before) samples.push((after - before) / WINDOW);
-  }
-  void sink;
-  samples.sort((a, b) => a - b);
-  return samples.length === 0 ? Number.NaN : samples[samples.length >> 1]!;
+  return measureBytes(op, WINDOWS_OF);
 }
 
 async function main(): Promise<void> {
@@ -292,18 +272,13 @@ async function main(): Promise<void> {
     });
   });
   const { benchmarks } = await run({ format: QUICK ? 'quiet' : 'mitata', throw: true });
-  // ns/op is mitata's median sample (p50): on a shared machine the mean mostly measures preemption.
-  const nsByName = new Map<string, { p50: number; avg: number }>();
-  for (const trial of benchmarks) {
-    const stats = trial.runs[0]!.stats!;
-    nsByName.set(trial.alias, { p50: stats.p50, avg: stats.avg });
-  }
+  const nsOf = nsByName(benchmarks);
   const rows: Record<string, { nsPerOp: number; nsAvg: number; bytesPerOp: number }> = {};
   for (const c of cases) {
     enter(c);
     const bytes = bytesPerOp(c.op);
     leave(c);
-    const ns = nsByName.get(c.name)!;
+    const ns = nsOf.get(c.name)!;
     rows[c.name] = { nsPerOp: ns.p50, nsAvg: ns.avg, bytesPerOp: bytes };
   }
   let j = 0;
@@ -326,32 +301,16 @@ async function main(): Promise<void> {
     };
   });
 
-  console.log('\ncase | ns/op (p50) | ns/op (mean) | bytes/op');
-  for (const [name, r] of Object.entries(rows)) {
-    console.log(`${name} | ${r.nsPerOp.toFixed(1)} | ${r.nsAvg.toFixed(1)} | ${r.bytesPerOp.toFixed(2)}`);
-  }
-  console.log(`control (allocates one { id } per op) | - | - | ${controlBytes.toFixed(2)}`);
-  console.log(
-    `node ${process.version}, ${process.arch}, load average ${loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')}`,
-  );
-  console.log(
-    `BENCH_JSON ${JSON.stringify({
-      suite: 'propagation',
-      node: process.version,
-      config: {
-        window: WINDOW,
-        windows: WINDOWS,
-        quick: QUICK,
-        nsPerOp: 'mitata p50',
-        loadAverage: loadavg(),
-      },
-      cases: rows,
-      controlBytesPerOp: controlBytes,
-      targets,
-    })}`,
-  );
+  printResults({
+    suite: 'propagation',
+    quick: QUICK,
+    ...WINDOWS_OF,
+    bytesKey: 'bytesPerOp',
+    bytesUnit: 'op',
+    rows,
+    controlBytes,
+    targets,
+  });
 }
 
 main().catch((error) => {

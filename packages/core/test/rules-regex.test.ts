@@ -4,23 +4,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RE2JS } from 're2js';
+import { type Random, seeded } from '../../../test/helpers/random';
 import { compileWholeMatch } from '../src/rules/regex';
 import { DfaMatcher } from '../src/rules/regex-dfa';
 import { type CharSet, parseRegex, type RegexNode } from '../src/rules/regex-syntax';
 
-/** mulberry32: a small seeded generator, so a failure reproduces. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Random = () => number;
 const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 
 // Atoms chosen where RE2 differs from V8 or where a hand-written parser slips: `.` and `\n`,

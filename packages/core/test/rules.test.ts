@@ -11,18 +11,7 @@ import {
   NO_DECISION,
   type Rule,
 } from '@graylane/core';
-
-// A small seeded generator, so weighted draws are reproducible.
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from '../../../test/helpers/random';
 
 function laneOf(rules: CompiledRules, request: EdgeRequest): string | undefined {
   return rules.decide(request).lane;

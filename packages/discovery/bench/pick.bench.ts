@@ -8,15 +8,10 @@
 // k the lane `lane-k`. Each op asks for the next lane of the rotation [base, lane-1, ..., lane-(L-1)],
 // so with 10 instances and 100 lanes, 90 of the 100 lanes have no instance and fall back to base.
 //
-// Bytes per pick: V8's used heap size is read right after a GC and again after a window of
-// WINDOW picks; the difference over WINDOW is one sample. A window allocating even 8 bytes per
-// pick (80 KB) fits in the young generation, so no scavenge hides it; windows in which a GC ran
-// anyway (negative difference) are dropped. The reported figure is the median sample. A control
-// case that allocates one small object per op shows the method sees allocations.
+// Bytes per pick: measured by bytesPerOp of scripts/bench-kit.ts (median of windows of WINDOW picks,
+// V8's used heap after a minor GC and after the window). A control case that allocates one small
+// object per op shows the method sees allocations.
 
-import { loadavg } from 'node:os';
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { withLane } from '@graylane/core';
 import {
   type BalancerName,
@@ -25,18 +20,15 @@ import {
   type ServiceInstanceInit,
   staticRegistry,
 } from '@graylane/discovery';
+import { bytesPerOp, nsByName, printResults } from '../../../scripts/bench-kit';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const WINDOW = 10_000;
 const WINDOWS = QUICK ? 10 : 60;
 const TARGET_NS = 200;
-
-// gc() is exposed only after the timing runs: mitata collects between samples when it can, which on
-// a heap holding 300,000 instances would dominate the timings.
-let gc: ((options?: { type: 'major' | 'minor' }) => void) | undefined;
+const WINDOWS_OF = { window: WINDOW, windows: WINDOWS };
 // mitata is loaded with import(): required from this CommonJS file through tsx's ESM interop, its
 // generated measuring loop runs ~10x slower (73 ns vs 6 ns for an array read, same machine).
-let sink: unknown;
 
 function instancesFor(count: number, lanes: number): ServiceInstanceInit[] {
   return Array.from({ length: count }, (_, i) => {
@@ -47,7 +39,7 @@ function instancesFor(count: number, lanes: number): ServiceInstanceInit[] {
       host: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
       port: 8080,
       weight: 100,
-      labels: bucket === 0 ? {} : { 'alicloud.service.tag': `lane-${bucket}` },
+      labels: bucket === 0 ? {} : ({ 'alicloud.service.tag': `lane-${bucket}` } as Record<string, string>),
     };
   });
 }
@@ -88,27 +80,6 @@ async function pickCase(
     balancer,
     op,
   };
-}
-
-/** Median bytes allocated per op over WINDOWS windows of WINDOW ops. */
-function bytesPerOp(op: () => unknown): number {
-  if (gc === undefined) {
-    setFlagsFromString('--expose-gc');
-    gc = runInNewContext('gc') as (options?: { type: 'major' | 'minor' }) => void;
-  }
-  for (let i = 0; i < WINDOW; i++) sink = op();
-  const samples: number[] = [];
-  gc();
-  for (let w = 0; w < WINDOWS; w++) {
-    gc({ type: 'minor' }); // empties the young generation, where the window's allocations would go
-    const before = getHeapStatistics().used_heap_size;
-    for (let i = 0; i < WINDOW; i++) sink = op();
-    const after = getHeapStatistics().used_heap_size;
-    if (after >= before) samples.push((after - before) / WINDOW);
-  }
-  void sink;
-  samples.sort((a, b) => a - b);
-  return samples.length === 0 ? Number.NaN : samples[samples.length >> 1]!;
 }
 
 async function main(): Promise<void> {
@@ -156,20 +127,15 @@ async function main(): Promise<void> {
     });
   });
   const { benchmarks } = await run({ format: QUICK ? 'quiet' : 'mitata', throw: true });
-  // ns/op is mitata's median sample (p50): on a shared machine the mean mostly measures preemption.
-  const nsByName = new Map<string, { p50: number; avg: number }>();
-  for (const trial of benchmarks) {
-    const stats = trial.runs[0]!.stats!;
-    nsByName.set(trial.alias, { p50: stats.p50, avg: stats.avg });
-  }
+  const ns = nsByName(benchmarks);
   const row = (name: string, op: () => unknown) => {
-    const ns = nsByName.get(name)!;
-    return { nsPerOp: ns.p50, nsAvg: ns.avg, bytesPerPick: bytesPerOp(op) };
+    const { p50, avg } = ns.get(name)!;
+    return { nsPerOp: p50, nsAvg: avg, bytesPerPick: bytesPerOp(op, WINDOWS_OF) };
   };
   const rows: Record<string, { nsPerOp: number; nsAvg: number; bytesPerPick: number }> = {};
   rows.baseline = row('baseline: read the next element of an array', baseline);
   for (const c of cases) rows[c.name] = row(c.name, c.op);
-  const controlBytes = bytesPerOp(control);
+  const controlBytes = bytesPerOp(control, WINDOWS_OF);
 
   const worstNs = Math.max(...cases.map((c) => rows[c.name]!.nsPerOp));
   const worstBytes = Math.max(...cases.map((c) => rows[c.name]!.bytesPerPick));
@@ -210,32 +176,16 @@ async function main(): Promise<void> {
     },
   ];
 
-  console.log('\ncase | ns/op (p50) | ns/op (mean) | bytes/pick');
-  for (const [name, r] of Object.entries(rows)) {
-    console.log(`${name} | ${r.nsPerOp.toFixed(1)} | ${r.nsAvg.toFixed(1)} | ${r.bytesPerPick.toFixed(2)}`);
-  }
-  console.log(`control (allocates one { id } per op) | - | - | ${controlBytes.toFixed(2)}`);
-  console.log(
-    `node ${process.version}, ${process.arch}, load average ${loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')}`,
-  );
-  console.log(
-    `BENCH_JSON ${JSON.stringify({
-      suite: 'pick',
-      node: process.version,
-      config: {
-        window: WINDOW,
-        windows: WINDOWS,
-        quick: QUICK,
-        nsPerOp: 'mitata p50',
-        loadAverage: loadavg(),
-      },
-      cases: rows,
-      controlBytesPerOp: controlBytes,
-      targets,
-    })}`,
-  );
+  printResults({
+    suite: 'pick',
+    quick: QUICK,
+    ...WINDOWS_OF,
+    bytesKey: 'bytesPerPick',
+    bytesUnit: 'pick',
+    rows,
+    controlBytes,
+    targets,
+  });
 }
 
 withLane('lane-7', main).catch((error) => {

@@ -12,6 +12,7 @@ import {
   parseLabelSelector,
   watchEventFor,
 } from '../../../test/helpers/fake-kube-apiserver';
+import { seeded } from '../../../test/helpers/random';
 import { PodSet } from '../src/kubernetes/pod-set';
 import { UpdateRecorder } from './registry-contract';
 
@@ -160,18 +161,6 @@ test('label-set churn (a new pod-template-hash per Pod) keeps each instance with
   );
 });
 
-// A small deterministic PRNG (mulberry32) so the sequence is the same on every run.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function replay(fake: FakeKubeApiServer, selector: string): readonly Instance[] {
   const parsed = parseLabelSelector(selector);
   const set = new PodSet('http');
@@ -198,7 +187,7 @@ test('the same event sequence gives the same set: live watch (with drops and a 4
   await recorder.waitFor((u) => u.ok, 5000, 'the first set');
   await fake.waitForWatches(1);
 
-  const random = prng(20240611);
+  const random = seeded(20240611);
   const names = Array.from({ length: 12 }, (_, i) => `p-${i}`);
   const lanes = [undefined, 'gray', 'feature-x'];
   for (let step = 0; step < 240; step++) {

@@ -155,7 +155,8 @@ async function pickerBench() {
     for (let i = 0; i < 1e5; i++) op(); // warm up
     let gcs = 0;
     const observer = new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) if ((entry.detail as { kind?: number })?.kind === 1) gcs++;
+      for (const entry of list.getEntries())
+        if (((entry as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind === 1) gcs++;
     });
     observer.observe({ entryTypes: ['gc'] });
     const start = process.hrtime.bigint();

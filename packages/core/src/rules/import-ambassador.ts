@@ -3,6 +3,7 @@ import type { Lane } from '../lane';
 import {
   checkPattern,
   headerName,
+  type ImportedRule,
   type ImportStickyOption,
   laneOrBase,
   list,
@@ -114,13 +115,7 @@ export function rulesFromAmbassadorMappings(
     let remaining = 100;
     for (const { mapping, part } of normalizeGroup(group)) {
       if (part <= 0) continue;
-      const rule: {
-        lane?: string;
-        name: string;
-        matches?: RuleMatch[];
-        weight?: number;
-        sticky?: Rule['sticky'];
-      } = { name: mapping.spec.name ?? `mappings[${mapping.index}]` };
+      const rule: ImportedRule = { name: mapping.spec.name ?? `mappings[${mapping.index}]` };
       if (mapping.lane !== undefined) rule.lane = mapping.lane;
       if (Object.keys(mapping.match).length > 0) rule.matches = [mapping.match];
       const weight = share(part, remaining);

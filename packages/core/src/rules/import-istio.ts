@@ -3,6 +3,7 @@ import type { Lane } from '../lane';
 import {
   checkPattern,
   headerName,
+  type ImportedRule,
   type ImportStickyOption,
   laneOrBase,
   list,
@@ -127,16 +128,7 @@ export function rulesFromIstioVirtualService(
         lane = laneOrBase(SOURCE, subsetLanes[subset], `options.subsetLanes[${JSON.stringify(subset)}]`);
       }
       const ops = mergeOps(routeHeaders, headerOps(record(SOURCE, d, at).headers, `${at}.headers`));
-      const rule: {
-        lane?: string;
-        name: string;
-        matches?: RuleMatch[];
-        weight?: number;
-        sticky?: Rule['sticky'];
-        setHeaders?: Record<string, string>;
-        addHeaders?: Record<string, string>;
-        removeHeaders?: string[];
-      } = { name: subset === undefined ? name : `${name} -> ${subset}` };
+      const rule: ImportedRule = { name: subset === undefined ? name : `${name} -> ${subset}` };
       if (lane !== undefined) rule.lane = lane;
       if (matches !== undefined) rule.matches = matches;
       const part = share(weight, remaining);

@@ -4,6 +4,7 @@ import type { Lane } from '../lane';
 import {
   checkPattern,
   headerName,
+  type ImportedRule,
   type ImportStickyOption,
   laneOrBase,
   list,
@@ -87,16 +88,7 @@ export function rulesFromKruiseTrafficRouting(
     }
   }
 
-  const rule: {
-    lane: string;
-    name: string;
-    matches?: RuleMatch[];
-    weight?: number;
-    sticky?: Rule['sticky'];
-    setHeaders?: Record<string, string>;
-    addHeaders?: Record<string, string>;
-    removeHeaders?: string[];
-  } = { lane, name: 'kruise canary' };
+  const rule: ImportedRule = { lane, name: 'kruise canary' };
   if (setHeaders !== undefined) rule.setHeaders = setHeaders;
   if (addHeaders !== undefined) rule.addHeaders = addHeaders;
   if (removeHeaders !== undefined) rule.removeHeaders = removeHeaders;

@@ -1,6 +1,14 @@
 import { InvalidImportError } from '../errors';
 import type { Lane } from '../lane';
-import { checkPattern, headerName, type ImportStickyOption, laneOrBase, record, share } from './import-util';
+import {
+  checkPattern,
+  headerName,
+  type ImportedRule,
+  type ImportStickyOption,
+  laneOrBase,
+  record,
+  share,
+} from './import-util';
 import type { Rule } from './rule';
 import { describeValue, isRecord } from './validate';
 
@@ -169,7 +177,7 @@ export function rulesFromNginxCanary(
     });
   }
   if (weight > 0) {
-    const rule: { lane: string; name: string; weight: number; sticky?: Rule['sticky'] } = {
+    const rule: ImportedRule = {
       lane,
       name: 'canary-weight',
       weight: share(weight, total),

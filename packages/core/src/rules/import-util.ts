@@ -1,7 +1,7 @@
 import { InvalidImportError } from '../errors';
 import { parseLane } from '../lane';
 import { checkRegexSyntax } from './regex';
-import type { StickyKey } from './rule';
+import type { Rule, RuleMatch, StickyKey } from './rule';
 import { describeValue, HEADER_NAME, isRecord } from './validate';
 
 // Shared by the importers: reading the plain objects a YAML parser gives, with typed errors that
@@ -60,6 +60,25 @@ export function laneOrBase(source: string, value: unknown, path: string): string
   const lane = parseLane(value);
   if (lane === undefined) throw new InvalidImportError(source, path, `${describeValue(value)} is not a lane`);
   return lane;
+}
+
+/**
+ * A rule as an importer builds it: the fields of {@link Rule} the importers set, writable while the
+ * rule is filled in field by field (an absent field keeps the rule's default).
+ *
+ * @example
+ * const rule: ImportedRule = { lane: 'gray', name: 'canary-weight' };
+ * rule.weight = 30;
+ */
+export interface ImportedRule {
+  lane?: string;
+  name: string;
+  matches?: RuleMatch[];
+  weight?: number;
+  sticky?: Rule['sticky'];
+  setHeaders?: Record<string, string>;
+  addHeaders?: Record<string, string>;
+  removeHeaders?: string[];
 }
 
 /** The `sticky` option every importer passes through to its weighted rules (validated by compileRules). */
