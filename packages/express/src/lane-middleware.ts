@@ -1,4 +1,3 @@
-import { AsyncResource } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   BASE_CONTEXT,
@@ -14,65 +13,17 @@ import {
   RECORD_GETTER,
   withLaneContext,
 } from '@graylane/core';
+import { keepEventsInLane } from './internal/request-events';
 
 /** Options of {@link laneMiddleware}: where to read the lane and which headers to carry. */
 export interface LaneMiddlewareOptions extends IngressOptions {}
 
 type Next = (err?: unknown) => void;
-type Emit = (event: string | symbol, ...args: unknown[]) => boolean;
 
-// Symbol.for: two installed copies of this package agree on what was already bound.
-const kOriginalEmit = Symbol.for('graylane.express.emit');
-const kResource = Symbol.for('graylane.express.resource');
-
-interface Bindable {
-  emit: Emit;
-  [kOriginalEmit]?: Emit;
-  [kResource]?: AsyncResource;
-}
-
-/**
- * The `emit` installed on a bound request or response: one shared function, so binding costs
- * two property writes and no closure. (`AsyncResource.bind()` would allocate a bound function
- * and, in Node 20 to 24, define a deprecated property through `util.deprecate` on every call —
- * measured at tens of microseconds per request.)
- */
-function laneBoundEmit(this: Bindable, ...args: [event: string | symbol, ...rest: unknown[]]): boolean {
-  const original = this[kOriginalEmit]!;
-  const resource = this[kResource];
-  if (resource === undefined) return original.apply(this, args);
-  return resource.runInAsyncScope(original, this, ...args);
-}
-
-/**
- * Makes every event later emitted on `emitter` run in the async context `resource` captured.
- * Node emits request-stream and response events ('data', 'end', 'finish', 'close') from the
- * socket's context, so a body parser that calls `next()` from 'end', or a `res.on('finish')`
- * listener, would otherwise run outside the lane. A later binding (a second middleware)
- * replaces an earlier one.
- */
-function bindEmitter(emitter: Bindable, resource: AsyncResource): void {
-  if (emitter[kOriginalEmit] === undefined) {
-    emitter[kOriginalEmit] = emitter.emit;
-    emitter.emit = laneBoundEmit as Emit;
-  }
-  emitter[kResource] = resource;
-}
-
-/** Binds `req` and `res` to the lane context the caller is running in. */
-function bindRequest(req: IncomingMessage, res: ServerResponse): void {
-  const resource = new AsyncResource('graylane.lane');
-  bindEmitter(req as unknown as Bindable, resource);
-  bindEmitter(res as unknown as Bindable, resource);
-}
-
-/** Enters `context`, binds the request's emitters to it, then continues the middleware chain. */
+/** Enters `context`, keeps the request's events in it, then continues the middleware chain. */
 function enterLane(context: LaneContext, req: IncomingMessage, res: ServerResponse, next: Next): void {
-  // One closure per request in a lane: cheap next to entering the context, and plain to read.
-  withLaneContext(context, () => {
-    bindRequest(req, res);
-    next();
-  });
+  keepEventsInLane(req, res, context);
+  withLaneContext(context, next);
 }
 
 /**

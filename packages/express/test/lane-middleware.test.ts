@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { Agent, createServer, request } from 'node:http';
+import { EventEmitter, once } from 'node:events';
+import { Agent, createServer, IncomingMessage, request, ServerResponse } from 'node:http';
 import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep, setImmediate as tick } from 'node:timers/promises';
 import {
@@ -66,6 +66,12 @@ function call(
       req.end();
     }
   });
+}
+
+/** Middleware that reads the body itself and continues from the request's 'end' event. */
+function continueOnEnd(req: IncomingMessage, _res: unknown, next: () => void): void {
+  req.resume();
+  req.on('end', () => next());
 }
 
 async function start(t: TestContext, app: express5.Express): Promise<number> {
@@ -203,6 +209,53 @@ for (const [name, express] of EXPRESSES) {
     assert.deepEqual(seen, { end: 'feature-x', finish: 'feature-x', close: 'feature-x' });
   });
 
+  test(`${name}: laneMiddleware in a mounted sub-app keeps the lane after the sub-app hands the request back`, async (t) => {
+    const sub = express();
+    sub.use(laneMiddleware());
+    const app = express();
+    app.use('/sub', sub); // no route matches in `sub`: Express hands the request back to `app`
+    app.use(continueOnEnd);
+    app.post('/sub', (_req, res) => {
+      res.send(lane());
+    });
+    const port = await start(t, app);
+    for (const tag of ['gray', undefined, 'blue']) {
+      const headers: Record<string, string> = { 'content-type': 'text/plain' };
+      if (tag !== undefined) headers['x-mse-tag'] = tag;
+      const reply = await call(port, { method: 'POST', path: '/sub', headers, body: 'x'.repeat(2000) });
+      assert.equal(reply.body, tag ?? '(base)');
+    }
+  });
+
+  test(`${name}: an emit wrapper that earlier middleware puts on each request still runs, and events keep the lane from the first request on`, async (t) => {
+    let wrapped = 0;
+    const app = express();
+    app.use((req, res, next) => {
+      for (const emitter of [req, res]) {
+        const original = emitter.emit;
+        emitter.emit = function countingEmit(this: typeof emitter, ...args: Parameters<typeof original>) {
+          wrapped++;
+          return original.apply(this, args);
+        } as typeof original;
+      }
+      next();
+    });
+    app.use(laneMiddleware());
+    app.use(continueOnEnd);
+    app.post('/', (_req, res) => {
+      res.send(lane());
+    });
+    const port = await start(t, app);
+    for (const tag of ['gray', 'blue', undefined, 'gray']) {
+      const headers: Record<string, string> = { 'content-type': 'text/plain' };
+      if (tag !== undefined) headers['x-mse-tag'] = tag;
+      const before = wrapped;
+      const reply = await call(port, { method: 'POST', headers, body: 'x'.repeat(2000) });
+      assert.equal(reply.body, tag ?? '(base)');
+      assert.ok(wrapped > before, 'the earlier wrapper saw the events');
+    }
+  });
+
   test(`${name}: lanes do not leak between requests on one keep-alive connection`, async (t) => {
     const app = express();
     app.use(express.json());
@@ -281,6 +334,49 @@ test('a second laneMiddleware (e.g. on a router) replaces the first for the rest
     body: '{"a":1}',
   });
   assert.equal(reply.body, 'blue');
+});
+
+test('a plain node:http server (no Express) keeps the lane in request and response events', async (t) => {
+  const middleware = laneMiddleware();
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    middleware(req, res, () => {
+      res.on('finish', () => seen.push(`finish ${lane()}`));
+      req.resume();
+      req.on('end', () => res.end(lane()));
+    });
+  });
+  const port = await listen(server, t);
+  for (const tag of ['gray', undefined]) {
+    const headers: Record<string, string> = tag === undefined ? {} : { 'x-mse-tag': tag };
+    const reply = await call(port, { method: 'POST', headers, body: 'x'.repeat(2000) });
+    assert.equal(reply.body, tag ?? '(base)');
+  }
+  for (let i = 0; i < 50 && seen.length < 2; i++) await sleep(2);
+  assert.deepEqual(seen, ['finish gray', 'finish (base)']);
+});
+
+test("Node's and Express's shared prototypes are never changed; the app's own get a hidden emit", async (t) => {
+  const shared = [IncomingMessage.prototype, ServerResponse.prototype, express5.request, express5.response];
+  const before = shared.map((p) => [Object.hasOwn(p, 'emit'), p.emit] as const);
+  const app = express5();
+  app.use(laneMiddleware());
+  app.get('/', (req, res) => {
+    // An object inheriting from the request emits without recursing into the wrapper.
+    const derived = Object.create(req) as EventEmitter;
+    let derivedEvents = 0;
+    derived.on('ping', () => derivedEvents++);
+    derived.emit('ping');
+    res.send(`${lane()} ${derivedEvents}`);
+  });
+  const port = await start(t, app);
+  assert.equal((await call(port, { headers: { 'x-mse-tag': 'gray' } })).body, 'gray 1');
+  assert.deepEqual(
+    shared.map((p) => [Object.hasOwn(p, 'emit'), p.emit] as const),
+    before,
+  );
+  assert.equal(EventEmitter.prototype.emit, before[0]![1]);
+  assert.ok(!Object.keys(app.request).includes('emit'), 'not enumerable on app.request');
 });
 
 test('ingress is counted: requests per lane and ignored tags', async (t) => {
