@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { currentLaneContext, type LaneContext, withLaneContext } from '@graylane/core';
 
@@ -68,12 +69,17 @@ function laneEmitFor(
   previous: Emit | undefined,
   laneOf: (emitter: object) => LaneContext | undefined,
 ): Emit {
-  return function laneEmit(this: object) {
+  return function laneEmit(this: object, event: string | symbol) {
     const emit = previous ?? (Object.getPrototypeOf(owner) as Emitter).emit;
     const context = laneOf(this);
     // `emit.apply(this, arguments)` forwards any arity without allocating an array; `arguments`
     // must not escape into a closure here, or V8 materialises it on every call.
-    if (context === undefined || context === currentLaneContext()) {
+    // An event nobody listens to (a request's 'readable' on a GET, typically) needs no lane.
+    if (
+      context === undefined ||
+      context === currentLaneContext() ||
+      (this as EventEmitter).listenerCount(event) === 0
+    ) {
       // biome-ignore lint/complexity/noArguments: see above.
       return emit.apply(this, arguments as unknown as Parameters<Emit>);
     }
