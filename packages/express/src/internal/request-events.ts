@@ -96,15 +96,15 @@ function laneOfEmitter(emitter: object): LaneContext | undefined {
 function laneEmitFor(owner: object, previous: Emit | undefined, laneOf: LaneOf): Emit {
   return function laneEmit(this: object, event: string | symbol) {
     const emit = previous ?? (Object.getPrototypeOf(owner) as Emitter).emit;
-    const context = laneOf(this);
     // `emit.apply(this, arguments)` forwards any arity without allocating an array; `arguments`
-    // must not escape into a closure here, or V8 materialises it on every call.
-    // An event nobody listens to (a request's 'readable' on a GET, typically) needs no lane.
-    if (
-      context === undefined ||
-      context === currentLaneContext() ||
-      (this as EventEmitter).listenerCount(event) === 0
-    ) {
+    // must not escape into a closure here, or V8 materialises it on every call. Checked first:
+    // an event nobody listens to needs no lane (5 of the 7 events of a plain GET, measured).
+    if ((this as EventEmitter).listenerCount(event) === 0) {
+      // biome-ignore lint/complexity/noArguments: see above.
+      return emit.apply(this, arguments as unknown as Parameters<Emit>);
+    }
+    const context = laneOf(this);
+    if (context === undefined || context === currentLaneContext()) {
       // biome-ignore lint/complexity/noArguments: see above.
       return emit.apply(this, arguments as unknown as Parameters<Emit>);
     }
