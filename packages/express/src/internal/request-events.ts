@@ -160,30 +160,23 @@ function appPrototypeOf(emitter: object): object | undefined {
   return found;
 }
 
-// 'app' placement: the request/response prototypes seen last, already wrapped, so a request
-// after the first costs one compare each.
-let lastRequestPrototype: object | null = null;
-let lastResponsePrototype: object | null = null;
-
-/** 'app' placement: wraps the app prototype of `emitter`; returns the prototype to remember. */
-function wrapAppPrototype(
-  emitter: object,
-  context: LaneContext,
-  laneOf: LaneOf,
-  lastPrototype: object | null,
-): object | null {
+/**
+ * 'app' placement: wraps the app prototype of `emitter`. The common case — the request's own
+ * prototype is the wrapped app prototype — is one `hasOwn`; nothing is cached in module state,
+ * so a discarded app is never kept alive.
+ */
+function wrapAppPrototype(emitter: object, context: LaneContext, laneOf: LaneOf): void {
   const prototype = Object.getPrototypeOf(emitter) as object | null;
-  if (prototype === lastPrototype && prototype !== null) return prototype;
+  if (prototype !== null && Object.hasOwn(prototype, kWrapped)) return;
   const app = appPrototypeOf(emitter);
   if (app === undefined) {
     // Not an Express request: wrap this object itself (cheap on objects nobody re-prototyped).
     keepOnEmitter(emitter, context);
-    return lastPrototype;
+    return;
   }
   // An own `emit` put on this request by earlier middleware (cls-hooked's bindEmitter, say) was
   // copied from the prototype before the wrapper existed: wrap it too, this once.
   if (wrapEmit(app, laneOf) && Object.hasOwn(emitter, 'emit')) wrapEmit(emitter, laneOf);
-  return prototype;
 }
 
 /**
@@ -197,6 +190,6 @@ export function keepEventsInLane(req: IncomingMessage, res: ServerResponse, cont
     return;
   }
   lanes.set(req, context);
-  lastRequestPrototype = wrapAppPrototype(req, context, laneOfRequest, lastRequestPrototype);
-  lastResponsePrototype = wrapAppPrototype(res, context, laneOfResponse, lastResponsePrototype);
+  wrapAppPrototype(req, context, laneOfRequest);
+  wrapAppPrototype(res, context, laneOfResponse);
 }
