@@ -24,6 +24,7 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import express from 'express';
+import { hideModule } from './helpers/hidden-module';
 import { listen } from './helpers/listen';
 
 const root = new URL('..', `file://${__filename}`).pathname;
@@ -299,14 +300,7 @@ test('a logger-only registration never loads @opentelemetry/api; traces or metri
     [
       '-e',
       `
-      const Module = require('node:module');
-      const resolve = Module._resolveFilename;
-      Module._resolveFilename = function (request, ...rest) {
-        if (request === '@opentelemetry/api') {
-          throw Object.assign(new Error("Cannot find module '@opentelemetry/api'"), { code: 'MODULE_NOT_FOUND' });
-        }
-        return resolve.call(this, request, ...rest);
-      };
+      ${hideModule('@opentelemetry/api')}
       const core = require('@graylane/core');
       const seen = [];
       const o = core.enableLaneObservability({ metrics: false, spanAttribute: false, logger: (r) => seen.push(r.event) });

@@ -13,6 +13,7 @@ import {
   RECORD_GETTER,
   resetIngressCounters,
 } from '@graylane/core';
+import { assertTypedError } from '../../../test/helpers/typed-error';
 
 function invalidTotal(): number {
   return ingressCounters().invalidTags.total;
@@ -137,14 +138,10 @@ test('options are validated at setup with InvalidOptionError naming the path', (
     [{ carry: ['x-user-id', 'bad name'] }, 'carry[1]'],
   ];
   for (const [options, path] of cases) {
-    assert.throws(
+    assertTypedError(
       () => compileIngress(options as IngressOptions),
-      (err: unknown) => {
-        assert.ok(err instanceof InvalidOptionError, String(err));
-        assert.equal(err.code, 'GL_ERR_INVALID_OPTION');
-        assert.equal(err.path, path);
-        return true;
-      },
+      InvalidOptionError,
+      { code: 'GL_ERR_INVALID_OPTION', path },
       JSON.stringify(options),
     );
     // laneFromHeaders compiles its options and throws the same way.

@@ -13,6 +13,7 @@ import {
 import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CBaggagePropagator } from '@opentelemetry/core';
+import { hideModule } from '../../../test/helpers/hidden-module';
 
 const root = new URL('../../..', `file://${__filename}`).pathname;
 
@@ -51,14 +52,7 @@ test('without enabling the bridge, nothing of OpenTelemetry is loaded or touched
 
 test('enabling without @opentelemetry/api installed throws MissingPeerError (GL_ERR_MISSING_PEER)', () => {
   const r = runNode(`
-    const Module = require('node:module');
-    const resolve = Module._resolveFilename;
-    Module._resolveFilename = function (request, ...rest) {
-      if (request === '@opentelemetry/api') {
-        throw Object.assign(new Error("Cannot find module '@opentelemetry/api'"), { code: 'MODULE_NOT_FOUND' });
-      }
-      return resolve.call(this, request, ...rest);
-    };
+    ${hideModule('@opentelemetry/api')}
     const core = require('@graylane/core');
     try { core.enableOpenTelemetryBridge(); console.log('no error'); }
     catch (err) { console.log(JSON.stringify({ code: err.code, name: err.name, cause: err.cause && err.cause.code, base: err instanceof core.GraylaneError })); }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import http, { createServer, type IncomingHttpHeaders } from 'node:http';
-import { type TestContext, test } from 'node:test';
+import http from 'node:http';
+import { test } from 'node:test';
 import {
   createLaneContext,
   enablePropagation,
@@ -9,20 +9,10 @@ import {
   resetPropagationCounters,
   withLaneContext,
 } from '@graylane/core';
-import { listen } from '../../../test/helpers/listen';
+import { headerRecorder } from '../../../test/helpers/header-recorder';
 
 // Carried headers (LaneContext.carry, filled at ingress from IngressOptions.carry) are written
 // like the lane, by every automatic client.
-
-async function recorder(t: TestContext): Promise<{ url: string; seen: IncomingHttpHeaders[] }> {
-  const seen: IncomingHttpHeaders[] = [];
-  const server = createServer((req, res) => {
-    seen.push(req.headers);
-    res.end('ok');
-  });
-  const port = await listen(server, t);
-  return { url: `http://127.0.0.1:${port}/`, seen };
-}
 
 const CLIENTS: ReadonlyArray<
   readonly [string, (url: string, headers?: Record<string, string>) => Promise<void>]
@@ -49,7 +39,7 @@ const CLIENTS: ReadonlyArray<
 
 for (const [name, send] of CLIENTS) {
   test(`${name}: carried headers are forwarded; oversize, invalid and explicit ones are not overwritten`, async (t) => {
-    const { url, seen } = await recorder(t);
+    const { url, seen } = await headerRecorder(t);
     const handle = enablePropagation({ openTelemetry: false });
     t.after(() => handle.disable());
     resetPropagationCounters();
@@ -75,7 +65,7 @@ for (const [name, send] of CLIENTS) {
   });
 
   test(`${name}: carried headers travel in the base lane too; carry: false turns them off`, async (t) => {
-    const { url, seen } = await recorder(t);
+    const { url, seen } = await headerRecorder(t);
     const context = createLaneContext(undefined, [['x-user-id', '7']]);
     const handle = enablePropagation({ openTelemetry: false });
     await withLaneContext(context, () => send(url));

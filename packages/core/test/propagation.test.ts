@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import diagnosticsChannel from 'node:diagnostics_channel';
-import http, { createServer, type IncomingHttpHeaders } from 'node:http';
-import { type TestContext, test } from 'node:test';
+import http from 'node:http';
+import { test } from 'node:test';
 import {
   enablePropagation,
   type InjectMessage,
@@ -12,7 +12,8 @@ import {
 } from '@graylane/core';
 import { context, propagation } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { listen } from '../../../test/helpers/listen';
+import { headerRecorder } from '../../../test/helpers/header-recorder';
+import { hideModule } from '../../../test/helpers/hidden-module';
 
 const root = new URL('../../..', `file://${__filename}`).pathname;
 const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
@@ -21,17 +22,6 @@ const HAS_CREATED_CHANNEL = major > 23 || (major === 23 && minor >= 2) || (major
 function runNode(script: string): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', timeout: 30_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** A server that records the headers of every request it gets. */
-async function recorder(t: TestContext): Promise<{ url: string; seen: IncomingHttpHeaders[] }> {
-  const seen: IncomingHttpHeaders[] = [];
-  const server = createServer((req, res) => {
-    seen.push(req.headers);
-    res.end('ok');
-  });
-  const port = await listen(server, t);
-  return { url: `http://127.0.0.1:${port}/`, seen };
 }
 
 function httpGet(url: string, headers?: http.OutgoingHttpHeaders | string[]): Promise<void> {
@@ -71,7 +61,7 @@ test('nothing is patched or subscribed until enablePropagation() is called', () 
 });
 
 test('enable twice = one set of hooks (reference counted); the last disable() removes them', async (t) => {
-  const { url, seen } = await recorder(t);
+  const { url, seen } = await headerRecorder(t);
   const first = enablePropagation({ openTelemetry: false });
   const second = enablePropagation({ openTelemetry: false });
   assert.equal(diagnosticsChannel.hasSubscribers('undici:request:create'), true);
@@ -134,7 +124,7 @@ test('malformed options fail at setup with GL_ERR_INVALID_OPTION and patch nothi
 });
 
 test('a custom header name; clients can be switched off one by one', async (t) => {
-  const { url, seen } = await recorder(t);
+  const { url, seen } = await headerRecorder(t);
   const handle = enablePropagation({ header: 'X-Lane', http: false, openTelemetry: false });
   t.after(() => handle.disable());
   assert.equal(handle.httpMode, null);
@@ -146,7 +136,7 @@ test('a custom header name; clients can be switched off one by one', async (t) =
 });
 
 test('graylane:propagation:inject is published when subscribed; counters count injected and kept', async (t) => {
-  const { url } = await recorder(t);
+  const { url } = await headerRecorder(t);
   const handle = enablePropagation({ openTelemetry: false });
   t.after(() => handle.disable());
   const messages: InjectMessage[] = [];
@@ -166,7 +156,7 @@ test('graylane:propagation:inject is published when subscribed; counters count i
 });
 
 test('a request whose headers are already rendered is left alone and counted, never thrown', async (t) => {
-  const { url, seen } = await recorder(t);
+  const { url, seen } = await headerRecorder(t);
   const handle = enablePropagation({ openTelemetry: false });
   t.after(() => handle.disable());
   resetPropagationCounters();
@@ -178,7 +168,7 @@ test('a request whose headers are already rendered is left alone and counted, ne
 });
 
 test('[http: wrap] a wrapper installed on top of ours survives disable(); ours then passes through', async (t) => {
-  const { url, seen } = await recorder(t);
+  const { url, seen } = await headerRecorder(t);
   const pristine = http.request;
   const handle = enablePropagation({ http: 'wrap', openTelemetry: false });
   const ours = http.request;
@@ -234,14 +224,7 @@ test('openTelemetry: the bridge is enabled with propagation (auto) and disabled 
 
 test("openTelemetry: 'auto' without @opentelemetry/api is skipped; true requires it (GL_ERR_MISSING_PEER)", () => {
   const r = runNode(`
-    const Module = require('node:module');
-    const resolve = Module._resolveFilename;
-    Module._resolveFilename = function (request, ...rest) {
-      if (request === '@opentelemetry/api') {
-        throw Object.assign(new Error("Cannot find module '@opentelemetry/api'"), { code: 'MODULE_NOT_FOUND' });
-      }
-      return resolve.call(this, request, ...rest);
-    };
+    ${hideModule('@opentelemetry/api')}
     const http = require('node:http');
     const dc = require('node:diagnostics_channel');
     const core = require('@graylane/core');

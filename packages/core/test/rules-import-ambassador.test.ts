@@ -6,6 +6,7 @@ import {
   InvalidImportError,
   rulesFromAmbassadorMappings,
 } from '@graylane/core';
+import { assertTypedError } from '../../../test/helpers/typed-error';
 
 const mapping = (name: string, spec: Record<string, unknown>) => ({
   apiVersion: 'getambassador.io/v3alpha1',
@@ -184,16 +185,11 @@ test('shadow Mappings are skipped; laneOf may be a function', () => {
 });
 
 function bad(mappings: object[], path: string, message?: RegExp): void {
-  assert.throws(
-    () => rulesFromAmbassadorMappings(mappings, { laneOf }),
-    (err: unknown) => {
-      assert.ok(err instanceof InvalidImportError, String(err));
-      assert.equal(err.code, 'GL_ERR_INVALID_IMPORT');
-      assert.equal(err.path, path);
-      if (message) assert.match(err.message, message);
-      return true;
-    },
-  );
+  assertTypedError(() => rulesFromAmbassadorMappings(mappings, { laneOf }), InvalidImportError, {
+    code: 'GL_ERR_INVALID_IMPORT',
+    path,
+    message,
+  });
 }
 
 test('bad Mappings fail at load naming the field', () => {

@@ -7,6 +7,7 @@ import {
   rulesFromIstioVirtualService,
   subsetLanesFromDestinationRule,
 } from '@graylane/core';
+import { assertTypedError } from '../../../test/helpers/typed-error';
 
 const destinationRule = {
   apiVersion: 'networking.istio.io/v1',
@@ -216,17 +217,12 @@ function bad(
   options: object = { subsetLanes: { g: 'gray' } },
   message?: RegExp,
 ): void {
-  assert.throws(
-    () => rulesFromIstioVirtualService(vs as never, options as never),
-    (err: unknown) => {
-      assert.ok(err instanceof InvalidImportError, String(err));
-      assert.equal(err.code, 'GL_ERR_INVALID_IMPORT');
-      assert.equal(err.source, 'Istio');
-      assert.equal(err.path, path);
-      if (message) assert.match(err.message, message);
-      return true;
-    },
-  );
+  assertTypedError(() => rulesFromIstioVirtualService(vs as never, options as never), InvalidImportError, {
+    code: 'GL_ERR_INVALID_IMPORT',
+    source: 'Istio',
+    path,
+    message,
+  });
 }
 
 test('bad VirtualServices fail at load naming the field', () => {

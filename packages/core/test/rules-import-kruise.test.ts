@@ -6,6 +6,7 @@ import {
   InvalidImportError,
   rulesFromKruiseTrafficRouting,
 } from '@graylane/core';
+import { assertTypedError } from '../../../test/helpers/typed-error';
 
 // The OpenKruise full-link gray example (docs: "End-to-end canary" / 全链路灰度).
 const trafficRouting = {
@@ -133,16 +134,11 @@ test('a Rollout canary step (v1beta1 traffic), path matches and header add/remov
 });
 
 function bad(tr: object, path: string, options: object = { lane: 'gray' }, message?: RegExp): void {
-  assert.throws(
-    () => rulesFromKruiseTrafficRouting(tr as never, options as never),
-    (err: unknown) => {
-      assert.ok(err instanceof InvalidImportError, String(err));
-      assert.equal(err.code, 'GL_ERR_INVALID_IMPORT');
-      assert.equal(err.path, path);
-      if (message) assert.match(err.message, message);
-      return true;
-    },
-  );
+  assertTypedError(() => rulesFromKruiseTrafficRouting(tr as never, options as never), InvalidImportError, {
+    code: 'GL_ERR_INVALID_IMPORT',
+    path,
+    message,
+  });
 }
 
 test('bad strategies fail at load naming the field', () => {

@@ -11,7 +11,9 @@ import {
   NO_DECISION,
   type Rule,
 } from '@graylane/core';
+import { hideModule } from '../../../test/helpers/hidden-module';
 import { seeded } from '../../../test/helpers/random';
+import { assertTypedError } from '../../../test/helpers/typed-error';
 
 function laneOf(rules: CompiledRules, request: EdgeRequest): string | undefined {
   return rules.decide(request).lane;
@@ -347,16 +349,11 @@ test('a pathological pattern runs in linear time (RE2 semantics, no backtracking
 });
 
 function invalid(rules: unknown, path: string, pattern?: RegExp): void {
-  assert.throws(
-    () => compileRules(rules as Rule[]),
-    (err: unknown) => {
-      assert.ok(err instanceof InvalidRuleError, String(err));
-      assert.equal(err.code, 'GL_ERR_INVALID_RULE');
-      assert.equal(err.path, path);
-      if (pattern) assert.match(err.message, pattern);
-      return true;
-    },
-  );
+  assertTypedError(() => compileRules(rules as Rule[]), InvalidRuleError, {
+    code: 'GL_ERR_INVALID_RULE',
+    path,
+    message: pattern,
+  });
 }
 
 test('bad rules fail at load with GL_ERR_INVALID_RULE naming the field', () => {
@@ -440,12 +437,7 @@ test('the rule set exposes its rules and size for diagnostics', () => {
 
 test('without re2js installed, a RegularExpression rule fails at load with GL_ERR_MISSING_PEER; other rules work', () => {
   const script = `
-    const Module = require('node:module');
-    const resolve = Module._resolveFilename;
-    Module._resolveFilename = function (request, ...rest) {
-      if (request === 're2js') throw Object.assign(new Error("Cannot find module 're2js'"), { code: 'MODULE_NOT_FOUND' });
-      return resolve.call(this, request, ...rest);
-    };
+    ${hideModule('re2js')}
     const { compileRules } = require('@graylane/core');
     const plain = compileRules([{ lane: 'gray', matches: [{ headers: [{ name: 'x', value: '1' }] }] }]);
     let code = 'none';
