@@ -11,6 +11,7 @@ import { LANE_BAGGAGE_KEY, LANE_HEADER, MAX_CARRY_VALUE_LENGTH, MAX_LANE_LENGTH 
 import { countInvalidTag } from './counters';
 import type { InvalidTagMessage } from './diagnostics';
 import { InvalidOptionError } from './errors';
+import { HTTP_TOKEN } from './internal/http-token';
 import { type Lane, parseLane } from './lane';
 
 /** A header (or metadata key) that names a lane, optionally through a value -> lane map. */
@@ -131,10 +132,8 @@ function compileValues(
   return values;
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
 function headerName(name: unknown, path: string): string {
-  if (typeof name !== 'string' || !TOKEN.test(name)) {
+  if (typeof name !== 'string' || !HTTP_TOKEN.test(name)) {
     throw new InvalidOptionError(path, `${JSON.stringify(name)} is not a header name`);
   }
   return name.toLowerCase();

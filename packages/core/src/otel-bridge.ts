@@ -3,6 +3,7 @@ import { LANE_BAGGAGE_KEY } from './constants';
 import { type LaneContext, laneContextFor, setContextFallback } from './context';
 import { InvalidOptionError, MissingPeerError } from './errors';
 import { addEnterHook, type EnterHook, removeEnterHook, runEnterChain } from './internal/enter-hooks';
+import { HTTP_TOKEN } from './internal/http-token';
 import { parseLane } from './lane';
 
 /** Options of {@link enableOpenTelemetryBridge}. */
@@ -25,9 +26,6 @@ export interface OpenTelemetryBridge {
 }
 
 type Api = typeof OtelApi;
-
-// A W3C baggage key is an RFC 7230 token.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 // Loaded on the first enable, never at module load: core has no runtime dependencies.
 let api: Api | null = null;
@@ -181,7 +179,7 @@ export function enableOpenTelemetryBridge(options: OpenTelemetryBridgeOptions = 
     throw new InvalidOptionError('options', 'must be an object');
   }
   const key = options.baggageKey ?? LANE_BAGGAGE_KEY;
-  if (typeof key !== 'string' || !TOKEN.test(key)) {
+  if (typeof key !== 'string' || !HTTP_TOKEN.test(key)) {
     throw new InvalidOptionError('baggageKey', `${JSON.stringify(key)} is not a baggage key (a token)`);
   }
   const readActiveBaggage = options.readActiveBaggage ?? true;

@@ -3,6 +3,7 @@ import { currentLaneContext, type LaneContext } from '../context';
 import { channels, type InjectClient, type InjectMessage } from '../diagnostics';
 import { InvalidOptionError } from '../errors';
 import { parseLane } from '../lane';
+import { HTTP_TOKEN } from './http-token';
 
 /**
  * How one client reads and writes the headers of an outbound request. One module constant per
@@ -43,8 +44,6 @@ export const outboundCounters: OutboundCounters = { injected: 0, kept: 0, unwrit
 
 export const DEFAULT_OUTBOUND: OutboundConfig = Object.freeze({ header: LANE_HEADER, carry: true });
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
 /**
  * Validates outbound options once, at setup.
  *
@@ -56,7 +55,7 @@ export function compileOutbound(options: OutboundOptions | undefined): OutboundC
     throw new InvalidOptionError('options', 'must be an object');
   }
   const header = options.header ?? LANE_HEADER;
-  if (typeof header !== 'string' || !TOKEN.test(header)) {
+  if (typeof header !== 'string' || !HTTP_TOKEN.test(header)) {
     throw new InvalidOptionError('header', `${JSON.stringify(header)} is not a header name`);
   }
   const carry = options.carry ?? true;

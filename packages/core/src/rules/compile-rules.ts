@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { InvalidOptionError, InvalidRuleError } from '../errors';
+import { HTTP_TOKEN } from '../internal/http-token';
 import { parseLane } from '../lane';
 import {
   COOKIE,
@@ -15,7 +16,7 @@ import {
 import { ExactIndex } from './exact-index';
 import { RequestView, STAT_MALFORMED, STAT_OVERSIZE } from './request-view';
 import { type EdgeDecision, type EdgeRequest, NO_DECISION, type Rule } from './rule';
-import { checkKeys, describeValue, HEADER_NAME, HEADER_VALUE, isRecord } from './validate';
+import { checkKeys, describeValue, HEADER_VALUE, isRecord } from './validate';
 import { type CompiledSticky, compileSticky, compileWeightValue, wins } from './weight';
 
 /** Longest input (header value, cookie header, query string, sticky key) handed to a regex or parsed. */
@@ -284,7 +285,7 @@ function compileHeaderMap(raw: unknown, path: string): Readonly<Record<string, s
     throw new InvalidRuleError(path, `expected an object of header: value, got ${describeValue(raw)}`);
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(raw)) {
-    if (!HEADER_NAME.test(name))
+    if (!HTTP_TOKEN.test(name))
       throw new InvalidRuleError(`${path}.${name}`, `${JSON.stringify(name)} is not a header name`);
     const key = name.toLowerCase();
     if (Object.hasOwn(out, key))
@@ -305,7 +306,7 @@ function compileHeaderList(raw: unknown, path: string): readonly string[] | unde
   if (!Array.isArray(raw))
     throw new InvalidRuleError(path, `expected an array of header names, got ${describeValue(raw)}`);
   const names = Array.from(raw as unknown[], (name, i) => {
-    if (typeof name !== 'string' || !HEADER_NAME.test(name)) {
+    if (typeof name !== 'string' || !HTTP_TOKEN.test(name)) {
       throw new InvalidRuleError(`${path}[${i}]`, `${describeValue(name)} is not a header name`);
     }
     return name.toLowerCase();

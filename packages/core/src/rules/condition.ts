@@ -1,8 +1,9 @@
 import { InvalidRuleError } from '../errors';
+import { HTTP_TOKEN } from '../internal/http-token';
 import { compileWholeMatch, type WholeMatcher } from './regex';
 import { DfaMatcher } from './regex-dfa';
 import type { RequestView } from './request-view';
-import { checkKeys, describeValue, HEADER_NAME, isRecord } from './validate';
+import { checkKeys, describeValue, isRecord } from './validate';
 
 // Where a condition reads its value. Module-local constants, exported by name below: CommonJS
 // output would otherwise read every `export const` through `exports.*` on the hot path.
@@ -139,7 +140,7 @@ export function compileCondition(raw: unknown, source: number, path: string): Co
   if (typeof name !== 'string' || name.length === 0) {
     throw new InvalidRuleError(`${path}.name`, `expected a non-empty string, got ${describeValue(name)}`);
   }
-  if (source === HEADER && !HEADER_NAME.test(name)) {
+  if (source === HEADER && !HTTP_TOKEN.test(name)) {
     throw new InvalidRuleError(`${path}.name`, `${JSON.stringify(name)} is not a header name`);
   }
   const key = source === HEADER ? name.toLowerCase() : name;

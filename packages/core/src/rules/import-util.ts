@@ -1,8 +1,9 @@
 import { InvalidImportError } from '../errors';
+import { HTTP_TOKEN } from '../internal/http-token';
 import { parseLane } from '../lane';
 import { checkRegexSyntax } from './regex';
 import type { Rule, RuleMatch, StickyKey } from './rule';
-import { describeValue, HEADER_NAME, isRecord } from './validate';
+import { describeValue, isRecord } from './validate';
 
 // Shared by the importers: reading the plain objects a YAML parser gives, with typed errors that
 // name the field in the source system's own terms.
@@ -34,7 +35,7 @@ export function optionalBoolean(source: string, value: unknown, path: string): b
 }
 
 export function headerName(source: string, value: unknown, path: string): string {
-  if (typeof value !== 'string' || !HEADER_NAME.test(value)) {
+  if (typeof value !== 'string' || !HTTP_TOKEN.test(value)) {
     throw new InvalidImportError(source, path, `${describeValue(value)} is not a header name`);
   }
   return value;

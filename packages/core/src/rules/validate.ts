@@ -1,8 +1,5 @@
 import { InvalidRuleError } from '../errors';
 
-/** An HTTP header name (RFC 9110 token). */
-export const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
 /** A header value Node accepts on a request: tab, visible ASCII, space, obs-text; no CR, LF or NUL. */
 export const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 

@@ -1,8 +1,9 @@
 import { InvalidRuleError } from '../errors';
+import { HTTP_TOKEN } from '../internal/http-token';
 import { COOKIE, HEADER, QUERY } from './condition';
 import type { RequestView } from './request-view';
 import { stickyPoint, stickySeed } from './sticky-hash';
-import { checkKeys, describeValue, HEADER_NAME, isRecord } from './validate';
+import { checkKeys, describeValue, isRecord } from './validate';
 
 /** The key a sticky rule hashes: where to read it and the seed of its salt. */
 export class CompiledSticky {
@@ -41,7 +42,7 @@ export function compileSticky(raw: unknown, path: string, defaultSalt: string): 
     if (value === undefined) continue;
     if (source !== -1)
       throw new InvalidRuleError(`${path}.${field}`, 'give exactly one of header, cookie, query');
-    if (typeof value !== 'string' || value.length === 0 || (kind === HEADER && !HEADER_NAME.test(value))) {
+    if (typeof value !== 'string' || value.length === 0 || (kind === HEADER && !HTTP_TOKEN.test(value))) {
       throw new InvalidRuleError(`${path}.${field}`, `expected a ${field} name, got ${describeValue(value)}`);
     }
     source = kind;
