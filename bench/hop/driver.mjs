@@ -57,7 +57,7 @@ const hop = await start('./server.mjs', {
   HOP_UPSTREAM: `http://127.0.0.1:${upstream.ready.port}`,
 });
 
-async function window(variant, amount) {
+async function measure(variant, amount) {
   const [app, placement] = variant.split(':');
   await hop.ask({ type: 'placement', value: placement });
   const before = (await hop.ask({ type: 'cpu' })).cpu;
@@ -73,12 +73,12 @@ async function window(variant, amount) {
 }
 
 log(`node ${process.version}; ${variants.join(', ')}; ${rounds} rounds x ${requests} requests`);
-for (const variant of variants) await window(variant, Math.min(requests, 4000)); // warm-up
+for (const variant of variants) await measure(variant, Math.min(requests, 4000)); // warm-up
 const perRound = Object.fromEntries(variants.map((v) => [v, []]));
 for (let r = 0; r < rounds; r++) {
   for (let i = 0; i < variants.length; i++) {
     const variant = variants[(i + r) % variants.length];
-    const result = await window(variant, requests);
+    const result = await measure(variant, requests);
     perRound[variant].push(result);
     log(
       `round ${r + 1}/${rounds} ${variant.padEnd(14)} ${result.cpuUsPerReq.toFixed(1)} µs/req  errors ${result.errors}`,
