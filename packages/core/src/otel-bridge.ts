@@ -1,9 +1,10 @@
 import type * as OtelApi from '@opentelemetry/api';
 import { LANE_BAGGAGE_KEY } from './constants';
 import { type LaneContext, laneContextFor, setContextFallback } from './context';
-import { InvalidOptionError, MissingPeerError } from './errors';
+import { InvalidOptionError } from './errors';
 import { addEnterHook, type EnterHook, removeEnterHook, runEnterChain } from './internal/enter-hooks';
 import { HTTP_TOKEN } from './internal/http-token';
+import { loadOtelApi, type OtelApiModule } from './internal/otel-api';
 import { parseLane } from './lane';
 
 /** Options of {@link enableOpenTelemetryBridge}. */
@@ -25,7 +26,7 @@ export interface OpenTelemetryBridge {
   disable(): void;
 }
 
-type Api = typeof OtelApi;
+type Api = OtelApiModule;
 
 // Loaded on the first enable, never at module load: core has no runtime dependencies.
 let api: Api | null = null;
@@ -138,17 +139,6 @@ function refresh(): void {
   setContextFallback(fallback.length === 0 ? null : laneFromActiveBaggage);
 }
 
-function loadApi(): Api {
-  if (api !== null) return api;
-  try {
-    // Lazy on purpose: `@opentelemetry/api` is an optional peer dependency.
-    api = require('@opentelemetry/api') as Api;
-  } catch (error) {
-    throw new MissingPeerError('enableOpenTelemetryBridge()', '@opentelemetry/api', { cause: error });
-  }
-  return api;
-}
-
 /**
  * Bridges graylane lanes into OpenTelemetry baggage, through `@opentelemetry/api` only (an
  * optional peer dependency, loaded here and not before).
@@ -186,7 +176,7 @@ export function enableOpenTelemetryBridge(options: OpenTelemetryBridgeOptions = 
   if (typeof readActiveBaggage !== 'boolean') {
     throw new InvalidOptionError('readActiveBaggage', 'must be a boolean');
   }
-  loadApi();
+  api = loadOtelApi('enableOpenTelemetryBridge()');
   const registration: Registration = { key, readActiveBaggage };
   if (registrations.size === 0) addEnterHook(OTEL_HOOK);
   registrations.add(registration);

@@ -2,7 +2,8 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type * as OtelApi from '@opentelemetry/api';
 import { BASE_LANE_KEY, MAX_COUNTED_LANES, OTHER_LANES } from './counters';
 import { channels, type IngressLaneMessage, type InvalidTagMessage } from './diagnostics';
-import { InvalidOptionError, MissingPeerError } from './errors';
+import { InvalidOptionError } from './errors';
+import { loadOtelApi, type OtelApiModule } from './internal/otel-api';
 
 /** The span attribute that names a request's lane. */
 export const LANE_SPAN_ATTRIBUTE = 'graylane.lane';
@@ -69,22 +70,8 @@ export interface LaneObservability {
   disable(): void;
 }
 
-type Api = typeof OtelApi;
+type Api = OtelApiModule;
 type Attributes = Readonly<Record<string, string>>;
-
-// Loaded on the first enable that needs it: core has no runtime dependencies.
-let api: Api | null = null;
-
-function loadApi(): Api {
-  if (api !== null) return api;
-  try {
-    // Lazy on purpose: `@opentelemetry/api` is an optional peer dependency.
-    api = require('@opentelemetry/api') as Api;
-  } catch (error) {
-    throw new MissingPeerError('enableLaneObservability()', '@opentelemetry/api', { cause: error });
-  }
-  return api;
-}
 
 // Messages of the discovery and registry channels, read defensively (they are not typed in core).
 interface FallbackMessage {
@@ -345,7 +332,7 @@ export function enableLaneObservability(options: LaneObservabilityOptions = {}):
     throw new InvalidOptionError('meter', 'must be an OpenTelemetry Meter');
   }
   const needsApi = spanAttribute !== false || (metrics && meterOption === undefined);
-  const apiModule = needsApi ? loadApi() : null;
+  const apiModule = needsApi ? loadOtelApi('enableLaneObservability()') : null;
   const meter = metrics ? (meterOption ?? apiModule!.metrics.getMeter('@graylane/core')) : null;
   return new Registration(apiModule, meter, spanAttribute === false ? null : spanAttribute, logger);
 }
