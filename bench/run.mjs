@@ -105,7 +105,7 @@ const SUITES = [
 ];
 const KNOWN_PACKAGE_SUITES = [
   ['pick', 'packages/discovery/bench/pick.bench.ts', 'Discovery pick (ns/op, bytes per pick)'],
-  ['decide', 'packages/core/bench/decide.bench.ts', 'Edge rules decide (ns/op)'],
+  ['decide', 'packages/rules/bench/decide.bench.ts', 'Edge rules decide (ns/op)'],
   ['grpc-unary', 'packages/grpc/bench/unary.bench.ts', 'gRPC unary calls/s'],
   ['etcd-convergence', 'packages/discovery/bench/etcd-convergence.bench.ts', 'etcd registry convergence'],
   ['kubernetes-scale', 'packages/discovery/bench/kubernetes-scale.bench.ts', 'Kubernetes registry at scale'],

@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { type TestContext, test } from 'node:test';
-import { compileRules, type Rule, resetIngressCounters } from '@graylane/core';
+import { resetIngressCounters } from '@graylane/core';
 import { createDiscovery, type Discovery, laneDispatcher, staticRegistry } from '@graylane/discovery';
 import { type DiagnosticsReport, diagnosticsReport, diagnosticsRouter, laneEdge } from '@graylane/express';
+import { compileRules, type Rule } from '@graylane/rules';
 import express from 'express';
 import express4 from 'express4';
 import { request } from 'undici';

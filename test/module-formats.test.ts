@@ -50,6 +50,7 @@ test('the built packages are found', () => {
   const names = entries.map((e) => e.specifier);
   assert.ok(names.includes('@graylane/core'), names.join(', '));
   assert.ok(names.includes('@graylane/express'), names.join(', '));
+  assert.ok(names.includes('@graylane/rules'), names.join(', '));
 });
 
 for (const { specifier } of entries) {
@@ -103,4 +104,40 @@ test('@graylane/express: laneMiddleware is a named ESM import and a CommonJS exp
     'ok',
   );
   assert.equal(node(['-e', `const { laneMiddleware } = require('@graylane/express');${check}`]).trim(), 'ok');
+});
+
+test('@graylane/rules works through named ESM imports and through require, with core as its peer', () => {
+  const script = `
+    const rules = compileRules([{ lane: 'gray', matches: [{ headers: [{ name: 'x-user', value: 'u1' }] }] }]);
+    let error;
+    try { compileRules([{ lane: 'gray', matches: [{ headers: [{ name: 'bad header', value: 'x' }] }] }]); }
+    catch (err) { error = [err.code, err instanceof InvalidRuleError, err instanceof GraylaneError]; }
+    console.log(JSON.stringify([rules.decide({ headers: { 'x-user': 'u1' } }).lane, rules.decide({ headers: {} }) === NO_DECISION, error]));`;
+  const expected = ['gray', true, ['GL_ERR_INVALID_RULE', true, true]];
+  const esm = node([
+    '--input-type=module',
+    '-e',
+    `import { compileRules, InvalidRuleError, NO_DECISION } from '@graylane/rules';
+     import { GraylaneError } from '@graylane/core';${script}`,
+  ]);
+  assert.deepEqual(JSON.parse(esm), expected);
+  const cjs = node([
+    '-e',
+    `const { compileRules, InvalidRuleError, NO_DECISION } = require('@graylane/rules');
+     const { GraylaneError } = require('@graylane/core');${script}`,
+  ]);
+  assert.deepEqual(JSON.parse(cjs), expected);
+});
+
+test('@graylane/core loads none of @graylane/rules and exports no rule names', () => {
+  const loaded = JSON.parse(
+    node([
+      '-e',
+      `const core = require('@graylane/core');
+       const files = Object.keys(require.cache);
+       console.log(JSON.stringify({ rules: files.filter((f) => /packages[\\/]rules[\\/]|[\\/]dist[\\/]rules[\\/]/.test(f)).length,
+         names: ['compileRules', 'compileTrust', 'InvalidRuleError', 'InvalidImportError', 'NO_DECISION'].filter((n) => n in core) }));`,
+    ]),
+  ) as { rules: number; names: string[] };
+  assert.deepEqual(loaded, { rules: 0, names: [] });
 });

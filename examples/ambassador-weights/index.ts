@@ -1,7 +1,7 @@
 // Ambassador Mappings as graylane edge rules: 80/20 between two Mappings of /app/, plus a Mapping
 // that sends `Cookie: UM_distinctid=12345` to the new service; then the switch (header Mapping
 // removed -> 50/50; old Mapping deleted -> 100% new). Run: npx tsx examples/ambassador-weights/index.ts
-import { compileRules, type EdgeRequest, rulesFromAmbassadorMappings } from '@graylane/core';
+import { compileRules, type EdgeRequest, rulesFromAmbassadorMappings } from '@graylane/rules';
 import { parseAllDocuments } from 'yaml';
 
 const OLD = `

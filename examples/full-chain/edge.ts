@@ -5,9 +5,10 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { compileRules, currentLane, enablePropagation } from '@graylane/core';
+import { currentLane, enablePropagation } from '@graylane/core';
 import { createDiscovery, laneDispatcher } from '@graylane/discovery';
 import { diagnosticsRouter, laneEdge } from '@graylane/express';
+import { compileRules } from '@graylane/rules';
 import express from 'express';
 import { request } from 'undici';
 import { HOST, type Hop, openRegistry, reportRoutes, run, self, send } from './instance';

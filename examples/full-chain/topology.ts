@@ -1,14 +1,14 @@
 // What the full-chain demo runs, in one place: the services and their instances, the edge rules
 // and trust policy, and — computed from those same rules and instances — the walk each request
 // is expected to take. The launcher, the demo and the tests all read this file.
+import { parseLane } from '@graylane/core';
 import {
   compileRules,
   compileTrust,
-  parseLane,
   type Rule,
   rulesFromKruiseTrafficRouting,
   type TrustPolicy,
-} from '@graylane/core';
+} from '@graylane/rules';
 import { parse } from 'yaml';
 
 /** The chain, in call order after the edge. */

@@ -6,7 +6,7 @@ import {
   type EdgeRequest,
   rulesFromIstioVirtualService,
   subsetLanesFromDestinationRule,
-} from '@graylane/core';
+} from '@graylane/rules';
 import { parseAllDocuments } from 'yaml';
 
 export const ISTIO_CONFIG = `

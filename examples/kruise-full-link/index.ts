@@ -4,8 +4,9 @@
 import { once } from 'node:events';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { currentLane, rulesFromKruiseTrafficRouting } from '@graylane/core';
+import { currentLane } from '@graylane/core';
 import { laneEdge, laneMiddleware } from '@graylane/express';
+import { rulesFromKruiseTrafficRouting } from '@graylane/rules';
 import express from 'express';
 import { parse } from 'yaml';
 

@@ -1,6 +1,6 @@
 // ingress-nginx canary annotations as graylane edge rules: `foo: bar` and weight 30, then the full
 // switch (weight 100). Run: npx tsx examples/nginx-canary/index.ts
-import { compileRules, type EdgeRequest, rulesFromNginxCanary } from '@graylane/core';
+import { compileRules, type EdgeRequest, rulesFromNginxCanary } from '@graylane/rules';
 import { parse } from 'yaml';
 
 /** The canary Ingress of the scenario, as users keep it in their repository. */

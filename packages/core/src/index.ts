@@ -33,7 +33,6 @@ export {
   resetIngressCounters,
 } from './counters';
 export type {
-  EdgeDecisionMessage,
   IngressLaneMessage,
   InjectClient,
   InjectMessage,
@@ -43,13 +42,12 @@ export type {
 export { channels } from './diagnostics';
 export {
   GraylaneError,
-  InvalidImportError,
   InvalidLaneError,
   InvalidOptionError,
-  InvalidRuleError,
   MissingPeerError,
 } from './errors';
 export type { HttpHookMode } from './http-hook';
+export { isHttpToken } from './http-token';
 export type { CompiledIngress, IngressOptions, LaneExtractor, LaneSource } from './ingress';
 export { compileIngress, extractCarry, extractLane, laneFromHeaders } from './ingress';
 export type { Lane } from './lane';
@@ -69,29 +67,3 @@ export type {
 export { enableLaneObservability, LANE_METRICS, LANE_SPAN_ATTRIBUTE } from './otel-observability';
 export type { PropagationCounters, PropagationHandle, PropagationOptions } from './propagation';
 export { enablePropagation, propagationCounters, resetPropagationCounters } from './propagation';
-export type { CompileRulesOptions, RuleCounters } from './rules/compile-rules';
-export { CompiledRules, compileRules, DEFAULT_MAX_INPUT_LENGTH } from './rules/compile-rules';
-export type { AmbassadorMappingSpec, AmbassadorMappingsOptions } from './rules/import-ambassador';
-export { rulesFromAmbassadorMappings } from './rules/import-ambassador';
-export type { IstioVirtualServiceOptions, SubsetLanes } from './rules/import-istio';
-export { rulesFromIstioVirtualService } from './rules/import-istio';
-export type { KruiseTrafficRoutingOptions } from './rules/import-kruise';
-export { rulesFromKruiseTrafficRouting } from './rules/import-kruise';
-export type { NginxCanaryOptions } from './rules/import-nginx';
-export { rulesFromNginxCanary } from './rules/import-nginx';
-export type { SubsetLanesOptions } from './rules/istio-subset-lanes';
-export { subsetLanesFromDestinationRule } from './rules/istio-subset-lanes';
-export type {
-  Condition,
-  ConditionType,
-  EdgeDecision,
-  EdgeRequest,
-  QueryLike,
-  Rule,
-  RuleMatch,
-  StickyKey,
-  StringMatch,
-} from './rules/rule';
-export { NO_DECISION } from './rules/rule';
-export type { TrustPolicy } from './rules/trust';
-export { CompiledTrust, compileTrust, stripLaneTags } from './rules/trust';

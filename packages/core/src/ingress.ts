@@ -11,7 +11,7 @@ import { LANE_BAGGAGE_KEY, LANE_HEADER, MAX_CARRY_VALUE_LENGTH, MAX_LANE_LENGTH 
 import { countInvalidTag } from './counters';
 import type { InvalidTagMessage } from './diagnostics';
 import { InvalidOptionError } from './errors';
-import { HTTP_TOKEN } from './internal/http-token';
+import { HTTP_TOKEN } from './http-token';
 import { type Lane, parseLane } from './lane';
 
 /** A header (or metadata key) that names a lane, optionally through a value -> lane map. */

@@ -2,8 +2,8 @@ import type * as OtelApi from '@opentelemetry/api';
 import { LANE_BAGGAGE_KEY } from './constants';
 import { type LaneContext, laneContextFor, setContextFallback } from './context';
 import { InvalidOptionError } from './errors';
+import { HTTP_TOKEN } from './http-token';
 import { addEnterHook, type EnterHook, removeEnterHook, runEnterChain } from './internal/enter-hooks';
-import { HTTP_TOKEN } from './internal/http-token';
 import { loadOtelApi, type OtelApiModule } from './internal/otel-api';
 import { parseLane } from './lane';
 

@@ -73,7 +73,12 @@ export interface LaneObservability {
 type Api = OtelApiModule;
 type Attributes = Readonly<Record<string, string>>;
 
-// Messages of the discovery and registry channels, read defensively (they are not typed in core).
+// Channels @graylane/discovery declares and publishes on. Core does not depend on discovery: it
+// subscribes by name (channel names are process-global) and reads the messages defensively.
+const DISCOVERY_FALLBACK = 'graylane:discovery:fallback';
+const DISCOVERY_NO_INSTANCE = 'graylane:discovery:no-instance';
+const REGISTRY_ERROR = 'graylane:registry:error';
+
 interface FallbackMessage {
   readonly service?: unknown;
   readonly lane?: unknown;
@@ -154,14 +159,16 @@ class Registration implements LaneObservability {
     } else {
       this.#requests = this.#invalid = this.#fallbacks = this.#noInstance = null;
     }
-    if (this.#trace !== null || this.#requests !== null) this.#on(channels.ingressLane, this.#onIngress);
-    if (this.#invalid !== null || logger !== null) this.#on(channels.invalidTag, this.#onInvalidTag);
-    if (this.#fallbacks !== null || logger !== null) this.#on(channels.fallback, this.#onFallback);
-    if (this.#noInstance !== null || logger !== null) this.#on(channels.noInstance, this.#onNoInstance);
-    if (logger !== null) this.#on(channels.registryError, this.#onRegistryError);
+    if (this.#trace !== null || this.#requests !== null)
+      this.#on(channels.ingressLane.name as string, this.#onIngress);
+    if (this.#invalid !== null || logger !== null)
+      this.#on(channels.invalidTag.name as string, this.#onInvalidTag);
+    if (this.#fallbacks !== null || logger !== null) this.#on(DISCOVERY_FALLBACK, this.#onFallback);
+    if (this.#noInstance !== null || logger !== null) this.#on(DISCOVERY_NO_INSTANCE, this.#onNoInstance);
+    if (logger !== null) this.#on(REGISTRY_ERROR, this.#onRegistryError);
   }
 
-  #on(channel: diagnosticsChannel.Channel, handler: (message: unknown) => void): void {
+  #on(name: string, handler: (message: unknown) => void): void {
     // Bound once per registration (not per event). A throwing subscriber would surface as an
     // uncaught exception, so every handler guards itself.
     const bound = (message: unknown): void => {
@@ -171,8 +178,8 @@ class Registration implements LaneObservability {
         // Observability must never break the request it observes.
       }
     };
-    diagnosticsChannel.subscribe(channel.name, bound);
-    this.#subscriptions.push([channel.name as string, bound]);
+    diagnosticsChannel.subscribe(name, bound);
+    this.#subscriptions.push([name, bound]);
   }
 
   #onIngress(message: unknown): void {

@@ -1,4 +1,5 @@
-import { channels, currentLane, InvalidOptionError, MAX_COUNTED_LANES, parseLane } from '@graylane/core';
+import { currentLane, InvalidOptionError, MAX_COUNTED_LANES, parseLane } from '@graylane/core';
+import { discoveryChannels } from './diagnostics';
 import { ClosedError, NoInstanceError, RegistryUnavailableError } from './errors';
 import type { Instance } from './instance';
 import { type BalancerCode, type Bucket, P2C, RANDOM, ROUND_ROBIN } from './internal/bucket';
@@ -363,13 +364,17 @@ class LaneDiscovery implements Discovery {
     }
     if (!update.ok) {
       state.lastError = { error: update.error, at: Date.now() };
-      if (channels.registryError.hasSubscribers) {
-        channels.registryError.publish({ registry, service: state.service, error: update.error });
+      if (discoveryChannels.registryError.hasSubscribers) {
+        discoveryChannels.registryError.publish({ registry, service: state.service, error: update.error });
       }
       return;
     }
-    if (channels.registryUpdate.hasSubscribers) {
-      channels.registryUpdate.publish({ registry, service: state.service, instances: state.instances });
+    if (discoveryChannels.registryUpdate.hasSubscribers) {
+      discoveryChannels.registryUpdate.publish({
+        registry,
+        service: state.service,
+        instances: state.instances,
+      });
     }
     for (const waiter of [...state.waiters]) waiter.resolve();
     for (const watcher of [...state.watchers]) callListener(watcher, state.instances);
@@ -405,8 +410,8 @@ class LaneDiscovery implements Discovery {
   #noInstance(state: ServiceState, route: Route): never {
     if (this.#closed) throw new ClosedError('discovery');
     route.misses++;
-    if (channels.noInstance.hasSubscribers) {
-      channels.noInstance.publish({ service: state.service, lane: route.lane });
+    if (discoveryChannels.noInstance.hasSubscribers) {
+      discoveryChannels.noInstance.publish({ service: state.service, lane: route.lane });
     }
     throw new NoInstanceError(state.service, route.lane, route.detail);
   }
@@ -415,8 +420,8 @@ class LaneDiscovery implements Discovery {
 /** Counts one call along `route` (served by `bucket`) and publishes it when it is a fallback. */
 function countFlow(service: string, route: Route, bucket: Bucket): void {
   route.flow!.count++;
-  if (route.fallback && channels.fallback.hasSubscribers) {
-    channels.fallback.publish({ service, lane: route.lane, servedLane: bucket.lane });
+  if (route.fallback && discoveryChannels.fallback.hasSubscribers) {
+    discoveryChannels.fallback.publish({ service, lane: route.lane, servedLane: bucket.lane });
   }
 }
 

@@ -6,6 +6,13 @@ export type {
   ReadyOptions,
 } from './create-discovery';
 export { createDiscovery, DEFAULT_BALANCER, DEFAULT_READY_TIMEOUT_MS } from './create-discovery';
+export type {
+  FallbackMessage,
+  NoInstanceMessage,
+  RegistryErrorMessage,
+  RegistryUpdateMessage,
+} from './diagnostics';
+export { discoveryChannels } from './diagnostics';
 export { DEFAULT_LABELS_FILE, parseDownwardLabels, readDownwardLabels } from './downward-labels';
 export {
   ClosedError,

@@ -1,13 +1,5 @@
-import {
-  BASE_LANE_KEY,
-  compileTrust,
-  type IngressCounters,
-  InvalidOptionError,
-  ingressCounters,
-  type Rule,
-  type RuleCounters,
-  type TrustPolicy,
-} from '@graylane/core';
+import { BASE_LANE_KEY, type IngressCounters, InvalidOptionError, ingressCounters } from '@graylane/core';
+import { compileTrust, type Rule, type RuleCounters, type TrustPolicy } from '@graylane/rules';
 import { ruleRow } from './internal/describe-rule';
 
 /** One instance as a discovery snapshot lists it (`InstanceSnapshot` in `@graylane/discovery`). */
@@ -64,7 +56,7 @@ export interface DiagnosticsDiscovery {
   };
 }
 
-/** The edge rules as the router reads them: a `CompiledRules` from `compileRules()` (core) fits. */
+/** The edge rules as the router reads them: a `CompiledRules` from `compileRules()` (`@graylane/rules`) fits. */
 export interface DiagnosticsRules {
   readonly rules: readonly Rule[];
   counters(): RuleCounters;
@@ -208,7 +200,7 @@ export function compileReportOptions(options: DiagnosticsReportOptions): Compile
       !Array.isArray(rules.rules) ||
       typeof rules.counters !== 'function')
   ) {
-    throw new InvalidOptionError('rules', 'expected compiled rules (compileRules() from @graylane/core)');
+    throw new InvalidOptionError('rules', 'expected compiled rules (compileRules() from @graylane/rules)');
   }
   let trust: string | null = null;
   if (options.trust !== undefined) {

@@ -1,3 +1,5 @@
+export type { EdgeDecisionMessage } from './diagnostics';
+export { edgeChannels } from './diagnostics';
 export type {
   DiagnosticsDiscovery,
   DiagnosticsFlowLike,

@@ -1,29 +1,30 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  CompiledRules,
-  type CompileRulesOptions,
-  channels,
   compileIngress,
-  compileRules,
-  compileTrust,
-  type EdgeDecision,
-  type EdgeDecisionMessage,
   extractLane,
   type IngressOptions,
   InvalidOptionError,
   LANE_HEADER,
   type Lane,
-  NO_DECISION,
   RECORD_GETTER,
+} from '@graylane/core';
+import {
+  CompiledRules,
+  type CompileRulesOptions,
+  compileRules,
+  compileTrust,
+  type EdgeDecision,
+  NO_DECISION,
   type Rule,
   stripLaneTags,
   type TrustPolicy,
-} from '@graylane/core';
+} from '@graylane/rules';
+import { type EdgeDecisionMessage, edgeChannels } from './diagnostics';
 import { laneMiddleware } from './lane-middleware';
 
 /** Options of {@link laneEdge}. */
 export interface LaneEdgeOptions extends CompileRulesOptions {
-  /** The edge rules, in order (see `compileRules` in `@graylane/core`), or an already compiled set. */
+  /** The edge rules, in order (see `compileRules` in `@graylane/rules`), or an already compiled set. */
   readonly rules: readonly Rule[] | CompiledRules;
   /**
    * What to do with a lane tag the client sent: `'strip'` (default: only rules assign lanes),
@@ -87,14 +88,14 @@ export function laneEdge(options: LaneEdgeOptions) {
       }
     }
     if (kept) {
-      if (channels.edgeDecision.hasSubscribers) publish(lane, -1, undefined, 'client');
+      if (edgeChannels.decision.hasSubscribers) publish(lane, -1, undefined, 'client');
     } else {
       stripLaneTags(headers, ingress);
       const decision = rules.decide(req);
       if (decision !== NO_DECISION) {
         applyHeaders(headers, decision);
         lane = decision.lane;
-        if (channels.edgeDecision.hasSubscribers) publish(lane, decision.rule!, decision.name, 'rule');
+        if (edgeChannels.decision.hasSubscribers) publish(lane, decision.rule!, decision.name, 'rule');
       }
     }
     if (lane !== undefined) headers[laneHeader] = lane;
@@ -103,7 +104,7 @@ export function laneEdge(options: LaneEdgeOptions) {
   };
 }
 
-// Duck-typed: a rule set compiled by another installed copy of @graylane/core works too.
+// Duck-typed: a rule set compiled by another installed copy of @graylane/rules works too.
 function isCompiled(rules: LaneEdgeOptions['rules']): rules is CompiledRules {
   if (rules instanceof CompiledRules) return true;
   if (typeof rules !== 'object' || rules === null || Array.isArray(rules)) return false;
@@ -135,7 +136,7 @@ function publish(
   source: 'rule' | 'client',
 ): void {
   const message: EdgeDecisionMessage = { lane, rule, name, source };
-  channels.edgeDecision.publish(message);
+  edgeChannels.decision.publish(message);
 }
 
 // The lane header always carries the decided lane; a rule that writes it otherwise is a mistake.

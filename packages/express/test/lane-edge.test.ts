@@ -3,18 +3,9 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  compileRules,
-  currentLane,
-  type EdgeDecisionMessage,
-  InvalidOptionError,
-  InvalidRuleError,
-  ingressCounters,
-  type Rule,
-  resetIngressCounters,
-  rulesFromKruiseTrafficRouting,
-} from '@graylane/core';
-import { laneEdge } from '@graylane/express';
+import { currentLane, InvalidOptionError, ingressCounters, resetIngressCounters } from '@graylane/core';
+import { type EdgeDecisionMessage, laneEdge } from '@graylane/express';
+import { compileRules, InvalidRuleError, type Rule, rulesFromKruiseTrafficRouting } from '@graylane/rules';
 import express5 from 'express';
 import express4 from 'express4';
 import { listen } from '../../../test/helpers/listen';

@@ -2,8 +2,8 @@ import { LANE_HEADER, MAX_CARRY_VALUE_LENGTH } from '../constants';
 import { currentLaneContext, type LaneContext } from '../context';
 import { channels, type InjectClient, type InjectMessage } from '../diagnostics';
 import { InvalidOptionError } from '../errors';
+import { HTTP_TOKEN } from '../http-token';
 import { parseLane } from '../lane';
-import { HTTP_TOKEN } from './http-token';
 
 /**
  * How one client reads and writes the headers of an outbound request. One module constant per

@@ -1,5 +1,5 @@
-import { channels } from '@graylane/core';
 import type { Etcd3, Lease } from 'etcd3';
+import { discoveryChannels } from '../diagnostics';
 import { RegistryUnavailableError } from '../errors';
 import type { Instance } from '../instance';
 import { Backoff } from '../internal/backoff';
@@ -125,11 +125,11 @@ export class LeaseRegistration implements Registration {
   }
 
   #report(message: string, cause: unknown): void {
-    if (!channels.registryError.hasSubscribers) return;
+    if (!discoveryChannels.registryError.hasSubscribers) return;
     const error =
       cause instanceof RegistryUnavailableError
         ? cause
         : new RegistryUnavailableError(REGISTRY_NAME, `${message}: ${describeError(cause)}`, { cause });
-    channels.registryError.publish({ registry: REGISTRY_NAME, service: this.service, error });
+    discoveryChannels.registryError.publish({ registry: REGISTRY_NAME, service: this.service, error });
   }
 }

@@ -1,5 +1,5 @@
-import { channels } from '@graylane/core';
 import type { Etcd3, IKeyValue, IRangeResponse, IWatchResponse, Watcher } from 'etcd3';
+import { discoveryChannels } from '../diagnostics';
 import { RegistryUnavailableError } from '../errors';
 import type { Instance } from '../instance';
 import { Backoff } from '../internal/backoff';
@@ -225,8 +225,12 @@ export class ServiceWatch {
 
   /** Publishes what subscribers are not told: skipped values, throwing listeners. */
   #report(error: unknown): void {
-    if (channels.registryError.hasSubscribers) {
-      channels.registryError.publish({ registry: REGISTRY_NAME, service: this.#config.service, error });
+    if (discoveryChannels.registryError.hasSubscribers) {
+      discoveryChannels.registryError.publish({
+        registry: REGISTRY_NAME,
+        service: this.#config.service,
+        error,
+      });
     }
   }
 

@@ -1,4 +1,4 @@
-import { channels } from '@graylane/core';
+import { discoveryChannels } from '../diagnostics';
 import type { Instance } from '../instance';
 import type { RegistryListener, RegistryUpdate } from '../registry';
 
@@ -111,8 +111,8 @@ export class Fanout {
         subscription.listener(update);
       } catch (error) {
         // Reported, not rethrown: one listener's bug must not stop the others or the watch.
-        if (channels.registryError.hasSubscribers) {
-          channels.registryError.publish({ registry: 'kubernetes', service: this.service, error });
+        if (discoveryChannels.registryError.hasSubscribers) {
+          discoveryChannels.registryError.publish({ registry: 'kubernetes', service: this.service, error });
         }
       }
       if (this.#closed) return;

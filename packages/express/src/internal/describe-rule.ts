@@ -1,4 +1,4 @@
-import type { Condition, Rule, RuleMatch, StickyKey, StringMatch } from '@graylane/core';
+import type { Condition, Rule, RuleMatch, StickyKey, StringMatch } from '@graylane/rules';
 import type { RuleRow } from '../diagnostics-report';
 
 // How the diagnostics page spells a rule: `header User-Agent = "foo" AND ...`, ` OR ` between matches.

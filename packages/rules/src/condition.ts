@@ -1,0 +1,205 @@
+import { isHttpToken } from '@graylane/core';
+import { InvalidRuleError } from './errors';
+import { compileWholeMatch, type WholeMatcher } from './regex';
+import { DfaMatcher } from './regex-dfa';
+import type { RequestView } from './request-view';
+import { checkKeys, describeValue, isRecord } from './validate';
+
+// Where a condition reads its value. Module-local constants, exported by name below: CommonJS
+// output would otherwise read every `export const` through `exports.*` on the hot path.
+const METHOD = 0;
+const PATH = 1;
+const HEADER = 2;
+const QUERY = 3;
+const COOKIE = 4;
+
+export { COOKIE, HEADER, METHOD, PATH, QUERY };
+
+// How it compares.
+const EXACT = 0;
+const PREFIX = 1;
+const REGEX = 2;
+const PRESENT = 3;
+const ABSENT = 4;
+
+const KINDS: Readonly<Record<string, number>> = {
+  Exact: EXACT,
+  Prefix: PREFIX,
+  RegularExpression: REGEX,
+  Present: PRESENT,
+  Absent: ABSENT,
+};
+
+// Results of patterns that run on re2js are remembered per condition for short values: header
+// values such as client versions repeat across requests, and a lookup is several times cheaper
+// than re2js. Bounded: values up to MEMO_MAX_KEY characters, and the memo is emptied when it
+// reaches MEMO_MAX_ENTRIES, so a client sending ever-new values costs memory no more than that.
+// Patterns on the DFA engine skip the memo (a DFA run costs about what the lookup does) but keep
+// the last value.
+const MEMO_MAX_KEY = 128;
+const MEMO_MAX_ENTRIES = 256;
+
+/**
+ * A validated condition. `cost` orders the conditions of a match, cheapest first; `slot` is the
+ * per-request cache slot of a header name (assigned by the rule set, -1 until then).
+ */
+export class CompiledCondition {
+  slot = -1;
+  readonly memo: Map<string, boolean> | null;
+  // The last value tested and its result: consecutive requests often carry the same value.
+  lastInput: string | undefined = undefined;
+  lastResult = false;
+
+  constructor(
+    readonly source: number,
+    readonly name: string,
+    readonly kind: number,
+    readonly value: string,
+    readonly regex: WholeMatcher | null,
+    readonly invert: boolean,
+    readonly cost: number,
+  ) {
+    this.memo = regex === null || regex instanceof DfaMatcher ? null : new Map();
+  }
+}
+
+function regexHolds(condition: CompiledCondition, value: string): boolean {
+  if (value === condition.lastInput) return condition.lastResult;
+  if (value.length > MEMO_MAX_KEY) return condition.regex!.testExact(value);
+  const memo = condition.memo;
+  let result = memo === null ? undefined : memo.get(value);
+  if (result === undefined) {
+    result = condition.regex!.testExact(value);
+    if (memo !== null) {
+      if (memo.size >= MEMO_MAX_ENTRIES) memo.clear();
+      memo.set(value, result);
+    }
+  }
+  condition.lastInput = value;
+  condition.lastResult = result;
+  return result;
+}
+
+/** True for a condition that requires one exact header value (what the exact index can use). */
+export function exactHeaderCondition(condition: CompiledCondition): boolean {
+  return condition.source === HEADER && condition.kind === EXACT && !condition.invert;
+}
+
+/** True when `condition` holds for the request in `view`. Never throws on request input. */
+export function conditionHolds(condition: CompiledCondition, view: RequestView): boolean {
+  let value: string | undefined;
+  switch (condition.source) {
+    case HEADER:
+      value = view.headerAt(condition.slot, condition.name);
+      break;
+    case METHOD:
+      value = view.method();
+      break;
+    case PATH:
+      value = view.path();
+      break;
+    case QUERY:
+      value = view.queryParam(condition.name);
+      break;
+    default:
+      value = view.cookie(condition.name);
+  }
+  let holds: boolean;
+  if (value === undefined) {
+    holds = condition.kind === ABSENT;
+  } else {
+    switch (condition.kind) {
+      case EXACT:
+        holds = value === condition.value;
+        break;
+      case PREFIX:
+        holds = value.startsWith(condition.value);
+        break;
+      case REGEX:
+        holds = view.bounded(value) && regexHolds(condition, value);
+        break;
+      case PRESENT:
+        holds = true;
+        break;
+      default:
+        holds = false;
+    }
+  }
+  return holds !== condition.invert;
+}
+
+const CONDITION_KEYS = ['name', 'type', 'value', 'invert'];
+const STRING_MATCH_KEYS = ['type', 'value', 'invert'];
+
+/** Validates a header, query-parameter or cookie condition. */
+export function compileCondition(raw: unknown, source: number, path: string): CompiledCondition {
+  if (!isRecord(raw))
+    throw new InvalidRuleError(path, `expected a condition { name, type, value }, got ${describeValue(raw)}`);
+  checkKeys(raw, CONDITION_KEYS, path);
+  const name = raw.name;
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new InvalidRuleError(`${path}.name`, `expected a non-empty string, got ${describeValue(name)}`);
+  }
+  if (source === HEADER && !isHttpToken(name)) {
+    throw new InvalidRuleError(`${path}.name`, `${JSON.stringify(name)} is not a header name`);
+  }
+  const key = source === HEADER ? name.toLowerCase() : name;
+  return build(raw, source, key, path, true);
+}
+
+/** Validates a method or path match: a string (`Exact`) or `{ type, value, invert }`. */
+export function compileStringMatch(raw: unknown, source: number, path: string): CompiledCondition {
+  if (typeof raw === 'string') return build({ value: raw }, source, '', path, false);
+  if (!isRecord(raw))
+    throw new InvalidRuleError(path, `expected a string or { type, value }, got ${describeValue(raw)}`);
+  checkKeys(raw, STRING_MATCH_KEYS, path);
+  return build(raw, source, '', path, false);
+}
+
+function build(
+  raw: Readonly<Record<string, unknown>>,
+  source: number,
+  name: string,
+  path: string,
+  presence: boolean,
+): CompiledCondition {
+  const type = raw.type ?? 'Exact';
+  const kind = typeof type === 'string' ? KINDS[type] : undefined;
+  if (kind === undefined || (!presence && (kind === PRESENT || kind === ABSENT))) {
+    const allowed = presence ? Object.keys(KINDS).join(', ') : 'Exact, Prefix, RegularExpression';
+    throw new InvalidRuleError(
+      `${path}.type`,
+      `unknown condition type ${describeValue(type)}; expected one of ${allowed}`,
+    );
+  }
+  const invert = raw.invert ?? false;
+  if (typeof invert !== 'boolean') {
+    throw new InvalidRuleError(`${path}.invert`, `expected a boolean, got ${describeValue(invert)}`);
+  }
+  const value = raw.value;
+  if (kind === PRESENT || kind === ABSENT) {
+    if (value !== undefined)
+      throw new InvalidRuleError(`${path}.value`, `a ${type as string} condition takes no value`);
+    return new CompiledCondition(source, name, kind, '', null, invert, source === HEADER ? 0 : 2);
+  }
+  if (typeof value !== 'string') {
+    throw new InvalidRuleError(`${path}.value`, `expected a string, got ${describeValue(value)}`);
+  }
+  let regex: WholeMatcher | null = null;
+  if (kind === REGEX) {
+    try {
+      regex = compileWholeMatch(value);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'GL_ERR_MISSING_PEER') throw err;
+      throw new InvalidRuleError(`${path}.value`, `bad regular expression (RE2 syntax): ${errorText(err)}`, {
+        cause: err,
+      });
+    }
+  }
+  const base = source === METHOD || source === HEADER ? 0 : source === PATH ? 1 : 2;
+  return new CompiledCondition(source, name, kind, value, regex, invert, kind === REGEX ? base + 3 : base);
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
