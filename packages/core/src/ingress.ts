@@ -12,6 +12,7 @@ import { countInvalidTag } from './counters';
 import type { InvalidTagMessage } from './diagnostics';
 import { InvalidOptionError } from './errors';
 import { HTTP_TOKEN } from './internal/http-token';
+import { type FieldFailure, shownValue, singleValue } from './internal/tag-field';
 import { type Lane, parseLane } from './lane';
 
 /** A header (or metadata key) that names a lane, optionally through a value -> lane map. */
@@ -102,12 +103,21 @@ function compileSource(source: string | LaneSource, path: string): CompiledSourc
     throw new InvalidOptionError(path, 'must be a header name or { key, values }');
   }
   const key = headerName(source.key, `${path}.key`);
-  return { key, values: compileValues(source.values, `${path}.values`) };
+  return { key, values: compileValues(source.values, `${path}.values`, true) };
+}
+
+// A header value reaches a value map as one list element: non-empty, no ",", no OWS at either end.
+function canBeFieldValue(value: string): boolean {
+  if (value.length === 0 || value.includes(',')) return false;
+  const first = value.charCodeAt(0);
+  const last = value.charCodeAt(value.length - 1);
+  return first !== 32 && first !== 9 && last !== 32 && last !== 9;
 }
 
 function compileValues(
   raw: Readonly<Record<string, Lane>> | undefined,
   path: string,
+  fromHeader = false,
 ): ReadonlyMap<string, Lane> | undefined {
   if (raw === undefined) return undefined;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -115,6 +125,12 @@ function compileValues(
   }
   const values = new Map<string, Lane>();
   for (const [value, lane] of Object.entries(raw)) {
+    if (fromHeader && !canBeFieldValue(value)) {
+      throw new InvalidOptionError(
+        `${path}[${JSON.stringify(value)}]`,
+        'no header value can equal it (empty, a "," or white space at an end): it could never match',
+      );
+    }
     if (parseLane(lane) === undefined) {
       throw new InvalidOptionError(
         `${path}[${JSON.stringify(value)}]`,
@@ -141,7 +157,12 @@ function headerName(name: unknown, path: string): string {
 
 /**
  * Reads the lane from a carrier with compiled options: each source in order, then baggage.
- * An invalid value is counted and the next source is tried.
+ * An invalid value is counted and the next source is tried. Never throws on request input: a
+ * value of the wrong type is counted as `type`, a getter or Proxy that throws as `unreadable`.
+ *
+ * Within one source, repeated values (an array, or a comma list as Node joins repeated headers)
+ * must all say the same thing, else the source is a `conflict`; SP and HTAB around a value are
+ * ignored, nothing else is trimmed. See {@link IngressOptions} for the order between sources.
  */
 export function extractLane<C>(
   carrier: C,
@@ -151,24 +172,49 @@ export function extractLane<C>(
 ): Lane | undefined {
   const sources = compiled.sources;
   for (let i = 0; i < sources.length; i++) {
-    const source = sources[i]!;
-    const raw = firstValue(getter.get(carrier, source.key));
-    if (raw === undefined) continue;
-    const lane = resolveValue(raw, source, kind);
+    const lane = laneFromSource(carrier, getter, sources[i]!, kind);
     if (lane !== undefined) return lane;
   }
   const baggage = compiled.baggage;
-  if (baggage === undefined) return undefined;
-  const header = getter.get(carrier, 'baggage');
+  return baggage === undefined ? undefined : laneFromBaggage(carrier, getter, baggage);
+}
+
+function laneFromSource<C>(
+  carrier: C,
+  getter: CarrierGetter<C>,
+  source: CompiledSource,
+  kind: InvalidTagMessage['carrier'],
+): Lane | undefined {
+  let raw: unknown;
+  let value: string | FieldFailure | undefined;
+  try {
+    raw = getter.get(carrier, source.key);
+    value = singleValue(raw);
+  } catch {
+    countInvalidTag(kind, source.key, 'unreadable', '');
+    return undefined;
+  }
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') {
+    countInvalidTag(kind, source.key, value.failure, shownValue(raw));
+    return undefined;
+  }
+  return resolveValue(value, source, kind);
+}
+
+function laneFromBaggage<C>(carrier: C, getter: CarrierGetter<C>, baggage: CompiledSource): Lane | undefined {
+  let header: unknown;
+  try {
+    header = getter.get(carrier, 'baggage');
+  } catch {
+    countInvalidTag('baggage', baggage.key, 'unreadable', '');
+    return undefined;
+  }
   if (header === undefined) return undefined;
-  const read = readBaggage(header, baggage.key);
+  // readBaggage takes any value and never throws: a wrong type comes back as `type`.
+  const read = readBaggage(header as string, baggage.key);
   if (!read.ok) {
-    countInvalidTag(
-      'baggage',
-      baggage.key,
-      read.reason,
-      typeof header === 'string' ? header : header.join(','),
-    );
+    countInvalidTag('baggage', baggage.key, read.reason, shownValue(header));
     return undefined;
   }
   return read.value === undefined ? undefined : resolveValue(read.value, baggage, 'baggage');
@@ -198,8 +244,13 @@ function resolveValue(
   return lane;
 }
 
+// What Node's http accepts as a header value: sending anything else would throw on the way out.
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
 /**
- * Reads the carried headers (see {@link IngressOptions.carry}) present on a carrier.
+ * Reads the carried headers (see {@link IngressOptions.carry}) present on a carrier: the first
+ * value of each, when it is a string of at most `MAX_CARRY_VALUE_LENGTH` characters that is a
+ * legal header value. Anything else is skipped; never throws on request input.
  * Returns `undefined` when none is present, so the base case allocates nothing.
  */
 export function extractCarry<C>(
@@ -212,8 +263,13 @@ export function extractCarry<C>(
   let carry: Array<[string, string]> | undefined;
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
-    const value = firstValue(getter.get(carrier, name));
-    if (value === undefined || value.length > MAX_CARRY_VALUE_LENGTH) continue;
+    let value: string | undefined;
+    try {
+      value = firstValue(getter.get(carrier, name));
+    } catch {
+      continue;
+    }
+    if (value === undefined || value.length > MAX_CARRY_VALUE_LENGTH || !FIELD_VALUE.test(value)) continue;
     if (carry === undefined) carry = [];
     carry.push([name, value]);
   }
@@ -251,8 +307,20 @@ export function laneFromHeaders(
   options?: IngressOptions,
 ): Lane | undefined {
   const compiled = compiledFor(options);
-  if (typeof (headers as HeadersLike).get === 'function') {
-    return extractLane(headers as HeadersLike, FETCH_HEADERS_GETTER, compiled);
+  if (typeof headers !== 'object' || headers === null) {
+    countInvalidTag('header', CARRIER_KEY, 'type', shownValue(headers));
+    return undefined;
   }
+  let isHeaders: boolean;
+  try {
+    isHeaders = typeof (headers as HeadersLike).get === 'function';
+  } catch {
+    countInvalidTag('header', CARRIER_KEY, 'unreadable', '');
+    return undefined;
+  }
+  if (isHeaders) return extractLane(headers as HeadersLike, FETCH_HEADERS_GETTER, compiled);
   return extractLane(headers as HeaderRecord, RECORD_GETTER, compiled);
 }
+
+// The key reported when the carrier itself, not one of its values, cannot be read.
+const CARRIER_KEY = '(headers)';
