@@ -129,6 +129,8 @@ function read(header: unknown, key: string): BaggageRead {
   let members = 0;
   let found: string | undefined;
   let conflict = false;
+  // Refusals rank oversize > malformed > conflict: the whole header is checked before any wins.
+  let malformed = false;
   for (let p = 0; p < pieces; p++) {
     // Each value is read once, and counted against the limit before it is parsed.
     const text = list === undefined ? header : list[p];
@@ -151,7 +153,8 @@ function read(header: unknown, key: string): BaggageRead {
       const valueEnd = skipClass(OCTET, text, valueStart, end);
       const rest = skipOws(text, valueEnd, end);
       if (rest < end && (text.charCodeAt(rest) !== SEMICOLON || !validProperties(text, rest, end))) {
-        return MALFORMED;
+        malformed = true;
+        continue;
       }
       const raw = text.slice(valueStart, valueEnd);
       let value = raw;
@@ -159,13 +162,15 @@ function read(header: unknown, key: string): BaggageRead {
         try {
           value = decodeURIComponent(raw);
         } catch {
-          return MALFORMED;
+          malformed = true;
+          continue;
         }
       }
       if (found === undefined) found = value;
       else if (found !== value) conflict = true;
     }
   }
+  if (malformed) return MALFORMED;
   if (conflict) return CONFLICT;
   return found === undefined ? ABSENT : { ok: true, value: found };
 }

@@ -44,16 +44,18 @@ export function singleValue(raw: unknown): string | FieldFailure | undefined {
   if (count === 0) return undefined;
   let total = 0;
   let agreed = '';
+  // Every value is read (a wrong type or oversize outranks a conflict), each exactly once.
+  let conflict = false;
   for (let i = 0; i < count; i++) {
     const value = values[i];
     if (typeof value !== 'string') return TYPE;
     total += i === 0 ? value.length : value.length + 2;
     if (total > MAX_TAG_FIELD_LENGTH) return OVERSIZE;
     const next = listValue(value, agreed);
-    if (typeof next !== 'string') return next;
-    agreed = next;
+    if (typeof next === 'string') agreed = next;
+    else conflict = true;
   }
-  return agreed;
+  return conflict ? CONFLICT : agreed;
 }
 
 // The element every non-empty element of `text` equals, given the one agreed so far ('' = none).
