@@ -40,12 +40,13 @@ import { type Random, seeded } from './helpers/random';
 const SEED = Number(process.env.GRAYLANE_FUZZ_SEED ?? 0x6a11e5);
 const INPUTS = Number(process.env.GRAYLANE_FUZZ_INPUTS ?? 100_000);
 /**
- * The worst single call may take, on any machine CI runs on. The measured worst on an idle
- * 2-core machine is a fraction of a millisecond (docs/guarantees.md); this bound sits far above
- * it so a loaded machine or a GC pause cannot make the test flaky, and far below what a
- * quadratic or unbounded read of the inputs here would cost.
+ * The worst a single call may take. Measured worst (each slow call timed again, best of 6) is
+ * about 0.5 ms on Node 20 and 24 on a shared 2-core machine (docs/guarantees.md); this bound is
+ * twenty times that, so load and GC cannot make the test flaky, and still below what the
+ * unbounded reads this suite was written against cost (16 ms: a 200,000-value baggage array
+ * joined before its length was checked).
  */
-const WORST_CALL_BOUND_MS = 50;
+const WORST_CALL_BOUND_MS = 10;
 
 // ---------------------------------------------------------------------------------------------
 // Generators. Every input is drawn from the seeded generator, so a failure names its seed and
@@ -304,7 +305,6 @@ const OPTIONS: ReadonlyArray<IngressOptions | undefined> = [
 ];
 const MAPPED_LANES = new Set(['gray', 'feature-x', 'blue']);
 const COMPILED = OPTIONS.map((options) => compileIngress(options));
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 // ---------------------------------------------------------------------------------------------
 // The harness: time each call, collect failures (with seed and index), never stop at the first.
@@ -456,9 +456,9 @@ test('fuzz: laneFromHeaders, with option variants and extractCarry', (t) => {
           );
           for (const [name, value] of carry ?? []) {
             if (
+              typeof value !== 'string' ||
               !compiled.carry.includes(name) ||
-              value.length > MAX_CARRY_VALUE_LENGTH ||
-              !FIELD_VALUE.test(value)
+              value.length > MAX_CARRY_VALUE_LENGTH
             ) {
               fail(run, i, `carried ${name}: ${show(value)}`);
             }

@@ -244,13 +244,11 @@ function resolveValue(
   return lane;
 }
 
-// What Node's http accepts as a header value: sending anything else would throw on the way out.
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-
 /**
  * Reads the carried headers (see {@link IngressOptions.carry}) present on a carrier: the first
- * value of each, when it is a string of at most `MAX_CARRY_VALUE_LENGTH` characters that is a
- * legal header value. Anything else is skipped; never throws on request input.
+ * value of each, when it is a string of at most `MAX_CARRY_VALUE_LENGTH` characters. Anything else
+ * is skipped; never throws on request input. (Outbound propagation checks the characters and
+ * counts what it cannot write as `dropped`.)
  * Returns `undefined` when none is present, so the base case allocates nothing.
  */
 export function extractCarry<C>(
@@ -269,7 +267,7 @@ export function extractCarry<C>(
     } catch {
       continue;
     }
-    if (value === undefined || value.length > MAX_CARRY_VALUE_LENGTH || !FIELD_VALUE.test(value)) continue;
+    if (value === undefined || value.length > MAX_CARRY_VALUE_LENGTH) continue;
     if (carry === undefined) carry = [];
     carry.push([name, value]);
   }
