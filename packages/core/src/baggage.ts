@@ -53,22 +53,68 @@ function skipClass(table: Uint8Array, text: string, from: number, to: number): n
   return from;
 }
 
-// True when text[from, to) is `*( OWS ";" OWS property )` with property = key OWS "=" OWS value / key OWS.
+// Character kinds for the property scanner (the table below, by ASCII code; >= 128 is INVALID).
+const INVALID = 0;
+const TOKEN_CHAR = 1; // a token character, which is also a baggage-octet
+const OCTET_CHAR = 2; // a baggage-octet that is not a token character (and not "=")
+const OWS_CHAR = 3;
+const SEMI_CHAR = 4;
+const EQUALS_CHAR = 5;
+const KIND = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  KIND[c] = TOKEN[c] === 1 ? TOKEN_CHAR : OCTET[c] === 1 ? OCTET_CHAR : INVALID;
+}
+KIND[SPACE] = OWS_CHAR;
+KIND[TAB] = OWS_CHAR;
+KIND[SEMICOLON] = SEMI_CHAR;
+KIND[EQUALS] = EQUALS_CHAR;
+
+// Where the property scanner is: after ";" (a key must follow), in the key, after the key's
+// OWS, after "=" (OWS or value), in the value, after the value's OWS.
+const AFTER_SEMI = 0;
+const IN_KEY = 1;
+const AFTER_KEY = 2;
+const AFTER_EQUALS = 3;
+const IN_VALUE = 4;
+const AFTER_VALUE = 5;
+
+/**
+ * True when text[from, to), which starts with ";", is `*( OWS ";" OWS property )` with
+ * property = key OWS "=" OWS value / key OWS. One pass, one table look-up per character.
+ */
 function validProperties(text: string, from: number, to: number): boolean {
-  let at = from;
-  while (at < to) {
-    // at is on a ";".
-    const keyStart = skipOws(text, at + 1, to);
-    const keyEnd = skipClass(TOKEN, text, keyStart, to);
-    if (keyEnd === keyStart) return false;
-    at = skipOws(text, keyEnd, to);
-    if (at < to && text.charCodeAt(at) === EQUALS) {
-      at = skipClass(OCTET, text, skipOws(text, at + 1, to), to);
-      at = skipOws(text, at, to);
+  let state = AFTER_SEMI;
+  for (let i = from + 1; i < to; i++) {
+    const c = text.charCodeAt(i);
+    const kind = c < 128 ? KIND[c]! : INVALID;
+    switch (kind) {
+      case SEMI_CHAR:
+        if (state === AFTER_SEMI) return false;
+        state = AFTER_SEMI;
+        break;
+      case OWS_CHAR:
+        if (state === IN_KEY) state = AFTER_KEY;
+        else if (state === IN_VALUE) state = AFTER_VALUE;
+        break;
+      case EQUALS_CHAR:
+        if (state === IN_KEY || state === AFTER_KEY) state = AFTER_EQUALS;
+        else if (state === AFTER_EQUALS || state === IN_VALUE) state = IN_VALUE;
+        else return false;
+        break;
+      case TOKEN_CHAR:
+        if (state === AFTER_SEMI) state = IN_KEY;
+        else if (state === AFTER_EQUALS) state = IN_VALUE;
+        else if (state !== IN_KEY && state !== IN_VALUE) return false;
+        break;
+      case OCTET_CHAR:
+        if (state === AFTER_EQUALS) state = IN_VALUE;
+        else if (state !== IN_VALUE) return false;
+        break;
+      default:
+        return false;
     }
-    if (at < to && text.charCodeAt(at) !== SEMICOLON) return false;
   }
-  return true;
+  return state !== AFTER_SEMI;
 }
 
 let lastKey = '';
