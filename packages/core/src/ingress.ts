@@ -62,12 +62,14 @@ const MAX_SOURCE_VALUE_LENGTH = 256;
 /**
  * Validates and compiles ingress options once, at setup.
  *
- * @throws {InvalidOptionError} `GL_ERR_INVALID_OPTION` naming the bad field.
+ * @throws {InvalidOptionError} `GL_ERR_INVALID_OPTION` naming the bad field, or an unknown one
+ *   (a misspelt `heder`, or `value` for `values`, would otherwise silently read the default).
  */
 export function compileIngress(options: IngressOptions = {}): CompiledIngress {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new InvalidOptionError('options', 'must be an object');
   }
+  rejectUnknown(options, OPTION_NAMES, '');
   // `header` is checked even when `sources` (which wins) is given: a typo should not pass silently.
   const header = compileSource(options.header ?? LANE_HEADER, 'header');
   let sources: CompiledSource[];
@@ -97,11 +99,30 @@ export function compileIngress(options: IngressOptions = {}): CompiledIngress {
   return { sources, baggage, carry };
 }
 
+const OPTION_NAMES: ReadonlySet<string> = new Set([
+  'header',
+  'sources',
+  'baggageKey',
+  'baggageValues',
+  'carry',
+]);
+const SOURCE_NAMES: ReadonlySet<string> = new Set(['key', 'values']);
+
+// A misspelt option (`heder`, `value` for `values`) would silently change where lanes are read.
+function rejectUnknown(object: object, names: ReadonlySet<string>, prefix: string): void {
+  for (const name of Object.keys(object)) {
+    if (!names.has(name)) {
+      throw new InvalidOptionError(`${prefix}${name}`, `unknown option (known: ${[...names].join(', ')})`);
+    }
+  }
+}
+
 function compileSource(source: string | LaneSource, path: string): CompiledSource {
   if (typeof source === 'string') return { key: headerName(source, path), values: undefined };
   if (typeof source !== 'object' || source === null) {
     throw new InvalidOptionError(path, 'must be a header name or { key, values }');
   }
+  rejectUnknown(source, SOURCE_NAMES, `${path}.`);
   const key = headerName(source.key, `${path}.key`);
   return { key, values: compileValues(source.values, `${path}.values`, true) };
 }

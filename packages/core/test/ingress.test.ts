@@ -140,6 +140,11 @@ test('options are validated at setup with InvalidOptionError naming the path', (
     [{ baggageKey: false, baggageValues: { a: 'gray' } }, 'baggageValues'],
     [{ carry: 'x-user-id' }, 'carry'],
     [{ carry: ['x-user-id', 'bad name'] }, 'carry[1]'],
+    // A misspelt option would silently read the default header instead.
+    [{ heder: 'x-lane' }, 'heder'],
+    [{ header: 'x-lane', baggagekey: 'lane' }, 'baggagekey'],
+    // `value` for `values`: the source would silently require raw lane tags.
+    [{ sources: [{ key: 'version', value: { '200': 'gray' } }] }, 'sources[0].value'],
   ];
   for (const [options, path] of cases) {
     assertTypedError(
