@@ -311,15 +311,18 @@ function compiledFor(options: IngressOptions | undefined): CompiledIngress {
 /**
  * Reads the lane of an inbound request from its headers: the configured header (default
  * `x-mse-tag`), then the W3C `baggage` entry. Accepts Node `IncomingHttpHeaders`, a plain record
- * with lowercase keys, or WHATWG `Headers`. Invalid or oversized values are ignored and counted
- * (`graylane:ingress:invalid-tag`); this never throws on request input. Options are compiled once
- * per options object.
+ * with lowercase keys, or WHATWG `Headers` (anything with a `get(name)`, such as a `Map`). A
+ * source gives a lane only when all its values agree (`gray, gray`); different values are a
+ * `conflict`. Invalid, oversized, conflicting, wrongly typed or unreadable values are ignored and
+ * counted (`graylane:ingress:invalid-tag`), and the next source is read; this never throws on
+ * request input (docs/guarantees.md). Options are compiled once per options object.
  *
  * @throws {InvalidOptionError} only for malformed `options`.
  * @example
  * laneFromHeaders({ 'x-mse-tag': 'gray' });                          // 'gray'
  * laneFromHeaders({ baggage: 'x-mse-tag=gray' });                    // 'gray'
  * laneFromHeaders({ version: '200' }, { sources: [{ key: 'version', values: { '200': 'gray' } }] }); // 'gray'
+ * laneFromHeaders({ 'x-mse-tag': 'gray, blue' });                   // undefined, counted as 'conflict'
  */
 export function laneFromHeaders(
   headers: HeaderRecord | HeadersLike,
