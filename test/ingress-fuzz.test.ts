@@ -13,6 +13,7 @@ import {
   compileIngress,
   currentLane,
   extractCarry,
+  extractLane,
   FETCH_HEADERS_GETTER,
   type HeaderRecord,
   type HeadersLike,
@@ -558,6 +559,30 @@ test('fuzz: readBaggage', (t) => {
     }
   }
   report(t, 'readBaggage', run);
+});
+
+test('gRPC metadata follows the same reading rules: repeated values agree or conflict', (t) => {
+  const messages: InvalidTagMessage[] = [];
+  const onMessage = (message: unknown) => messages.push(message as InvalidTagMessage);
+  diagnosticsChannel.subscribe('graylane:ingress:invalid-tag', onMessage);
+  t.after(() => diagnosticsChannel.unsubscribe('graylane:ingress:invalid-tag', onMessage));
+  const compiled = compileIngress();
+  const read = (headers: Record<string, string | string[]>) =>
+    extractLane(Metadata.fromHttp2Headers(headers), METADATA_GETTER, compiled, 'metadata');
+  assert.equal(read({ 'x-mse-tag': ['gray', 'gray'] }), 'gray');
+  assert.equal(read({ 'x-mse-tag': ['gray', 'blue'] }), undefined);
+  assert.equal(read({ 'x-mse-tag': 'gray, blue' }), undefined);
+  assert.equal(read({ 'x-mse-tag': ['gray', 'blue'], baggage: 'x-mse-tag=gray' }), 'gray');
+  assert.equal(read({ baggage: ['x-mse-tag=gray', 'x-mse-tag=blue'] }), undefined);
+  assert.deepEqual(
+    messages.map((m) => [m.carrier, m.reason]),
+    [
+      ['metadata', 'conflict'],
+      ['metadata', 'conflict'],
+      ['metadata', 'conflict'],
+      ['baggage', 'conflict'],
+    ],
+  );
 });
 
 // What the interceptor variants read, plus keys grpc-js treats specially (binary, reserved).
