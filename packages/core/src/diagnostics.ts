@@ -59,6 +59,7 @@ export type InvalidTagReason =
 /** Published on `graylane:ingress:invalid-tag`. `value` is cut to 64 characters. */
 export interface InvalidTagMessage {
   readonly carrier: 'header' | 'baggage' | 'metadata';
+  /** The header, metadata key or baggage key read; `(headers)` when the carrier itself is unusable. */
   readonly key: string;
   readonly reason: InvalidTagReason;
   readonly value: string;
