@@ -18,3 +18,10 @@ export const MAX_BAGGAGE_ENTRIES = 180;
 
 /** A carried (non-lane) header longer than this is not propagated. */
 export const MAX_CARRY_VALUE_LENGTH = 4096;
+
+/**
+ * A lane source's whole field (a header with all its repeated values, joined as Node joins them)
+ * longer than this is `oversize` before it is split or compared: repeated values cost at most
+ * this much to read, however many the client sends.
+ */
+export const MAX_TAG_FIELD_LENGTH = 1024;

@@ -19,6 +19,9 @@ const invalidByReason: Record<InvalidTagReason, number> = {
   oversize: 0,
   unmapped: 0,
   'malformed-baggage': 0,
+  conflict: 0,
+  type: 0,
+  unreadable: 0,
 };
 
 /** A snapshot of the process-wide ingress counters. */

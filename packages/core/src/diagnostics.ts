@@ -26,12 +26,32 @@ export interface IngressLaneMessage {
   readonly carrier: 'header' | 'metadata';
 }
 
-/** Why an inbound tag was ignored. */
-export type InvalidTagReason = 'grammar' | 'oversize' | 'unmapped' | 'malformed-baggage';
+/**
+ * Why an inbound tag was ignored:
+ *
+ * | reason | the value |
+ * |---|---|
+ * | `grammar` | is not a lane tag |
+ * | `oversize` | is longer than the limit for its source |
+ * | `unmapped` | is not in the source's value -> lane map |
+ * | `malformed-baggage` | the lane member of `baggage` breaks the W3C grammar or its percent-encoding |
+ * | `conflict` | the source says two different things (`gray, feature-x`, repeated headers or baggage members that differ) |
+ * | `type` | is not a string (null, a number that is not finite, an object, a symbol, ...), or the carrier itself is not one |
+ * | `unreadable` | reading it threw (a getter, a Proxy trap, a carrier's `get`) |
+ */
+export type InvalidTagReason =
+  | 'grammar'
+  | 'oversize'
+  | 'unmapped'
+  | 'malformed-baggage'
+  | 'conflict'
+  | 'type'
+  | 'unreadable';
 
 /** Published on `graylane:ingress:invalid-tag`. `value` is cut to 64 characters. */
 export interface InvalidTagMessage {
   readonly carrier: 'header' | 'baggage' | 'metadata';
+  /** The header, metadata key or baggage key read; `(headers)` when the carrier itself is unusable. */
   readonly key: string;
   readonly reason: InvalidTagReason;
   readonly value: string;

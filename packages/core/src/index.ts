@@ -12,6 +12,7 @@ export {
   MAX_BAGGAGE_LENGTH,
   MAX_CARRY_VALUE_LENGTH,
   MAX_LANE_LENGTH,
+  MAX_TAG_FIELD_LENGTH,
 } from './constants';
 export type { LaneContext } from './context';
 export {

@@ -11,7 +11,15 @@ import { LANE_BAGGAGE_KEY, LANE_HEADER, MAX_CARRY_VALUE_LENGTH, MAX_LANE_LENGTH 
 import { countInvalidTag } from './counters';
 import type { InvalidTagMessage } from './diagnostics';
 import { InvalidOptionError } from './errors';
-import { HTTP_TOKEN } from './http-token';
+import {
+  compileSource,
+  compileValues,
+  headerName,
+  MAX_SOURCE_VALUE_LENGTH,
+  OPTION_NAMES,
+  rejectUnknown,
+} from './internal/ingress-options';
+import { type FieldFailure, shownValue, singleValue } from './internal/tag-field';
 import { type Lane, parseLane } from './lane';
 
 /** A header (or metadata key) that names a lane, optionally through a value -> lane map. */
@@ -42,7 +50,8 @@ export interface IngressOptions {
 /** Reads a lane from a carrier. Never throws; invalid input is ignored and counted. */
 export type LaneExtractor<C> = (carrier: C) => Lane | undefined;
 
-interface CompiledSource {
+/** One compiled source: its lowercase key and its value map, if any. */
+export interface CompiledSource {
   readonly key: string;
   readonly values: ReadonlyMap<string, Lane> | undefined;
 }
@@ -55,18 +64,17 @@ export interface CompiledIngress {
   readonly carry: readonly string[] | undefined;
 }
 
-// The longest mapped value we compare; a longer value is oversize before any lookup.
-const MAX_SOURCE_VALUE_LENGTH = 256;
-
 /**
  * Validates and compiles ingress options once, at setup.
  *
- * @throws {InvalidOptionError} `GL_ERR_INVALID_OPTION` naming the bad field.
+ * @throws {InvalidOptionError} `GL_ERR_INVALID_OPTION` naming the bad field, or an unknown one
+ *   (a misspelt `heder`, or `value` for `values`, would otherwise silently read the default).
  */
 export function compileIngress(options: IngressOptions = {}): CompiledIngress {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new InvalidOptionError('options', 'must be an object');
   }
+  rejectUnknown(options, OPTION_NAMES, '');
   // `header` is checked even when `sources` (which wins) is given: a typo should not pass silently.
   const header = compileSource(options.header ?? LANE_HEADER, 'header');
   let sources: CompiledSource[];
@@ -96,52 +104,14 @@ export function compileIngress(options: IngressOptions = {}): CompiledIngress {
   return { sources, baggage, carry };
 }
 
-function compileSource(source: string | LaneSource, path: string): CompiledSource {
-  if (typeof source === 'string') return { key: headerName(source, path), values: undefined };
-  if (typeof source !== 'object' || source === null) {
-    throw new InvalidOptionError(path, 'must be a header name or { key, values }');
-  }
-  const key = headerName(source.key, `${path}.key`);
-  return { key, values: compileValues(source.values, `${path}.values`) };
-}
-
-function compileValues(
-  raw: Readonly<Record<string, Lane>> | undefined,
-  path: string,
-): ReadonlyMap<string, Lane> | undefined {
-  if (raw === undefined) return undefined;
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new InvalidOptionError(path, 'must be an object mapping values to lanes');
-  }
-  const values = new Map<string, Lane>();
-  for (const [value, lane] of Object.entries(raw)) {
-    if (parseLane(lane) === undefined) {
-      throw new InvalidOptionError(
-        `${path}[${JSON.stringify(value)}]`,
-        `${JSON.stringify(lane)} is not a lane`,
-      );
-    }
-    if (value.length > MAX_SOURCE_VALUE_LENGTH) {
-      throw new InvalidOptionError(
-        `${path}[${JSON.stringify(value.slice(0, 32))}…]`,
-        `a mapped value is at most ${MAX_SOURCE_VALUE_LENGTH} characters`,
-      );
-    }
-    values.set(value, lane);
-  }
-  return values;
-}
-
-function headerName(name: unknown, path: string): string {
-  if (typeof name !== 'string' || !HTTP_TOKEN.test(name)) {
-    throw new InvalidOptionError(path, `${JSON.stringify(name)} is not a header name`);
-  }
-  return name.toLowerCase();
-}
-
 /**
  * Reads the lane from a carrier with compiled options: each source in order, then baggage.
- * An invalid value is counted and the next source is tried.
+ * An invalid value is counted and the next source is tried. Never throws on request input: a
+ * value of the wrong type is counted as `type`, a getter or Proxy that throws as `unreadable`.
+ *
+ * Within one source, repeated values (an array, or a comma list as Node joins repeated headers)
+ * must all say the same thing, else the source is a `conflict`; SP and HTAB around a value are
+ * ignored, nothing else is trimmed. See {@link IngressOptions} for the order between sources.
  */
 export function extractLane<C>(
   carrier: C,
@@ -151,24 +121,49 @@ export function extractLane<C>(
 ): Lane | undefined {
   const sources = compiled.sources;
   for (let i = 0; i < sources.length; i++) {
-    const source = sources[i]!;
-    const raw = firstValue(getter.get(carrier, source.key));
-    if (raw === undefined) continue;
-    const lane = resolveValue(raw, source, kind);
+    const lane = laneFromSource(carrier, getter, sources[i]!, kind);
     if (lane !== undefined) return lane;
   }
   const baggage = compiled.baggage;
-  if (baggage === undefined) return undefined;
-  const header = getter.get(carrier, 'baggage');
+  return baggage === undefined ? undefined : laneFromBaggage(carrier, getter, baggage);
+}
+
+function laneFromSource<C>(
+  carrier: C,
+  getter: CarrierGetter<C>,
+  source: CompiledSource,
+  kind: InvalidTagMessage['carrier'],
+): Lane | undefined {
+  let raw: unknown;
+  let value: string | FieldFailure | undefined;
+  try {
+    raw = getter.get(carrier, source.key);
+    value = singleValue(raw);
+  } catch {
+    countInvalidTag(kind, source.key, 'unreadable', '');
+    return undefined;
+  }
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') {
+    countInvalidTag(kind, source.key, value.failure, shownValue(raw));
+    return undefined;
+  }
+  return resolveValue(value, source, kind);
+}
+
+function laneFromBaggage<C>(carrier: C, getter: CarrierGetter<C>, baggage: CompiledSource): Lane | undefined {
+  let header: unknown;
+  try {
+    header = getter.get(carrier, 'baggage');
+  } catch {
+    countInvalidTag('baggage', baggage.key, 'unreadable', '');
+    return undefined;
+  }
   if (header === undefined) return undefined;
-  const read = readBaggage(header, baggage.key);
+  // readBaggage takes any value and never throws: a wrong type comes back as `type`.
+  const read = readBaggage(header as string, baggage.key);
   if (!read.ok) {
-    countInvalidTag(
-      'baggage',
-      baggage.key,
-      read.reason,
-      typeof header === 'string' ? header : header.join(','),
-    );
+    countInvalidTag('baggage', baggage.key, read.reason, shownValue(header));
     return undefined;
   }
   return read.value === undefined ? undefined : resolveValue(read.value, baggage, 'baggage');
@@ -199,7 +194,10 @@ function resolveValue(
 }
 
 /**
- * Reads the carried headers (see {@link IngressOptions.carry}) present on a carrier.
+ * Reads the carried headers (see {@link IngressOptions.carry}) present on a carrier: the first
+ * value of each, when it is a string of at most `MAX_CARRY_VALUE_LENGTH` characters. Anything else
+ * is skipped; never throws on request input. (Outbound propagation checks the characters and
+ * counts what it cannot write as `dropped`.)
  * Returns `undefined` when none is present, so the base case allocates nothing.
  */
 export function extractCarry<C>(
@@ -212,7 +210,12 @@ export function extractCarry<C>(
   let carry: Array<[string, string]> | undefined;
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
-    const value = firstValue(getter.get(carrier, name));
+    let value: string | undefined;
+    try {
+      value = firstValue(getter.get(carrier, name));
+    } catch {
+      continue;
+    }
     if (value === undefined || value.length > MAX_CARRY_VALUE_LENGTH) continue;
     if (carry === undefined) carry = [];
     carry.push([name, value]);
@@ -236,23 +239,38 @@ function compiledFor(options: IngressOptions | undefined): CompiledIngress {
 /**
  * Reads the lane of an inbound request from its headers: the configured header (default
  * `x-mse-tag`), then the W3C `baggage` entry. Accepts Node `IncomingHttpHeaders`, a plain record
- * with lowercase keys, or WHATWG `Headers`. Invalid or oversized values are ignored and counted
- * (`graylane:ingress:invalid-tag`); this never throws on request input. Options are compiled once
- * per options object.
+ * with lowercase keys, or WHATWG `Headers` (anything with a `get(name)`, such as a `Map`). A
+ * source gives a lane only when all its values agree (`gray, gray`); different values are a
+ * `conflict`. Invalid, oversized, conflicting, wrongly typed or unreadable values are ignored and
+ * counted (`graylane:ingress:invalid-tag`), and the next source is read; this never throws on
+ * request input (docs/guarantees.md). Options are compiled once per options object.
  *
  * @throws {InvalidOptionError} only for malformed `options`.
  * @example
  * laneFromHeaders({ 'x-mse-tag': 'gray' });                          // 'gray'
  * laneFromHeaders({ baggage: 'x-mse-tag=gray' });                    // 'gray'
  * laneFromHeaders({ version: '200' }, { sources: [{ key: 'version', values: { '200': 'gray' } }] }); // 'gray'
+ * laneFromHeaders({ 'x-mse-tag': 'gray, blue' });                   // undefined, counted as 'conflict'
  */
 export function laneFromHeaders(
   headers: HeaderRecord | HeadersLike,
   options?: IngressOptions,
 ): Lane | undefined {
   const compiled = compiledFor(options);
-  if (typeof (headers as HeadersLike).get === 'function') {
-    return extractLane(headers as HeadersLike, FETCH_HEADERS_GETTER, compiled);
+  if (typeof headers !== 'object' || headers === null) {
+    countInvalidTag('header', CARRIER_KEY, 'type', shownValue(headers));
+    return undefined;
   }
+  let isHeaders: boolean;
+  try {
+    isHeaders = typeof (headers as HeadersLike).get === 'function';
+  } catch {
+    countInvalidTag('header', CARRIER_KEY, 'unreadable', '');
+    return undefined;
+  }
+  if (isHeaders) return extractLane(headers as HeadersLike, FETCH_HEADERS_GETTER, compiled);
   return extractLane(headers as HeaderRecord, RECORD_GETTER, compiled);
 }
+
+// The key reported when the carrier itself, not one of its values, cannot be read.
+const CARRIER_KEY = '(headers)';

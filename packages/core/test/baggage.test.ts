@@ -68,18 +68,131 @@ test('malformed escapes in the deciding member make the read malformed', () => {
   }
   // A malformed escape in another member does not matter: only our member is decoded.
   assert.equal(value('a=%ZZ,x-mse-tag=gray'), 'gray');
-  // A later valid member for the key decides (last wins).
-  assert.equal(value('x-mse-tag=%ZZ,x-mse-tag=gray'), 'gray');
-  assert.deepEqual(readBaggage('x-mse-tag=gray,x-mse-tag=%ZZ', KEY), {
-    ok: false,
-    reason: 'malformed-baggage',
-  });
+  // A malformed member for the key makes the read malformed wherever it stands: no other member
+  // for the key is picked over it.
+  for (const bad of ['x-mse-tag=%ZZ,x-mse-tag=gray', 'x-mse-tag=gray,x-mse-tag=%ZZ']) {
+    assert.deepEqual(readBaggage(bad, KEY), { ok: false, reason: 'malformed-baggage' }, bad);
+  }
 });
 
-test('duplicate keys: the last member wins, as in the OpenTelemetry W3C propagator', () => {
-  assert.equal(value('x-mse-tag=gray,x-mse-tag=blue'), 'blue');
+test('duplicate keys: the same value repeated is that value; different values are a conflict', () => {
   assert.equal(value('x-mse-tag=gray,a=1,x-mse-tag=gray'), 'gray');
-  assert.equal(value(['x-mse-tag=gray', 'x-mse-tag=blue']), 'blue');
+  assert.equal(value('x-mse-tag=gray, x-mse-tag = %67ray;p'), 'gray', 'compared after decoding');
+  assert.equal(value(['x-mse-tag=gray', 'x-mse-tag=gray']), 'gray');
+  for (const ambiguous of [
+    'x-mse-tag=gray,x-mse-tag=blue',
+    'x-mse-tag=blue,a=1,x-mse-tag=gray',
+    'x-mse-tag=gray,x-mse-tag=Gray',
+    'x-mse-tag=gray,x-mse-tag=',
+  ]) {
+    assert.deepEqual(readBaggage(ambiguous, KEY), { ok: false, reason: 'conflict' }, ambiguous);
+  }
+  assert.deepEqual(readBaggage(['x-mse-tag=gray', 'x-mse-tag=blue'], KEY), { ok: false, reason: 'conflict' });
+});
+
+test('only SP and HTAB are optional whitespace: other white space around a value is malformed', () => {
+  // JavaScript's trim() removes all of these; W3C baggage allows none of them (OWS = SP / HTAB).
+  const spaces = [
+    '\u00a0',
+    '\v',
+    '\f',
+    '\ufeff',
+    '\u2028',
+    '\u2029',
+    '\u3000',
+    '\u0085',
+    '\r',
+    '\n',
+    '\u1680',
+  ];
+  for (const ws of spaces) {
+    for (const header of [`x-mse-tag=${ws}gray`, `x-mse-tag=gray${ws}`, `x-mse-tag= ${ws}gray ;p`]) {
+      assert.deepEqual(
+        readBaggage(header, KEY),
+        { ok: false, reason: 'malformed-baggage' },
+        JSON.stringify(header),
+      );
+    }
+  }
+  // SP and HTAB are trimmed, anywhere OWS is allowed.
+  assert.equal(value(' \t x-mse-tag \t = \t gray \t ; \t p \t = \t 1 \t , a=1'), 'gray');
+});
+
+test('a value is baggage-octets only: no space, DQUOTE, backslash, control or non-ASCII character', () => {
+  for (const bad of ['gr ay', 'gr"ay', 'gr\\ay', 'grày', 'gr\u0000ay', 'gr\u007fay', 'gr\tay', '✓']) {
+    assert.deepEqual(
+      readBaggage(`x-mse-tag=${bad}`, KEY),
+      { ok: false, reason: 'malformed-baggage' },
+      JSON.stringify(bad),
+    );
+  }
+  // Everything else printable is a baggage-octet, '=' included (W3C: values may contain '=').
+  assert.equal(value("x-mse-tag=!#$%25&'()*+-./:<=>?@[]^_`{|}~"), "!#$%&'()*+-./:<=>?@[]^_`{|}~");
+  assert.equal(value('x-mse-tag=a=b'), 'a=b');
+});
+
+test('properties of the lane member follow the grammar: key [= value], separated by ";"', () => {
+  assert.equal(value('x-mse-tag=gray;ttl=3;flag'), 'gray');
+  assert.equal(value('x-mse-tag=gray ; ttl = 3 ; flag '), 'gray');
+  for (const bad of [
+    'x-mse-tag=gray;',
+    'x-mse-tag=gray;;p',
+    'x-mse-tag=gray;=3',
+    'x-mse-tag=gray;p=a b',
+    'x-mse-tag=gray;p\u00a0',
+    'x-mse-tag=gray;k@y=1',
+    'x-mse-tag=gray;p="q"',
+  ]) {
+    assert.deepEqual(readBaggage(bad, KEY), { ok: false, reason: 'malformed-baggage' }, JSON.stringify(bad));
+  }
+  // Properties of other members are not ours to judge.
+  assert.equal(value('a=1;;\u00a0,x-mse-tag=gray'), 'gray');
+});
+
+test('input outside the declared types never throws: a type or unreadable read', () => {
+  for (const header of [
+    null,
+    42,
+    Number.NaN,
+    true,
+    {},
+    new Date(),
+    Symbol('b'),
+    () => 'x-mse-tag=gray',
+    1n,
+  ]) {
+    assert.deepEqual(
+      readBaggage(header as unknown as string, KEY),
+      { ok: false, reason: 'type' },
+      String(typeof header),
+    );
+  }
+  for (const header of [['x-mse-tag=gray', null], [Symbol('b')], [new Date()], [42], new Array(3)]) {
+    assert.deepEqual(readBaggage(header as unknown as string[], KEY), { ok: false, reason: 'type' });
+  }
+  const throwing = new Proxy(['x-mse-tag=gray'], {
+    get(target, property) {
+      if (property === '0') throw new Error('trap');
+      return Reflect.get(target, property);
+    },
+  });
+  assert.deepEqual(readBaggage(throwing, KEY), { ok: false, reason: 'unreadable' });
+  // A key that is not a token matches no member.
+  assert.deepEqual(readBaggage('a=b=gray', 'a=b'), { ok: true, value: undefined });
+  assert.deepEqual(readBaggage('x=1', 42 as unknown as string), { ok: true, value: undefined });
+});
+
+test('an array of header values is bounded before it is joined or read in full', () => {
+  // 1,000,000 values of 4 characters: far over the bound. Count how many values are read.
+  let reads = 0;
+  const values = new Proxy(new Array<string>(1_000_000).fill('a=12'), {
+    get(target, property) {
+      if (typeof property === 'string' && /^\d+$/.test(property)) reads++;
+      return Reflect.get(target, property);
+    },
+  });
+  assert.deepEqual(readBaggage(values, KEY), { ok: false, reason: 'oversize' });
+  assert.ok(reads <= MAX_BAGGAGE_LENGTH / 4 + 1, `${reads} values read`);
 });
 
 test(`more than ${MAX_BAGGAGE_ENTRIES} members is refused as a whole (oversize)`, () => {

@@ -52,12 +52,19 @@ test('countInvalidTag counts by reason and the total is their sum', () => {
   countInvalidTag('header', 'version', 'unmapped', '300');
   countInvalidTag('baggage', 'x-mse-tag', 'malformed-baggage', '%');
   countInvalidTag('header', 'x-mse-tag', 'grammar', '-');
+  countInvalidTag('header', 'x-mse-tag', 'conflict', 'gray, blue');
+  countInvalidTag('header', 'x-mse-tag', 'type', 'null');
+  countInvalidTag('metadata', 'x-mse-tag', 'unreadable', '');
+  countInvalidTag('header', '(headers)', 'type', 'number');
   assert.deepEqual(ingressCounters().invalidTags, {
     grammar: 2,
     oversize: 1,
     unmapped: 1,
     'malformed-baggage': 1,
-    total: 5,
+    conflict: 1,
+    type: 2,
+    unreadable: 1,
+    total: 9,
   });
 });
 
@@ -84,7 +91,16 @@ test('a snapshot is a copy: later counts and resets do not change it', () => {
   assert.equal(snapshot.invalidTags.total, 1);
   assert.deepEqual(ingressCounters(), {
     requests: {},
-    invalidTags: { grammar: 0, oversize: 0, unmapped: 0, 'malformed-baggage': 0, total: 0 },
+    invalidTags: {
+      grammar: 0,
+      oversize: 0,
+      unmapped: 0,
+      'malformed-baggage': 0,
+      conflict: 0,
+      type: 0,
+      unreadable: 0,
+      total: 0,
+    },
   });
 });
 

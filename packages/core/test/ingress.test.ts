@@ -5,11 +5,15 @@ import {
   compileIngress,
   extractCarry,
   extractLane,
+  type HeaderRecord,
+  type HeadersLike,
   type IngressOptions,
   InvalidOptionError,
   type InvalidTagMessage,
+  type InvalidTagReason,
   ingressCounters,
   laneFromHeaders,
+  MAX_TAG_FIELD_LENGTH,
   RECORD_GETTER,
   resetIngressCounters,
 } from '@graylane/core';
@@ -98,8 +102,8 @@ test('an invalid tag is published on graylane:ingress:invalid-tag, cut to 64 cha
   assert.equal(messages[1]!.reason, 'malformed-baggage');
 });
 
-test('array values: the first value of a header counts; baggage arrays are one list', () => {
-  assert.equal(laneFromHeaders({ 'x-mse-tag': ['gray', 'blue'] }), 'gray');
+test('array values: all values of a header must agree; baggage arrays are one list', () => {
+  assert.equal(laneFromHeaders({ 'x-mse-tag': ['gray', 'gray'] }), 'gray');
   assert.equal(laneFromHeaders({ 'x-mse-tag': [] }), undefined);
   assert.equal(laneFromHeaders({ baggage: ['a=1', 'x-mse-tag=blue'] }), 'blue');
   // Number-valued records (some frameworks) are read as strings.
@@ -136,6 +140,11 @@ test('options are validated at setup with InvalidOptionError naming the path', (
     [{ baggageKey: false, baggageValues: { a: 'gray' } }, 'baggageValues'],
     [{ carry: 'x-user-id' }, 'carry'],
     [{ carry: ['x-user-id', 'bad name'] }, 'carry[1]'],
+    // A misspelt option would silently read the default header instead.
+    [{ heder: 'x-lane' }, 'heder'],
+    [{ header: 'x-lane', baggagekey: 'lane' }, 'baggagekey'],
+    // `value` for `values`: the source would silently require raw lane tags.
+    [{ sources: [{ key: 'version', value: { '200': 'gray' } }] }, 'sources[0].value'],
   ];
   for (const [options, path] of cases) {
     assertTypedError(
@@ -171,10 +180,259 @@ test('the invalid-tag counter total equals the sum of its reasons', () => {
   resetIngressCounters();
   laneFromHeaders({ 'x-mse-tag': '!' });
   laneFromHeaders({ baggage: 'x-mse-tag=%' });
+  laneFromHeaders({ 'x-mse-tag': ['a', 'b'] });
+  laneFromHeaders({ 'x-mse-tag': null } as unknown as HeaderRecord);
   const { invalidTags } = ingressCounters();
+  const { total, ...reasons } = invalidTags;
   assert.equal(
-    invalidTags.total,
-    invalidTags.grammar + invalidTags.oversize + invalidTags.unmapped + invalidTags['malformed-baggage'],
+    total,
+    Object.values(reasons).reduce((sum, n) => sum + n, 0),
   );
-  assert.equal(invalidTotal(), 2);
+  assert.equal(invalidTotal(), 4);
+});
+
+/** Counts per reason while `fn` runs. */
+function countedDuring(fn: () => void): Partial<Record<InvalidTagReason, number>> {
+  resetIngressCounters();
+  fn();
+  const { total: _total, ...reasons } = ingressCounters().invalidTags;
+  const seen: Partial<Record<InvalidTagReason, number>> = {};
+  for (const [reason, n] of Object.entries(reasons)) if (n > 0) seen[reason as InvalidTagReason] = n;
+  return seen;
+}
+
+test('baggage values are trimmed of SP and HTAB only: \\u00a0gray is not gray', () => {
+  for (const ws of ['\u00a0', '\v', '\f', '\ufeff', '\u2028']) {
+    assert.deepEqual(
+      countedDuring(() => assert.equal(laneFromHeaders({ baggage: `x-mse-tag=${ws}gray` }), undefined)),
+      { 'malformed-baggage': 1 },
+      JSON.stringify(ws),
+    );
+  }
+  assert.equal(laneFromHeaders({ baggage: 'x-mse-tag=\t gray \t' }), 'gray');
+});
+
+test('request input outside the declared types never throws: ignored and counted as type', () => {
+  const odd: unknown[] = [
+    null,
+    new Date(),
+    42n,
+    Symbol('lane'),
+    () => 'gray',
+    {},
+    { toString: () => 'gray' },
+    ['gray', null],
+    [42],
+    [Symbol('lane')],
+    true,
+    Number.NaN,
+  ];
+  for (const value of odd) {
+    for (const key of ['x-mse-tag', 'baggage']) {
+      const headers = { [key]: value } as unknown as HeaderRecord;
+      assert.deepEqual(
+        countedDuring(() => assert.equal(laneFromHeaders(headers), undefined)),
+        { type: 1 },
+        `${key}: ${typeof value}`,
+      );
+    }
+  }
+  // Whole carriers of the wrong type: nothing to read, counted once.
+  for (const headers of [null, undefined, 42, 'x-mse-tag', Symbol('h'), true]) {
+    assert.deepEqual(
+      countedDuring(() => assert.equal(laneFromHeaders(headers as unknown as HeaderRecord), undefined)),
+      { type: 1 },
+      String(typeof headers),
+    );
+  }
+  // Finite numbers are declared (HeaderRecord) and read as their decimal string.
+  assert.equal(laneFromHeaders({ 'x-mse-tag': 7 }), '7');
+});
+
+test('carriers that throw are ignored and counted as unreadable; the next source is tried', () => {
+  const getterThrows = Object.defineProperty({ baggage: 'x-mse-tag=blue' }, 'x-mse-tag', {
+    enumerable: true,
+    get() {
+      throw new Error('getter');
+    },
+  }) as HeaderRecord;
+  assert.deepEqual(
+    countedDuring(() => assert.equal(laneFromHeaders(getterThrows), 'blue')),
+    { unreadable: 1 },
+  );
+  const proxyThrows = new Proxy(
+    {},
+    {
+      get() {
+        throw new Error('trap');
+      },
+      has() {
+        throw new Error('trap');
+      },
+      getOwnPropertyDescriptor() {
+        throw new Error('trap');
+      },
+    },
+  );
+  assert.deepEqual(
+    countedDuring(() => assert.equal(laneFromHeaders(proxyThrows), undefined)),
+    { unreadable: 1 },
+  );
+  const arrayThrows = new Proxy(['gray'], {
+    get(target, property) {
+      if (property === '0') throw new Error('trap');
+      return Reflect.get(target, property);
+    },
+  });
+  assert.deepEqual(
+    countedDuring(() => assert.equal(laneFromHeaders({ 'x-mse-tag': arrayThrows }), undefined)),
+    { unreadable: 1 },
+  );
+  const getThrows = {
+    get: () => {
+      throw new Error('get');
+    },
+  };
+  assert.deepEqual(
+    countedDuring(() => assert.equal(laneFromHeaders(getThrows), undefined)),
+    { unreadable: 2 },
+    'the header and the baggage read both fail',
+  );
+  // A Headers-like (or Map) whose get returns odd values.
+  const map = new Map<string, unknown>([
+    ['x-mse-tag', 42n],
+    ['baggage', 'x-mse-tag=gray'],
+  ]);
+  assert.deepEqual(
+    countedDuring(() => assert.equal(laneFromHeaders(map as unknown as HeadersLike), 'gray')),
+    { type: 1 },
+  );
+  assert.equal(laneFromHeaders(new Map([['x-mse-tag', 'gray']]) as unknown as HeadersLike), 'gray');
+  // extractCarry never throws either.
+  const compiled = compileIngress({ carry: ['x-user-id', 'x-a', 'x-b'] });
+  assert.deepEqual(
+    extractCarry(
+      { 'x-user-id': null, 'x-a': ['1', null], 'x-b': 'ok' } as unknown as HeaderRecord,
+      RECORD_GETTER,
+      compiled,
+    ),
+    [
+      ['x-a', '1'],
+      ['x-b', 'ok'],
+    ],
+  );
+  assert.equal(
+    extractCarry(getterThrows, RECORD_GETTER, compileIngress({ carry: ['x-mse-tag'] })),
+    undefined,
+  );
+});
+
+test('one rule for repeated and listed values: the same lane agrees, different lanes conflict', () => {
+  // Node joins repeated headers with ', '; Headers joins appended values the same way.
+  const agree: Array<[HeaderRecord | HeadersLike, string]> = [
+    [{ 'x-mse-tag': 'gray, gray' }, 'gray'],
+    [{ 'x-mse-tag': ['gray', 'gray'] }, 'gray'],
+    [{ 'x-mse-tag': ['gray', 'gray, gray'] }, 'gray'],
+    [{ 'x-mse-tag': ' \tgray\t ' }, 'gray'],
+    [{ 'x-mse-tag': 'gray,' }, 'gray'],
+    [{ 'x-mse-tag': ', gray' }, 'gray'],
+    [{ 'x-mse-tag': ['', 'gray'] }, 'gray'],
+  ];
+  for (const [headers, lane] of agree) {
+    assert.deepEqual(
+      countedDuring(() => assert.equal(laneFromHeaders(headers), lane)),
+      {},
+      JSON.stringify(headers),
+    );
+  }
+  const conflicting: Array<HeaderRecord | HeadersLike> = [
+    { 'x-mse-tag': 'gray, feature-x' },
+    { 'x-mse-tag': 'gray,feature-x' },
+    { 'x-mse-tag': ['gray', 'feature-x'] },
+    { 'x-mse-tag': ['gray', 'gray, feature-x'] },
+    { 'x-mse-tag': 'gray, Gray' },
+    { 'x-mse-tag': 'gray, -bad-' },
+  ];
+  for (const headers of conflicting) {
+    assert.deepEqual(
+      countedDuring(() => assert.equal(laneFromHeaders(headers), undefined)),
+      { conflict: 1 },
+      JSON.stringify(headers),
+    );
+  }
+  // A conflicting header is not a lane; like any invalid tag, the next source (baggage) is read.
+  assert.equal(laneFromHeaders({ 'x-mse-tag': 'a, b', baggage: 'x-mse-tag=gray' }), 'gray');
+  // WHATWG Headers fold case and join: case variants that disagree are a conflict.
+  const h = new Headers();
+  h.append('X-MSE-TAG', 'gray');
+  h.append('x-mse-tag', 'blue');
+  assert.deepEqual(
+    countedDuring(() => assert.equal(laneFromHeaders(h), undefined)),
+    { conflict: 1 },
+  );
+  // Plain records are read by the lowercase name only (Node's IncomingHttpHeaders always are).
+  assert.equal(laneFromHeaders({ 'X-Mse-Tag': 'blue', 'x-mse-tag': 'gray' }), 'gray');
+  assert.equal(laneFromHeaders({ 'X-Mse-Tag': 'blue' }), undefined);
+  assert.equal(laneFromHeaders(new Headers({ 'X-Mse-Tag': 'blue' })), 'blue');
+  // Value maps: each listed value is compared raw, before mapping.
+  const mapped: IngressOptions = { sources: [{ key: 'version', values: { '200': 'gray', '201': 'gray' } }] };
+  assert.equal(laneFromHeaders({ version: '200, 200' }, mapped), 'gray');
+  assert.deepEqual(
+    countedDuring(() => assert.equal(laneFromHeaders({ version: '200, 201' }, mapped), undefined)),
+    { conflict: 1 },
+  );
+  // Only SP and HTAB are trimmed: other white space makes the value invalid.
+  for (const ws of ['\u00a0', '\v', '\f', '\ufeff', '\u2028']) {
+    assert.deepEqual(
+      countedDuring(() => assert.equal(laneFromHeaders({ 'x-mse-tag': `${ws}gray` }), undefined)),
+      { grammar: 1 },
+    );
+  }
+});
+
+test('a mapped value that no header value can ever equal is refused at setup', () => {
+  for (const value of ['', 'a,b', ' 200', '200\t']) {
+    assert.throws(
+      () => compileIngress({ sources: [{ key: 'version', values: { [value]: 'gray' } }] }),
+      { code: 'GL_ERR_INVALID_OPTION' },
+      JSON.stringify(value),
+    );
+  }
+});
+
+test(`a lane header's values are bounded together before they are read (${MAX_TAG_FIELD_LENGTH} characters)`, () => {
+  let reads = 0;
+  const values = new Proxy(new Array<string>(1_000_000).fill('gray'), {
+    get(target, property) {
+      if (typeof property === 'string' && /^\d+$/.test(property)) reads++;
+      return Reflect.get(target, property);
+    },
+  });
+  assert.deepEqual(
+    countedDuring(() => assert.equal(laneFromHeaders({ 'x-mse-tag': values }), undefined)),
+    { oversize: 1 },
+  );
+  assert.ok(reads <= MAX_TAG_FIELD_LENGTH / 4 + 1, `${reads} values read`);
+  assert.equal(laneFromHeaders({ 'x-mse-tag': `gray${', gray'.repeat(100)}` }), 'gray');
+  assert.deepEqual(
+    countedDuring(() => laneFromHeaders({ 'x-mse-tag': `gray${', gray'.repeat(1000)}` })),
+    { oversize: 1 },
+  );
+  // Baggage arrays are bounded the same way, before any join.
+  assert.equal(laneFromHeaders({ baggage: new Array<string>(140_000).fill('k=v') }), undefined);
+});
+
+test('a request with thousands of header keys is read by lookup, not by scanning', () => {
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < 20_000; i++) headers[`x-h-${i}`] = 'v';
+  headers['x-mse-tag'] = 'gray';
+  let enumerated = false;
+  const watched = new Proxy(headers, {
+    ownKeys(target) {
+      enumerated = true;
+      return Reflect.ownKeys(target);
+    },
+  });
+  assert.equal(laneFromHeaders(watched), 'gray');
+  assert.equal(enumerated, false, 'the header names are never enumerated');
 });
