@@ -68,7 +68,12 @@ export type {
 } from './otel-observability';
 export { enableLaneObservability, LANE_METRICS, LANE_SPAN_ATTRIBUTE } from './otel-observability';
 export type { PropagationCounters, PropagationHandle, PropagationOptions } from './propagation';
-export { enablePropagation, propagationCounters, resetPropagationCounters } from './propagation';
+export {
+  disablePropagationWarning,
+  enablePropagation,
+  propagationCounters,
+  resetPropagationCounters,
+} from './propagation';
 export type { CompileRulesOptions, RuleCounters } from './rules/compile-rules';
 export { CompiledRules, compileRules, DEFAULT_MAX_INPUT_LENGTH } from './rules/compile-rules';
 export type { AmbassadorMappingSpec, AmbassadorMappingsOptions } from './rules/import-ambassador';
