@@ -185,10 +185,11 @@ export function enablePropagation(options?: PropagationOptions): PropagationHand
   } else {
     // The bridge may throw (missing peer): start it before patching anything.
     bridge = startBridge(settings.openTelemetry);
+    // Before the hooks: the watch and the undici guard share the interceptor's frame counts.
+    pausePropagationWatch(true);
     if (settings.undici) installUndiciHook(settings.outbound);
     if (settings.httpMode !== null) installHttpHook(settings.outbound, settings.httpMode);
     active = settings;
-    pausePropagationWatch(true);
   }
   holders++;
   let released = false;

@@ -77,14 +77,15 @@ export function compileOutbound(options: OutboundOptions | undefined): OutboundC
 /**
  * The synchronous frames of graylane's undici dispatch interceptor (`laneInterceptor`, and the one
  * `enablePropagation` composes onto the global dispatcher), shared with the `undici:request:create`
- * guard in `undici-hook.ts`. Plain numbers: nothing is allocated per request.
+ * subscribers (`undici-hook.ts`, `propagation-watch.ts`). Plain numbers: nothing is allocated per request.
  *
  * - `depth`: interceptor frames on the stack. A request created while it is above 0 was created
  *   synchronously by a dispatch that went through the interceptor (already decided there).
  * - `created`: requests created inside a frame, so a frame can tell whether its request was.
  * - `pending`: requests the interceptor dispatched that undici has not created yet (queued behind
  *   a connection limit; they are created later, outside any frame). Counted only while `watching`.
- * - `watching`: the guard is subscribed.
+ * - `watching`: a subscriber that uses the counts is on: the automatic mode's guard, or (while no
+ *   propagation is enabled) the watch for a forgotten `enablePropagation()`. Never both.
  */
 export const dispatchFrames = { depth: 0, created: 0, pending: 0, watching: false };
 

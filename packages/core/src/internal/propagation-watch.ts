@@ -2,7 +2,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ClientRequest } from 'node:http';
 import { LANE_HEADER } from '../constants';
 import { currentLaneContext } from '../context';
-import { flatListHas, outboundCounters } from './outbound-headers';
+import { dispatchFrames, flatListHas, outboundCounters } from './outbound-headers';
 import { warnOnce } from './warn-once';
 
 // Forgetting enablePropagation() breaks the chain without a word: requests arrive in a lane and
@@ -40,6 +40,17 @@ function inLane(): boolean {
 }
 
 function onUndiciCreate(message: unknown): void {
+  // Requests that went through laneInterceptor were decided at dispatch (created in its frame, or
+  // queued by undici and created later in another request's context): not this watch's business.
+  const frames = dispatchFrames;
+  if (frames.depth > 0) {
+    frames.created++;
+    return;
+  }
+  if (frames.pending > 0) {
+    frames.pending--;
+    return;
+  }
   try {
     if (!inLane()) return;
     const headers = (message as { request?: { headers?: unknown } } | null)?.request?.headers;
@@ -60,6 +71,8 @@ function onHttpStart(message: unknown): void {
 }
 
 function subscribe(): void {
+  dispatchFrames.pending = 0;
+  dispatchFrames.watching = true;
   undiciCreate.subscribe(onUndiciCreate);
   httpStart.subscribe(onHttpStart);
 }
@@ -67,6 +80,8 @@ function subscribe(): void {
 function unsubscribe(): void {
   undiciCreate.unsubscribe(onUndiciCreate);
   httpStart.unsubscribe(onHttpStart);
+  dispatchFrames.watching = false;
+  dispatchFrames.pending = 0;
 }
 
 /** A request entered a lane at ingress: arm the watch the first time. @internal */
