@@ -108,10 +108,14 @@ const GLOBAL_DISPATCHERS: ReadonlyArray<[string, (() => Dispatcher) | null]> = [
   ],
 ];
 
-function assertClean(result: CellResult): void {
+function assertLanes(result: CellResult): void {
   assert.equal(result.failed, 0, describeCell(result));
   assert.equal(result.wrong, 0, describeCell(result));
   assert.equal(result.lost, 0, describeCell(result));
+}
+
+function assertClean(result: CellResult): void {
+  assertLanes(result);
   // No false alarm either: the guard took none of these requests for a bypass. (Nor did it warn:
   // the one-time warning is asserted by the last test of this file, which would then see none.)
   assert.equal(propagationCounters().unintercepted, 0, `${result.cell}: unintercepted`);
@@ -251,4 +255,56 @@ test('isolation matrix: an explicit Pool without laneInterceptor() is refused lo
   assert.equal(warnings.length, 1, 'one warning per process');
   assert.match(warnings[0]!.message, /laneInterceptor\(\)/);
   assert.ok(propagationCounters().unintercepted > 0);
+});
+
+// Redirects are followed by a second dispatch: fetch re-dispatches from its own promise chain
+// (the caller's context), undici's redirect interceptor from the socket callback of the 302. The
+// lane goes with the options laneInterceptor wrote at the first dispatch, because it runs
+// outermost: composed last onto the global chain by enablePropagation(), and last in compose().
+test('isolation matrix: redirects followed under load keep the caller lane', async (t) => {
+  const { url, origin } = await laneEcho(t);
+  const redirectUrl = `${url}redirect`;
+  const original = getGlobalDispatcher();
+  const global = new Agent({ connections: 2 }).compose(interceptors.redirect({ maxRedirections: 2 }));
+  setGlobalDispatcher(global);
+  const propagation = enablePropagation({ http: false, openTelemetry: false });
+  const explicit = new Pool(origin, { connections: 2 }).compose(
+    interceptors.redirect({ maxRedirections: 2 }),
+    laneInterceptor(),
+  );
+  t.after(async () => {
+    propagation.disable();
+    setGlobalDispatcher(original);
+    await global.close();
+    await explicit.close();
+  });
+  // `alarms`: the guard may count this cell's follow-ups. A redirect interceptor under
+  // graylane's re-dispatches from the socket callback of the 302, outside any interceptor frame;
+  // a base-lane request followed on a connection that a lane request opened then looks like a
+  // bypass to the guard (counted as unintercepted, see the core README). The lanes on the wire are
+  // right all the same, as asserted.
+  const cells: ReadonlyArray<[string, CellClient, boolean]> = [
+    [
+      'global fetch (follows itself) × global Agent connections 2',
+      async () => (await fetch(redirectUrl)).text(),
+      false,
+    ],
+    [
+      'undici request × global Agent connections 2 + redirect interceptor',
+      async () => (await request(redirectUrl)).body.text(),
+      true,
+    ],
+    [
+      'dispatcher.request × Pool connections 2 + redirect, laneInterceptor last',
+      async () => (await explicit.request({ origin, path: '/redirect', method: 'GET' })).body.text(),
+      true,
+    ],
+  ];
+  for (const [name, client, alarms] of cells) {
+    resetPropagationCounters();
+    const result = await runCell(name, client, url, { total: 400 });
+    t.diagnostic(`${describeCell(result)}; unintercepted ${propagationCounters().unintercepted}`);
+    if (alarms) assertLanes(result);
+    else assertClean(result);
+  }
 });

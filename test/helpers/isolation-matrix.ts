@@ -60,11 +60,19 @@ export interface CellOptions {
 function answer(req: IncomingMessage, res: ServerResponse): void {
   const tag = req.headers['x-mse-tag'];
   req.resume();
+  if (req.url === '/redirect') {
+    // Followed by the client: the second request must carry the caller's lane too.
+    setImmediate(() => res.writeHead(302, { location: '/' }).end());
+    return;
+  }
   // Answer on the next turn, so requests pile up behind connection limits.
   setImmediate(() => res.end(Array.isArray(tag) ? tag.join(',') : (tag ?? '')));
 }
 
-/** A loopback server answering every request with the `x-mse-tag` it got ('' for none). */
+/**
+ * A loopback server answering every request with the `x-mse-tag` it got ('' for none), except
+ * `/redirect`, which answers `302 Location: /`.
+ */
 export async function laneEcho(t: TestContext, tls?: TlsPair): Promise<{ url: string; origin: string }> {
   const server = tls === undefined ? createHttpServer(answer) : createHttpsServer({ ...tls }, answer);
   // Keep-alive sockets outlive every cell: no server-side close racing a client's reuse.

@@ -28,9 +28,12 @@ import { type LaneDispatch, laneDispatchInterceptor } from './lane-interceptor';
 //
 // `undici:request:create` is kept as a guard, never to write: a request created outside any
 // interceptor frame, in a lane, without the lane header, and not accounted for as queued by the
-// interceptor, did not go through graylane — it is counted (`unintercepted`) and warned about
-// once. The global dispatcher replaced after `enablePropagation()` is noticed there too and
-// composed again.
+// interceptor, most likely did not go through graylane — it is counted (`unintercepted`) and
+// warned about once. It cannot be told apart from a base-lane request that an interceptor
+// composed UNDER ours (redirect, retry) re-dispatches from a lane request's socket callback: that
+// one is counted too, though its (absent) lane was decided correctly at its first dispatch. The
+// counter over-reports then; no lane on the wire is affected. The global dispatcher replaced after
+// `enablePropagation()` is noticed here as well and composed again.
 
 /** The part of the `undici` package the automatic mode uses: its public global-dispatcher API. */
 interface UndiciGlobalApi {
@@ -38,19 +41,19 @@ interface UndiciGlobalApi {
   setGlobalDispatcher(dispatcher: unknown): void;
 }
 
-/** A dispatcher that can take an interceptor (undici 6.?+ and 7 `Dispatcher.compose`). */
+/** A dispatcher that can take an interceptor (`Dispatcher.compose`, undici 6.21+ and 7). */
 interface Composable {
   compose(interceptor: (dispatch: LaneDispatch) => LaneDispatch): unknown;
 }
 
 /** Warning codes of the automatic undici mode. */
-export const UNDICI_WARNINGS = Object.freeze({
+const UNDICI_WARNINGS = Object.freeze({
   unavailable: 'GL_WARN_UNDICI_UNAVAILABLE',
   replaced: 'GL_WARN_GLOBAL_DISPATCHER_REPLACED',
   unintercepted: 'GL_WARN_UNDICI_UNINTERCEPTED',
 });
 
-/** The lowercase header of the part of an undici `Request` the guard reads. */
+/** The part of an undici `Request` (as published on `undici:request:create`) the guard reads. */
 interface UndiciRequest {
   readonly headers: unknown;
 }
@@ -137,7 +140,7 @@ function onUndiciRequestCreate(message: unknown): void {
     outboundCounters.unintercepted++;
     warnOnce(
       UNDICI_WARNINGS.unintercepted,
-      `graylane: an undici request was dispatched in lane '${context.lane}' through a dispatcher without laneInterceptor() (a Pool, Agent or Client used directly or passed as { dispatcher }). It was sent WITHOUT the lane: undici may create such requests after their dispatch, in another request's context, so graylane does not guess. Compose laneInterceptor() onto that dispatcher: dispatcher.compose(laneInterceptor()).`,
+      `graylane: an undici request was created in lane '${context.lane}' without passing laneInterceptor(), so it was sent WITHOUT a lane: undici may create requests after their dispatch, in another request's context, and graylane does not guess. Usually a Pool, Agent or Client used directly or passed as { dispatcher }: compose laneInterceptor() onto it (dispatcher.compose(laneInterceptor())). (A redirect or retry re-dispatched by an interceptor composed under laneInterceptor() is counted too; that one is harmless: its lane was decided at its first dispatch.)`,
     );
   } catch {
     outboundCounters.dropped++;
