@@ -6,8 +6,8 @@ import { stat } from 'node:fs/promises';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { enablePropagation, withLane } from '@graylane/core';
-import { Pool } from 'undici';
+import { enablePropagation, laneInterceptor, withLane } from '@graylane/core';
+import { type Dispatcher, Pool } from 'undici';
 import { type HopClient, type HopReport, startChain } from './helpers/chain';
 import { globalFetchClient, undiciRequestClient } from './helpers/clients';
 
@@ -43,6 +43,7 @@ test(`isolation: ${TOTAL} requests at concurrency ${CONCURRENCY}, mixed lanes, z
   const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 16 });
   t.after(() => keepAlive.destroy());
   const pools = new Map<string, Pool>();
+  const composed = new Map<string, Dispatcher>();
   t.after(() => Promise.all([...pools.values()].map((p) => p.close())));
   const httpClient: HopClient = (url, headers) =>
     new Promise((resolve, reject) => {
@@ -60,12 +61,16 @@ test(`isolation: ${TOTAL} requests at concurrency ${CONCURRENCY}, mixed lanes, z
     });
   const boundedPoolClient: HopClient = async (url, headers) => {
     const u = new URL(url);
-    let pool = pools.get(u.origin);
-    if (pool === undefined) {
-      pool = new Pool(u.origin, { connections: 8 });
+    let dispatcher = composed.get(u.origin);
+    if (dispatcher === undefined) {
+      const pool = new Pool(u.origin, { connections: 8 });
       pools.set(u.origin, pool);
+      // A dispatcher the service constructs itself: composed with laneInterceptor(), the supported
+      // form (the automatic mode reaches only the global dispatcher).
+      dispatcher = pool.compose(laneInterceptor());
+      composed.set(u.origin, dispatcher);
     }
-    const { body } = await pool.request({ path: u.pathname, method: 'GET', headers });
+    const { body } = await dispatcher.request({ path: u.pathname, method: 'GET', headers });
     return body.text();
   };
   const rotation: readonly HopClient[] = [
@@ -86,8 +91,10 @@ test(`isolation: ${TOTAL} requests at concurrency ${CONCURRENCY}, mixed lanes, z
     },
   });
 
-  const driver = new Pool(new URL(chain.url).origin, { connections: CONCURRENCY });
-  t.after(() => driver.close());
+  const driverPool = new Pool(new URL(chain.url).origin, { connections: CONCURRENCY });
+  t.after(() => driverPool.close());
+  // Cases with an ambient lane rely on the driver's own propagation: an explicit Pool, so composed.
+  const driver = driverPool.compose(laneInterceptor());
   const send = async (c: Case): Promise<HopReport> => {
     const call = () =>
       driver.request({

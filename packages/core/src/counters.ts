@@ -4,6 +4,7 @@ import {
   type InvalidTagMessage,
   type InvalidTagReason,
 } from './diagnostics';
+import { noteLaneIngress } from './internal/propagation-watch';
 import type { Lane } from './lane';
 
 /** Distinct lanes counted one by one; past this, requests count under {@link OTHER_LANES}. */
@@ -46,6 +47,7 @@ export function countIngress(
   carrier: IngressLaneMessage['carrier'] = 'header',
 ): void {
   const key = lane ?? BASE_LANE_KEY;
+  if (lane !== undefined) noteLaneIngress();
   const seen = requestsByLane.get(key);
   if (seen !== undefined) {
     requestsByLane.set(key, seen + 1);

@@ -67,4 +67,9 @@ export type {
 } from './otel-observability';
 export { enableLaneObservability, LANE_METRICS, LANE_SPAN_ATTRIBUTE } from './otel-observability';
 export type { PropagationCounters, PropagationHandle, PropagationOptions } from './propagation';
-export { enablePropagation, propagationCounters, resetPropagationCounters } from './propagation';
+export {
+  disablePropagationWarning,
+  enablePropagation,
+  propagationCounters,
+  resetPropagationCounters,
+} from './propagation';

@@ -1,14 +1,14 @@
 import type { LaneContext } from './context';
+import type { InjectClient } from './diagnostics';
 import {
   compileOutbound,
+  dispatchFrames,
   flatListHas,
   type HeaderAccess,
-  INTERCEPTED_HEADER,
   type OutboundConfig,
   type OutboundOptions,
   outboundContext,
   recordHas,
-  undiciHookState,
   writeOutbound,
 } from './internal/outbound-headers';
 
@@ -72,59 +72,90 @@ function withHeaders(opts: LaneDispatchOptions, headers: HeaderCopy): LaneDispat
   return copy;
 }
 
-/** Writes the context's headers (and the mark for the automatic hook) onto a copy of the caller's. */
+/** Writes the context's headers onto a copy of the caller's options; the caller's when it cannot. */
 function taggedOptions(
   opts: LaneDispatchOptions,
-  context: LaneContext | undefined,
+  context: LaneContext,
   config: OutboundConfig,
-  mark: boolean,
+  client: InjectClient,
 ): LaneDispatchOptions {
   const headers = copyHeaders(opts.headers);
   if (headers === null) return opts;
-  if (Array.isArray(headers)) {
-    if (context !== undefined) writeOutbound(headers, FLAT_ACCESS, context, config, 'interceptor');
-    if (mark) headers.push(INTERCEPTED_HEADER, '1');
-  } else {
-    if (context !== undefined) writeOutbound(headers, RECORD_ACCESS, context, config, 'interceptor');
-    if (mark) headers[INTERCEPTED_HEADER] = '1';
-  }
+  if (Array.isArray(headers)) writeOutbound(headers, FLAT_ACCESS, context, config, client);
+  else writeOutbound(headers, RECORD_ACCESS, context, config, client);
   return withHeaders(opts, headers);
 }
 
 /**
- * An undici interceptor for `Dispatcher.compose` that writes the current lane (and carried
- * headers) onto each request at dispatch time. Needs no `enablePropagation` and patches nothing.
- * A request that already has the header keeps it; outside a lane the request passes untouched
- * (while `enablePropagation()`'s undici hook is installed it gets a private mark for the hook,
- * removed before it is sent). The caller's options object is never mutated.
+ * The interceptor: `dispatch` wrapped so that the lane is decided when the request is DISPATCHED,
+ * in the caller's synchronous frame. That is the one point where undici runs in the caller's
+ * async context for every client: `request`/`stream`/`pipeline` dispatch synchronously from the
+ * call, and `fetch` dispatches from its own promise chain, which continues the caller's context.
+ * Later points are not: a Pool or Agent with a `connections` limit queues the dispatch and creates
+ * the request from another request's socket callback, and retry/redirect interceptors re-dispatch
+ * from socket callbacks too. So the lane is written into the options here, before any queue;
+ * whatever undici does with the options afterwards (queue, retry, redirect) carries it along.
+ * Put it LAST in `compose(...)` (outermost), so that interceptors which re-dispatch run inside it.
  *
- * Prefer it over the automatic hook for dispatchers with a bounded `connections` limit: it tags
- * a request when it is dispatched, before undici queues it.
+ * Outside a lane the caller's options object is handed on as it is: nothing is allocated.
+ * The frame counters let the automatic mode's `undici:request:create` guard tell requests that
+ * went through here from requests that did not (see `undici-hook.ts`).
+ * @internal Also composed onto the global dispatcher by `enablePropagation`.
+ */
+export function laneDispatchInterceptor(
+  config: OutboundConfig,
+  client: InjectClient,
+): <D extends LaneDispatch>(dispatch: D) => D {
+  return function laneInterceptor<D extends LaneDispatch>(dispatch: D): D {
+    const next = dispatch as unknown as Dispatch;
+    // Two declared parameters: undici's compose checks `dispatch.length === 2`.
+    const laneDispatch: Dispatch = function laneDispatch(this: unknown, opts, handler) {
+      const context = outboundContext();
+      const frames = dispatchFrames;
+      const createdBefore = frames.created;
+      frames.depth++;
+      let accepted: boolean;
+      try {
+        accepted = next.call(
+          this,
+          context === undefined ? opts : taggedOptions(opts, context, config, client),
+          handler,
+        );
+      } finally {
+        frames.depth--;
+      }
+      // Not created synchronously: undici queued it and will create it outside any frame.
+      if (frames.watching && frames.created === createdBefore) frames.pending++;
+      return accepted;
+    };
+    return laneDispatch as unknown as D;
+  };
+}
+
+/**
+ * An undici interceptor for `Dispatcher.compose` that writes the current lane (and carried
+ * headers) onto each request when it is dispatched — in the caller's frame, before undici queues
+ * it behind a connection limit — so every request keeps its own lane whatever the dispatcher's
+ * `connections`, `pipelining` or interceptor chain. Needs no `enablePropagation` and patches
+ * nothing. A request that already has the header keeps it; outside a lane the request passes
+ * untouched (the caller's options object itself, nothing allocated). The caller's options object
+ * is never mutated.
+ *
+ * This is the supported form for every dispatcher you construct and pass explicitly
+ * (`Pool`, `Agent`, `Client`, `{ dispatcher }` options): `enablePropagation()` reaches only the
+ * global dispatcher. Compose it LAST, so it runs before interceptors that re-dispatch
+ * (retry, redirect).
  *
  * @param options.header lane header, default `x-mse-tag`.
  * @param options.carry also write carried headers, default `true`.
  * @throws {InvalidOptionError} `GL_ERR_INVALID_OPTION` for malformed options.
  * @example
- * import { Agent } from 'undici';
- * const dispatcher = new Agent({ connections: 8 }).compose(laneInterceptor());
+ * import { Agent, interceptors } from 'undici';
+ * const dispatcher = new Agent({ connections: 8 }).compose(interceptors.retry(), laneInterceptor());
  * await withLane('gray', () => request('http://svc-b/', { dispatcher })); // x-mse-tag: gray
  */
 export function laneInterceptor(
   options?: LaneInterceptorOptions,
 ): <D extends LaneDispatch>(dispatch: D) => D {
-  const config: OutboundConfig = compileOutbound(options);
-  return function laneInterceptor<D extends LaneDispatch>(dispatch: D): D {
-    const next = dispatch as unknown as Dispatch;
-    const laneDispatch: Dispatch = function laneDispatch(this: unknown, opts, handler) {
-      const context = outboundContext();
-      // While the automatic hook is installed, every request is marked as decided here, in the
-      // caller's context: undici may create it later (queued behind a connection limit, retried,
-      // redirected) from another request's context, where the hook would read the wrong lane.
-      const mark = undiciHookState.installed;
-      if (context === undefined && !mark) return next.call(this, opts, handler);
-      if (mark) undiciHookState.marked = true;
-      return next.call(this, taggedOptions(opts, context, config, mark), handler);
-    };
-    return laneDispatch as unknown as D;
-  };
+  return laneDispatchInterceptor(compileOutbound(options), 'interceptor');
 }

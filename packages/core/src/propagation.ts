@@ -6,14 +6,20 @@ import {
   type OutboundOptions,
   outboundCounters,
 } from './internal/outbound-headers';
+import { pausePropagationWatch, silencePropagationWatch } from './internal/propagation-watch';
 import { enableOpenTelemetryBridge, type OpenTelemetryBridge } from './otel-bridge';
 import { installUndiciHook, uninstallUndiciHook } from './undici-hook';
 
 /** Options of {@link enablePropagation}. Every field is optional. */
 export interface PropagationOptions extends OutboundOptions {
   /**
-   * Tag undici (`request`, `fetch`, `Pool`, `Agent`, `Client`) and Node's global `fetch` through
-   * the `undici:request:create` diagnostics channel. Default `true`.
+   * Tag undici and Node's global `fetch` by composing `laneInterceptor()` onto undici's global
+   * dispatcher (npm `undici`'s public `getGlobalDispatcher`/`setGlobalDispatcher`; needs the
+   * `undici` package). Covers `fetch`, undici's `request`/`stream`/`pipeline`/`fetch` without a
+   * `dispatcher` option and axios's fetch adapter, whatever the global dispatcher's connection
+   * limit, pipelining or interceptors. Dispatchers you pass explicitly need `laneInterceptor()`;
+   * requests that bypass it in a lane are counted (`unintercepted`) and warned about once.
+   * Default `true`.
    */
   readonly undici?: boolean;
   /**
@@ -58,6 +64,16 @@ export interface PropagationCounters {
   readonly unwritable: number;
   /** Invalid lanes or carried values (oversize, bad characters) that were not forwarded. */
   readonly dropped: number;
+  /**
+   * undici requests made in a lane through a dispatcher without `laneInterceptor()` while
+   * propagation was enabled: sent without the lane (`GL_WARN_UNDICI_UNINTERCEPTED`).
+   */
+  readonly unintercepted: number;
+  /**
+   * Outbound requests made in a lane without the lane header while propagation was NOT enabled
+   * (`GL_WARN_PROPAGATION_NOT_ENABLED`); counted once a request arrived in a lane.
+   */
+  readonly unpropagated: number;
 }
 
 interface Settings {
@@ -130,7 +146,9 @@ function sameSettings(a: Settings, b: Settings): boolean {
 /**
  * Switches on automatic outbound propagation for the process: while enabled, every outbound
  * HTTP request made inside a lane carries `x-mse-tag: <lane>` (and the context's carried
- * headers) — undici and global `fetch` through the `undici:request:create` diagnostics channel,
+ * headers) — undici and global `fetch` through `laneInterceptor()` composed onto undici's global
+ * dispatcher (call it after any `setGlobalDispatcher()`; explicit dispatchers need
+ * `laneInterceptor()` themselves),
  * `node:http`/`node:https` through `http.client.request.created` (Node 22.12+/23.2+) or by
  * wrapping `request`/`get` (Node 20), and therefore axios with its http or fetch adapter.
  * A request that already has the header keeps its value; outside a lane nothing is added.
@@ -167,6 +185,8 @@ export function enablePropagation(options?: PropagationOptions): PropagationHand
   } else {
     // The bridge may throw (missing peer): start it before patching anything.
     bridge = startBridge(settings.openTelemetry);
+    // Before the hooks: the watch and the undici guard share the interceptor's frame counts.
+    pausePropagationWatch(true);
     if (settings.undici) installUndiciHook(settings.outbound);
     if (settings.httpMode !== null) installHttpHook(settings.outbound, settings.httpMode);
     active = settings;
@@ -186,6 +206,7 @@ export function enablePropagation(options?: PropagationOptions): PropagationHand
       if (current === null) return;
       if (current.undici) uninstallUndiciHook();
       if (current.httpMode !== null) uninstallHttpHook();
+      pausePropagationWatch(false);
       const started = bridge;
       bridge = null;
       if (started !== null) started.disable();
@@ -201,8 +222,8 @@ export function enablePropagation(options?: PropagationOptions): PropagationHand
  * propagationCounters().injected; // lane headers written so far
  */
 export function propagationCounters(): PropagationCounters {
-  const { injected, kept, unwritable, dropped } = outboundCounters;
-  return { injected, kept, unwritable, dropped };
+  const { injected, kept, unwritable, dropped, unintercepted, unpropagated } = outboundCounters;
+  return { injected, kept, unwritable, dropped, unintercepted, unpropagated };
 }
 
 /**
@@ -210,11 +231,29 @@ export function propagationCounters(): PropagationCounters {
  *
  * @example
  * resetPropagationCounters();
- * propagationCounters(); // { injected: 0, kept: 0, unwritable: 0, dropped: 0 }
+ * propagationCounters().injected; // 0
  */
 export function resetPropagationCounters(): void {
   outboundCounters.injected = 0;
   outboundCounters.kept = 0;
   outboundCounters.unwritable = 0;
   outboundCounters.dropped = 0;
+  outboundCounters.unintercepted = 0;
+  outboundCounters.unpropagated = 0;
+}
+
+/**
+ * Declares that this service sends its outbound calls without the lane on purpose. Without it,
+ * once a request has arrived in a lane (counted at ingress) while no propagation is enabled, an
+ * outbound call made in that lane without the lane header raises a one-time warning
+ * `GL_WARN_PROPAGATION_NOT_ENABLED` and counts as `unpropagated`. This removes that watch (two
+ * diagnostics-channel subscriptions) for the rest of the process. Idempotent.
+ * (`node --disable-warning=GL_WARN_PROPAGATION_NOT_ENABLED` hides the warning but keeps counting.)
+ *
+ * @example
+ * // an edge that must not forward lanes to third-party APIs
+ * disablePropagationWarning();
+ */
+export function disablePropagationWarning(): void {
+  silencePropagationWatch();
 }

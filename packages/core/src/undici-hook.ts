@@ -1,144 +1,189 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
-import type { LaneContext } from './context';
 import {
-  equalsLower,
+  dispatchFrames,
   flatListHas,
-  type HeaderAccess,
-  INTERCEPTED_HEADER,
   type OutboundConfig,
   outboundContext,
   outboundCounters,
-  undiciHookState,
-  writeOutbound,
 } from './internal/outbound-headers';
+import { warnOnce } from './internal/warn-once';
+import { type LaneDispatch, laneDispatchInterceptor } from './lane-interceptor';
 
-/**
- * The part of an undici `Request` we use, as published on `undici:request:create`. undici 6+
- * keeps headers as a flat `[name, value, …]` array; undici 5 kept a raw `name: value\r\n` string.
- */
+// How the automatic mode reaches undici, with public API only.
+//
+// undici decides where a request goes when it is DISPATCHED, but creates the request object — and
+// publishes `undici:request:create` — only when a connection takes it. With a `connections` limit,
+// a Pool or Agent queues the dispatch and creates the request later, from the 'drain' of another
+// request's connection, i.e. in THAT request's async context; retry and redirect interceptors
+// re-dispatch from socket callbacks too. No public field of the created request says who
+// dispatched it, so tagging at creation is wrong for exactly the production settings that matter.
+//
+// So the lane is bound at dispatch time, by `laneInterceptor`, which `enablePropagation()` composes
+// onto the GLOBAL dispatcher through undici's public `getGlobalDispatcher`/`setGlobalDispatcher`
+// and `Dispatcher.compose`. That one dispatcher is shared by npm undici (`request`, `stream`,
+// `pipeline`, `fetch` without a `dispatcher` option) and Node's bundled undici (global `fetch`,
+// and so axios's fetch adapter), whichever major each is. Dispatchers an application constructs
+// itself (`Pool`, `Agent`, `Client`, `{ dispatcher }`) are not reachable through any public API:
+// for those `laneInterceptor()` is the supported form.
+//
+// `undici:request:create` is kept as a guard, never to write: a request created outside any
+// interceptor frame, in a lane, without the lane header, and not accounted for as queued by the
+// interceptor, most likely did not go through graylane — it is counted (`unintercepted`) and
+// warned about once. It cannot be told apart from a base-lane request that an interceptor
+// composed UNDER ours (redirect, retry) re-dispatches from a lane request's socket callback: that
+// one is counted too, though its (absent) lane was decided correctly at its first dispatch. The
+// counter over-reports then; no lane on the wire is affected. The global dispatcher replaced after
+// `enablePropagation()` is noticed here as well and composed again.
+
+/** The part of the `undici` package the automatic mode uses: its public global-dispatcher API. */
+interface UndiciGlobalApi {
+  getGlobalDispatcher(): unknown;
+  setGlobalDispatcher(dispatcher: unknown): void;
+}
+
+/** A dispatcher that can take an interceptor (`Dispatcher.compose`, undici 6.21+ and 7). */
+interface Composable {
+  compose(interceptor: (dispatch: LaneDispatch) => LaneDispatch): unknown;
+}
+
+/** Warning codes of the automatic undici mode. */
+const UNDICI_WARNINGS = Object.freeze({
+  unavailable: 'GL_WARN_UNDICI_UNAVAILABLE',
+  replaced: 'GL_WARN_GLOBAL_DISPATCHER_REPLACED',
+  unintercepted: 'GL_WARN_UNDICI_UNINTERCEPTED',
+});
+
+/** The part of an undici `Request` (as published on `undici:request:create`) the guard reads. */
 interface UndiciRequest {
   readonly headers: unknown;
-  addHeader(name: string, value: string): unknown;
 }
 
-const UNDICI_ACCESS: HeaderAccess<UndiciRequest> = {
-  has(request, name) {
-    const headers = request.headers;
-    if (Array.isArray(headers)) return flatListHas(headers, name);
-    if (typeof headers === 'string') return rawHas(headers, name);
-    return false;
-  },
-  set(request, name, value) {
-    request.addHeader(name, value);
-    return true;
-  },
-};
-
-function rawHas(raw: string, name: string): boolean {
-  let start = 0;
-  while (start < raw.length) {
-    let end = raw.indexOf('\r\n', start);
-    if (end === -1) end = raw.length;
-    const colon = raw.indexOf(':', start);
-    if (colon !== -1 && colon < end && equalsLower(raw.slice(start, colon).trim(), name)) return true;
-    start = end + 2;
-  }
-  return false;
-}
-
-/** Removes the mark `laneInterceptor` leaves on the requests it handled; true when it was there. */
-function removeIntercepted(request: UndiciRequest): boolean {
-  const headers = request.headers;
-  if (!Array.isArray(headers)) return false;
-  // The mark is appended last by the interceptor, unless a later interceptor added headers.
-  for (let i = headers.length - 2; i >= 0; i -= 2) {
-    if (headers[i] === INTERCEPTED_HEADER) {
-      // Shifted down in place: splice would allocate an array for the removed pair.
-      for (let j = i + 2; j < headers.length; j++) headers[j - 2] = headers[j];
-      headers.length -= 2;
-      return true;
+function loadUndici(): UndiciGlobalApi | null {
+  try {
+    // Optional peer dependency, loaded on enable only: core has no runtime dependencies.
+    const undici = require('undici') as Partial<UndiciGlobalApi> | null;
+    if (
+      typeof undici?.getGlobalDispatcher === 'function' &&
+      typeof undici.setGlobalDispatcher === 'function'
+    ) {
+      return undici as UndiciGlobalApi;
     }
+  } catch {
+    // Reported by the caller.
   }
-  return false;
+  return null;
 }
 
-// undici keeps the dispatch handler under a private `Symbol('handler')` (undici 5, 6 and 7). Found
-// once per Request class; `null` when a version has none.
-const handlerKeys = new WeakMap<object, symbol | null>();
-
-function handlerOf(request: UndiciRequest): unknown {
-  const proto = Object.getPrototypeOf(request) as object | null;
-  if (proto === null) return undefined;
-  let key = handlerKeys.get(proto);
-  if (key === undefined) {
-    key = Object.getOwnPropertySymbols(request).find((s) => s.description === 'handler') ?? null;
-    handlerKeys.set(proto, key);
-  }
-  return key === null ? undefined : (request as unknown as Record<symbol, unknown>)[key];
-}
-
-interface ScopedHandler {
-  runInAsyncScope<R>(fn: () => R): R;
-  readonly handler?: unknown;
-}
-
-// How far down `.handler` (redirect and retry handlers wrap the caller's) we look.
-const MAX_HANDLER_DEPTH = 4;
-/**
- * The lane context the request was dispatched in. undici may create a request later than its
- * dispatch — queued behind a `connections` limit, then created from another request's socket
- * callback — so the ambient context is not always the caller's. undici's own API handlers
- * (`request`, `stream`, `pipeline`, …) are AsyncResources created in the caller's context: read
- * the lane inside their scope. Other handlers (fetch) fall back to the ambient context.
- */
-function dispatchContext(request: UndiciRequest): LaneContext | undefined {
-  let handler = handlerOf(request);
-  for (let depth = 0; depth < MAX_HANDLER_DEPTH; depth++) {
-    if (typeof handler !== 'object' || handler === null) break;
-    if (typeof (handler as ScopedHandler).runInAsyncScope === 'function') {
-      return (handler as ScopedHandler).runInAsyncScope(outboundContext);
-    }
-    handler = (handler as ScopedHandler).handler;
-  }
-  return outboundContext();
-}
-
-// Both the undici package and Node's bundled undici (global fetch) publish on this name.
 const createChannel = diagnosticsChannel.channel('undici:request:create');
+
 let config: OutboundConfig | null = null;
+let api: UndiciGlobalApi | null = null;
+let interceptor: ((dispatch: LaneDispatch) => LaneDispatch) | null = null;
+/** The global dispatcher graylane set (the user's, composed), and the one it was composed from. */
+let installed: unknown = null;
+let underlying: unknown = null;
+
+/** Composes the interceptor onto the current global dispatcher; false when it cannot. */
+function composeGlobal(): boolean {
+  const undici = api;
+  if (undici === null || interceptor === null) return false;
+  const current = undici.getGlobalDispatcher();
+  if (typeof (current as Partial<Composable> | null)?.compose !== 'function') {
+    installed = null;
+    warnOnce(
+      UNDICI_WARNINGS.unavailable,
+      'graylane: the global undici dispatcher has no compose(); global fetch and undici requests are NOT tagged with the lane. Set an undici Agent with setGlobalDispatcher() before enablePropagation(), or pass a dispatcher composed with laneInterceptor().',
+    );
+    return false;
+  }
+  const composed = (current as Composable).compose(interceptor);
+  undici.setGlobalDispatcher(composed);
+  underlying = current;
+  installed = composed;
+  return true;
+}
+
+function hasLaneHeader(request: UndiciRequest, header: string): boolean {
+  const headers = request.headers;
+  // undici 6 and 7 keep a flat [name, value, ...] list; anything else: assume present, stay quiet.
+  return Array.isArray(headers) ? flatListHas(headers, header) : true;
+}
 
 function onUndiciRequestCreate(message: unknown): void {
+  const frames = dispatchFrames;
+  if (frames.depth > 0) {
+    // Created synchronously by a dispatch that went through the interceptor.
+    frames.created++;
+    return;
+  }
   const active = config;
   if (active === null) return;
-  const request = (message as { request?: UndiciRequest } | null)?.request;
-  if (request === undefined || request === null || typeof request.addHeader !== 'function') return;
   // A subscriber that throws would surface as an uncaught exception: never let one escape.
   try {
-    if (undiciHookState.marked && removeIntercepted(request)) return;
-    const context = dispatchContext(request);
-    if (context === undefined) return;
-    writeOutbound(request, UNDICI_ACCESS, context, active, 'undici');
+    if (installed !== null && api !== null && api.getGlobalDispatcher() !== installed) {
+      // setGlobalDispatcher() after enablePropagation(): compose onto the new one from now on.
+      warnOnce(
+        UNDICI_WARNINGS.replaced,
+        'graylane: the global undici dispatcher was replaced after enablePropagation(); the lane interceptor was composed onto the new one, but requests dispatched in between were sent without their lane. Call setGlobalDispatcher() before enablePropagation().',
+      );
+      composeGlobal();
+    }
+    if (frames.pending > 0) {
+      // Most likely a request the interceptor dispatched and undici queued: already decided.
+      frames.pending--;
+      return;
+    }
+    const context = outboundContext();
+    if (context === undefined || context.lane === undefined) return;
+    const request = (message as { request?: UndiciRequest } | null)?.request;
+    if (request === undefined || request === null || hasLaneHeader(request, active.header)) return;
+    outboundCounters.unintercepted++;
+    warnOnce(
+      UNDICI_WARNINGS.unintercepted,
+      `graylane: an undici request was created in lane '${context.lane}' without passing laneInterceptor(), so it was sent WITHOUT a lane: undici may create requests after their dispatch, in another request's context, and graylane does not guess. Usually a Pool, Agent or Client used directly or passed as { dispatcher }: compose laneInterceptor() onto it (dispatcher.compose(laneInterceptor())). (A redirect or retry re-dispatched by an interceptor composed under laneInterceptor() is counted too; that one is harmless: its lane was decided at its first dispatch.)`,
+    );
   } catch {
     outboundCounters.dropped++;
   }
 }
 
 /**
- * Subscribes to `undici:request:create`, covering undici's `request`/`fetch`/`Pool`/`Agent`/`Client`
- * and Node's global `fetch`. The request is tagged from the async context it was dispatched in
- * (see {@link dispatchContext}); requests `laneInterceptor` already decided are left alone.
+ * Composes `laneInterceptor` onto undici's global dispatcher (shared by npm undici and Node's
+ * global fetch) and subscribes the `undici:request:create` guard. Warns once
+ * (`GL_WARN_UNDICI_UNAVAILABLE`) when the `undici` package cannot be loaded or the global
+ * dispatcher cannot be composed: then nothing undici sends is tagged automatically.
  * @internal Used by `enablePropagation` only.
  */
 export function installUndiciHook(outbound: OutboundConfig): void {
   config = outbound;
-  undiciHookState.installed = true;
+  interceptor = laneDispatchInterceptor(outbound, 'undici') as unknown as (
+    dispatch: LaneDispatch,
+  ) => LaneDispatch;
+  api = loadUndici();
+  if (api === null) {
+    warnOnce(
+      UNDICI_WARNINGS.unavailable,
+      "graylane: enablePropagation() could not load the 'undici' package, so global fetch and undici requests are NOT tagged with the lane. npm install undici (its setGlobalDispatcher() is the public way to reach global fetch's dispatcher), or pass { undici: false } and compose laneInterceptor() yourself.",
+    );
+  } else {
+    composeGlobal();
+  }
+  dispatchFrames.pending = 0;
+  dispatchFrames.watching = true;
   createChannel.subscribe(onUndiciRequestCreate);
 }
 
-/** Undoes {@link installUndiciHook}. @internal */
+/** Undoes {@link installUndiciHook}: the global dispatcher is put back unless it was replaced since. */
 export function uninstallUndiciHook(): void {
   createChannel.unsubscribe(onUndiciRequestCreate);
-  undiciHookState.installed = false;
-  undiciHookState.marked = false;
+  dispatchFrames.watching = false;
+  dispatchFrames.pending = 0;
+  if (api !== null && installed !== null && api.getGlobalDispatcher() === installed) {
+    api.setGlobalDispatcher(underlying);
+  }
+  installed = null;
+  underlying = null;
+  interceptor = null;
+  api = null;
   config = null;
 }

@@ -152,7 +152,14 @@ test('graylane:propagation:inject is published when subscribed; counters count i
     { lane: 'gray', client: 'undici', header: 'x-mse-tag' },
     { lane: 'blue', client: 'http', header: 'x-mse-tag' },
   ]);
-  assert.deepEqual(propagationCounters(), { injected: 2, kept: 1, unwritable: 0, dropped: 0 });
+  assert.deepEqual(propagationCounters(), {
+    injected: 2,
+    kept: 1,
+    unwritable: 0,
+    dropped: 0,
+    unintercepted: 0,
+    unpropagated: 0,
+  });
 });
 
 test('a request whose headers are already rendered is left alone and counted, never thrown', async (t) => {

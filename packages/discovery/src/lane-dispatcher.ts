@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@graylane/core';
+import { InvalidOptionError, laneInterceptor } from '@graylane/core';
 import type { Dispatcher, Pool } from 'undici';
 import type { Discovery } from './create-discovery';
 import type { Instance } from './instance';
@@ -118,7 +118,18 @@ function defineLaneDispatcher(undici: Undici) {
       this.#poolOptions = options.poolOptions;
     }
 
+    // The lane is written at dispatch, in the caller's frame: the same lane pick() routes by, and
+    // never the lane of a request whose socket callback later creates a queued one.
+    readonly #tagged = laneInterceptor()(
+      (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean =>
+        this.#route(opts, handler),
+    );
+
     override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+      return this.#tagged(opts, handler);
+    }
+
+    #route(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
       const target = this.#target(opts.origin);
       if (target === null) return this.#passthrough.dispatch(opts, handler);
       let instance: Instance;

@@ -38,9 +38,18 @@ export interface OutboundCounters {
   kept: number;
   unwritable: number;
   dropped: number;
+  unintercepted: number;
+  unpropagated: number;
 }
 
-export const outboundCounters: OutboundCounters = { injected: 0, kept: 0, unwritable: 0, dropped: 0 };
+export const outboundCounters: OutboundCounters = {
+  injected: 0,
+  kept: 0,
+  unwritable: 0,
+  dropped: 0,
+  unintercepted: 0,
+  unpropagated: 0,
+};
 
 export const DEFAULT_OUTBOUND: OutboundConfig = Object.freeze({ header: LANE_HEADER, carry: true });
 
@@ -66,18 +75,19 @@ export function compileOutbound(options: OutboundOptions | undefined): OutboundC
 }
 
 /**
- * Whether the automatic undici hook is installed (set by `undici-hook.ts`), and whether
- * `laneInterceptor` has marked any request since (the hook looks for marks only then).
+ * The synchronous frames of graylane's undici dispatch interceptor (`laneInterceptor`, and the one
+ * `enablePropagation` composes onto the global dispatcher), shared with the `undici:request:create`
+ * subscribers (`undici-hook.ts`, `propagation-watch.ts`). Plain numbers: nothing is allocated per request.
+ *
+ * - `depth`: interceptor frames on the stack. A request created while it is above 0 was created
+ *   synchronously by a dispatch that went through the interceptor (already decided there).
+ * - `created`: requests created inside a frame, so a frame can tell whether its request was.
+ * - `pending`: requests the interceptor dispatched that undici has not created yet (queued behind
+ *   a connection limit; they are created later, outside any frame). Counted only while `watching`.
+ * - `watching`: a subscriber that uses the counts is on: the automatic mode's guard, or (while no
+ *   propagation is enabled) the watch for a forgotten `enablePropagation()`. Never both.
  */
-export const undiciHookState = { installed: false, marked: false };
-
-/**
- * Marks a request `laneInterceptor` handled while the automatic undici hook is installed: the
- * hook removes it before the request is written and leaves the request alone.
- * undici may create a request long after its dispatch (queued behind a `connections` limit) and
- * from another request's async context; without the mark the hook would read that context.
- */
-export const INTERCEPTED_HEADER = 'x-graylane-intercepted';
+export const dispatchFrames = { depth: 0, created: 0, pending: 0, watching: false };
 
 /**
  * The current lane context when it has something to write, else `undefined`. The hot path for
@@ -141,7 +151,9 @@ export function writeOutbound<C>(
     const entry = carry[i]!;
     const name = entry[0];
     if (name === header) continue;
-    if (!writableValue(entry[1])) {
+    // Checked here, not left to the client: a name undici rejects would fail the whole request
+    // when written into dispatch options (laneInterceptor) instead of throwing in addHeader.
+    if (!HTTP_TOKEN.test(name) || !writableValue(entry[1])) {
       outboundCounters.dropped++;
       continue;
     }
