@@ -2,6 +2,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import http, { type ClientRequest } from 'node:http';
 import https from 'node:https';
 import { syncBuiltinESMExports } from 'node:module';
+import { Duplex } from 'node:stream';
 import {
   type HeaderAccess,
   type OutboundConfig,
@@ -25,14 +26,46 @@ const HTTP_ACCESS: HeaderAccess<ClientRequest> = {
   },
 };
 
+let requestCreatedChannel: boolean | undefined;
+
 /**
  * True when this Node publishes `http.client.request.created` before the headers are rendered
- * (added in 23.2.0 and 22.12.0). Node 20 has only `http.client.request.start`, which fires after
- * the headers are sent and so cannot add one.
+ * (Node 22.12+ and 23.2+; Node 20 has only `http.client.request.start`, which fires after the
+ * headers are sent and so cannot add one). Detected by capability, once: a request is built on a
+ * socket that never connects, and we look whether the channel saw it.
  */
-export function hasRequestCreatedChannel(version: string = process.versions.node): boolean {
-  const [major = 0, minor = 0] = version.split('.').map(Number);
-  return major > 23 || (major === 23 && minor >= 2) || (major === 22 && minor >= 12);
+export function hasRequestCreatedChannel(): boolean {
+  if (requestCreatedChannel === undefined) requestCreatedChannel = probeRequestCreatedChannel();
+  return requestCreatedChannel;
+}
+
+function probeRequestCreatedChannel(): boolean {
+  let seen = false;
+  const onCreated = (): void => {
+    seen = true;
+  };
+  const channel = diagnosticsChannel.channel('http.client.request.created');
+  channel.subscribe(onCreated);
+  try {
+    const request = http.request({ createConnection: unconnectedSocket, headers: { host: 'probe.invalid' } });
+    request.on('error', ignore);
+    request.destroy();
+  } catch {
+    // A runtime that cannot build the probe cannot be relied on for the channel either.
+  } finally {
+    channel.unsubscribe(onCreated);
+  }
+  return seen;
+}
+
+function unconnectedSocket(): Duplex {
+  return new Duplex({ read: ignore, write: discard });
+}
+
+function ignore(): void {}
+
+function discard(_chunk: unknown, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+  callback();
 }
 
 let config: OutboundConfig | null = null;

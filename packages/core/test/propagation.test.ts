@@ -249,3 +249,12 @@ test("openTelemetry: 'auto' without @opentelemetry/api is skipped; true requires
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), { auto: false, code: 'GL_ERR_MISSING_PEER', restored: true });
 });
+
+test('node:http mode is chosen by capability: the probe finds http.client.request.created exactly where Node documents it', () => {
+  // The version table is Node's changelog (22.12.0, 23.2.0); the library itself never reads the version.
+  const r = runNode(
+    "const { hasRequestCreatedChannel } = require('./packages/core/dist/http-hook.js'); console.log(hasRequestCreatedChannel(), hasRequestCreatedChannel())",
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), `${HAS_CREATED_CHANNEL} ${HAS_CREATED_CHANNEL}`);
+});
