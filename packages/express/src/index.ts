@@ -21,3 +21,4 @@ export type { LaneEdgeOptions } from './lane-edge';
 export { laneEdge } from './lane-edge';
 export type { LaneMiddlewareOptions } from './lane-middleware';
 export { laneMiddleware } from './lane-middleware';
+export { ruleSetVersionOf } from './rule-set-version';

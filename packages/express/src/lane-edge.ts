@@ -14,18 +14,31 @@ import {
   compileRules,
   compileTrust,
   type EdgeDecision,
+  isRuleSetProvider,
+  isRuleSource,
+  LiveRules,
+  liveRules,
   NO_DECISION,
   type Rule,
+  type RuleSetProvider,
+  type RuleSource,
   stripLaneTags,
   type TrustPolicy,
 } from '@graylane/rules';
 import { type EdgeDecisionMessage, edgeChannels } from './diagnostics';
 import { laneMiddleware } from './lane-middleware';
+import { observeOutcome, RULE_SET_VERSION } from './rule-set-version';
 
 /** Options of {@link laneEdge}. */
 export interface LaneEdgeOptions extends CompileRulesOptions {
-  /** The edge rules, in order (see `compileRules` in `@graylane/rules`), or an already compiled set. */
-  readonly rules: readonly Rule[] | CompiledRules;
+  /**
+   * The edge rules: a list, in order (see `compileRules` in `@graylane/rules`); an already compiled
+   * set; a rule source (`fileRuleSource()`, `etcdRuleSource()`, `kubernetesRuleSource()`), which
+   * the edge wraps in `liveRules()`; or a provider whose set changes at run time (`liveRules()`,
+   * `releasePlan()`). Each request is decided by the one set it read; `ruleSetVersionOf(req)` says
+   * which.
+   */
+  readonly rules: readonly Rule[] | CompiledRules | RuleSource | RuleSetProvider;
   /**
    * What to do with a lane tag the client sent: `'strip'` (default: only rules assign lanes),
    * `'accept'`, or `{ allowlist: [lanes] }`. A kept tag wins over the rules (the request is
@@ -68,16 +81,19 @@ export function laneEdge(options: LaneEdgeOptions) {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'expected { rules, trust?, ingress? }');
   }
-  const rules = isCompiled(options.rules) ? options.rules : compileRules(options.rules, options);
+  const provider = providerOf(options);
   const trust = compileTrust(options.trust, 'strip');
   const ingress = compileIngress(options.ingress);
   const laneHeader = (options.ingress?.header ?? LANE_HEADER).toLowerCase();
-  checkLaneHeader(rules, laneHeader);
+  provider.addCheck((rules) => checkLaneHeader(rules, laneHeader));
+  const observes = typeof provider.observe === 'function';
   const enter = laneMiddleware({ header: laneHeader, baggageKey: false, carry: options.ingress?.carry });
   const stripAll = trust.mode === 'strip';
 
-  return function laneEdge(req: IncomingMessage, res: ServerResponse, next: Next): void {
+  const middleware = function laneEdge(req: IncomingMessage, res: ServerResponse, next: Next): void {
     const headers = req.headers as MutableHeaders;
+    const set = provider.current; // one read: the whole request is decided by this version
+    (req as unknown as Record<symbol, number>)[RULE_SET_VERSION] = set.version;
     let lane: Lane | undefined;
     let kept = false;
     if (!stripAll) {
@@ -91,7 +107,7 @@ export function laneEdge(options: LaneEdgeOptions) {
       if (edgeChannels.decision.hasSubscribers) publish(lane, -1, undefined, 'client');
     } else {
       stripLaneTags(headers, ingress);
-      const decision = rules.decide(req);
+      const decision = set.rules.decide(req);
       if (decision !== NO_DECISION) {
         applyHeaders(headers, decision);
         lane = decision.lane;
@@ -100,7 +116,37 @@ export function laneEdge(options: LaneEdgeOptions) {
     }
     if (lane !== undefined) headers[laneHeader] = lane;
     else if (headers[laneHeader] !== undefined) delete headers[laneHeader];
+    if (observes) observeOutcome(req, res, provider, lane);
     enter(req, res, next);
+  };
+  const owned = provider instanceof LiveRules && provider !== options.rules ? provider : undefined;
+  return Object.assign(middleware, {
+    /** The rule-set provider this edge reads (the `liveRules()` it made for a source). */
+    rules: provider,
+    /** Stops the source when the edge made its own `liveRules()` for one; otherwise does nothing. */
+    close: (): Promise<void> => (owned === undefined ? Promise.resolve() : owned.close()),
+  });
+}
+
+function providerOf(options: LaneEdgeOptions): RuleSetProvider {
+  const rules = options.rules;
+  if (isRuleSetProvider(rules)) return rules;
+  if (isRuleSource(rules)) {
+    return liveRules({ source: rules, maxInputLength: options.maxInputLength, random: options.random });
+  }
+  const compiled = isCompiled(rules) ? rules : compileRules(rules as readonly Rule[], options);
+  const current = Object.freeze({
+    version: 1,
+    rules: compiled,
+    source: 'static',
+    revision: undefined,
+    loadedAt: Date.now(),
+  });
+  return {
+    current,
+    addCheck(check) {
+      check(compiled);
+    },
   };
 }
 
