@@ -21,4 +21,6 @@ export type { LaneEdgeOptions } from './lane-edge';
 export { laneEdge } from './lane-edge';
 export type { LaneMiddlewareOptions } from './lane-middleware';
 export { laneMiddleware } from './lane-middleware';
+export type { AdminPlan, PlanAdminRouterOptions } from './plan-admin-router';
+export { MAX_ADMIN_BODY_BYTES, MIN_ADMIN_TOKEN_LENGTH, planAdminRouter } from './plan-admin-router';
 export { ruleSetVersionOf } from './rule-set-version';

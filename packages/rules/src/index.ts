@@ -19,6 +19,7 @@ export type { NginxCanaryOptions } from './import-nginx';
 export { rulesFromNginxCanary } from './import-nginx';
 export type { SubsetLanesOptions } from './istio-subset-lanes';
 export { subsetLanesFromDestinationRule } from './istio-subset-lanes';
+export type { AnalysisOptions, AnalysisVerdict, LaneFigures } from './lane-analysis';
 export type {
   PlanAbortMessage,
   PlanStepMessage,
@@ -28,6 +29,18 @@ export type {
 export { liveChannels } from './live-diagnostics';
 export type { LiveRulesErrorInfo, LiveRulesOptions, LiveRulesStatus } from './live-rules';
 export { LiveRules, liveRules } from './live-rules';
+export type { HeaderRouteMatch, PlanStep } from './plan-steps';
+export { parseDuration } from './plan-steps';
+export type { PlanState, PlanStore, StoredPlan } from './plan-store';
+export { memoryPlanStore } from './plan-store';
+export type { PlanStatus, ReleasePlanOptions } from './release-plan';
+export {
+  DEFAULT_PLAN_RESYNC_INTERVAL_MS,
+  DEFAULT_PLAN_TICK_INTERVAL_MS,
+  PLAN_WRITE_ATTEMPTS,
+  ReleasePlan,
+  releasePlan,
+} from './release-plan';
 export type {
   Condition,
   ConditionType,
