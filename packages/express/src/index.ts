@@ -1,6 +1,14 @@
 export type { EdgeDecisionMessage } from './diagnostics';
 export { edgeChannels } from './diagnostics';
 export type {
+  DiagnosticsLiveOptions,
+  DiagnosticsLiveRules,
+  DiagnosticsPlan,
+  LiveReport,
+  LiveRulesRow,
+  PlanRow,
+} from './diagnostics-live';
+export type {
   DiagnosticsDiscovery,
   DiagnosticsFlowLike,
   DiagnosticsInstanceLike,
