@@ -17,6 +17,13 @@ export interface PlanState {
   readonly updatedAt: number;
   /** The replica that wrote it (`releasePlan({ replica })`). */
   readonly updatedBy: string;
+  /**
+   * A digest of the steps of the plan that wrote it. A replica whose steps differ (a rolling deploy
+   * that changed the plan) does not walk nor apply a `Progressing` state until `retry()` or
+   * `promote()` on it rewrites the state (`Completed` and `Aborted` are applied: they mean the same
+   * whatever the steps).
+   */
+  readonly stepsDigest?: string;
 }
 
 /** A stored state with the store's revision of it (compare-and-set token). */
@@ -104,5 +111,6 @@ export function parsePlanState(value: unknown): PlanState | undefined {
     abortReason: typeof v.abortReason === 'string' ? v.abortReason : null,
     updatedAt: typeof v.updatedAt === 'number' ? v.updatedAt : 0,
     updatedBy: typeof v.updatedBy === 'string' ? v.updatedBy : '',
+    ...(typeof v.stepsDigest === 'string' ? { stepsDigest: v.stepsDigest } : {}),
   };
 }

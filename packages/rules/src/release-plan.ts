@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { InvalidOptionError, type Lane, parseLane } from '@graylane/core';
 import { type CompiledRules, type CompileRulesOptions, compileRules } from './compile-rules';
@@ -112,6 +113,7 @@ export class ReleasePlan implements RuleSetProvider {
   readonly name: string;
   readonly lane: Lane;
   readonly #steps: readonly CompiledStep[];
+  readonly #digest: string;
   readonly #sticky: StickyKey | undefined;
   readonly #matches: readonly RuleMatch[] | undefined;
   readonly #rules: readonly Rule[];
@@ -134,6 +136,7 @@ export class ReleasePlan implements RuleSetProvider {
   #derivedKey = '';
   #verdict: AnalysisVerdict | null = null;
   #appliedAt = 0;
+  #foreign: string | undefined;
   #lastError: string | null = null;
   #writing = false;
   #closed = false;
@@ -150,6 +153,7 @@ export class ReleasePlan implements RuleSetProvider {
     this.name = options.name;
     this.lane = lane;
     this.#steps = compileSteps(options.steps, compileAnalysis);
+    this.#digest = createHash('sha256').update(JSON.stringify(this.#steps)).digest('base64url').slice(0, 16);
     this.#sticky = options.sticky;
     this.#matches = options.matches;
     this.#rules = options.rules ?? [];
@@ -311,6 +315,7 @@ export class ReleasePlan implements RuleSetProvider {
       abortReason: null,
       updatedAt: now,
       updatedBy: this.#replica,
+      stepsDigest: this.#digest,
       ...extra,
     };
   }
@@ -340,6 +345,22 @@ export class ReleasePlan implements RuleSetProvider {
     if (this.#closed || stored === undefined) return;
     const previous = this.#stored;
     if (previous !== undefined && !newer(stored.revision, previous.revision)) return;
+    const foreign = stored.state.stepsDigest !== undefined && stored.state.stepsDigest !== this.#digest;
+    if (foreign && stored.state.phase === 'Progressing') {
+      // Written by a replica with other steps: neither walk nor apply it (its step index means
+      // something else here); retry() or promote() on a replica with these steps takes over.
+      // Completed and Aborted mean the same whatever the steps, and are applied.
+      if (this.#foreign !== stored.revision) {
+        this.#foreign = stored.revision;
+        this.#report(
+          new PlanStoreError(
+            this.name,
+            `the stored state was written by a plan with other steps (${stored.state.updatedBy}); not applied`,
+          ),
+        );
+      }
+      return;
+    }
     this.#stored = stored;
     this.#appliedAt = Date.now();
     const state = stored.state;

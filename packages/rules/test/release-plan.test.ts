@@ -164,3 +164,37 @@ test('an analysis step judges latency against the base', async (t) => {
   for (let i = 0; i < 100; i++) plan.observe('gray', 200, 11);
   await until('completion', () => plan.status().phase === 'Completed');
 });
+
+test('a replica with other steps neither walks nor applies the shared position, but obeys an abort', async (t) => {
+  const store = memoryPlanStore();
+  const errors: string[] = [];
+  const a = releasePlan({
+    name: 'changed',
+    lane: 'gray',
+    store,
+    tickIntervalMs: 10,
+    steps: [{ setWeight: 10 }, { pause: {} }],
+  });
+  t.after(() => a.close());
+  await a.ready();
+  await until('a at 10%', () => a.status().weight === 10 && a.status().phase === 'Paused');
+  const b = releasePlan({
+    name: 'changed',
+    lane: 'gray',
+    store,
+    tickIntervalMs: 10,
+    steps: [{ setWeight: 50 }, { setWeight: 60 }, { pause: {} }],
+    onError: (error) => errors.push(error.message),
+  });
+  t.after(() => b.close());
+  await b.ready();
+  assert.equal(b.status().phase, 'Pending');
+  assert.equal(b.status().weight, 0);
+  assert.match(errors[0] ?? '', /written by a plan with other steps/);
+  await a.abort('rolled back');
+  await until('b obeys the abort', () => b.status().phase === 'Aborted');
+  await b.retry();
+  await until('b took over', () => b.status().weight === 60);
+  assert.equal(a.status().phase, 'Aborted', 'and now a is the one that does not apply (it keeps the abort)');
+  assert.equal(a.status().weight, 0);
+});

@@ -118,7 +118,6 @@ export function kubernetesRuleSource(options: KubernetesRuleSourceOptions): Rule
   );
   assertKubernetesClientInstalled('kubernetesRuleSource()');
   let name = `kubernetes:${options.kind}/${options.namespace ?? '(default)'}/${options.name}`;
-  const stop = new AbortController();
   let controller: AbortController | undefined;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
@@ -228,7 +227,6 @@ export function kubernetesRuleSource(options: KubernetesRuleSourceOptions): Rule
     },
     async close() {
       closed = true;
-      stop.abort();
       clearTimeout(timer);
       controller?.abort();
     },
