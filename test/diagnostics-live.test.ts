@@ -66,8 +66,9 @@ test('live rules and a release plan on the diagnostics page, JSON and HTML', asy
   r = await report();
   const p = r.live!.plans[0]!;
   assert.equal(p.weight, 0);
-  assert.match(p.abortReason ?? '', /^analysis: gray 5xx ratio 100\.00% > 10\.00% over 20 requests$/);
-  assert.equal(p.analysis.runLane.requests, 20);
+  // Judged every tickIntervalMs (10 ms): a request or two may land between two judgements.
+  assert.match(p.abortReason ?? '', /^analysis: gray 5xx ratio 100\.00% > 10\.00% over 2\d requests$/);
+  assert.ok(p.analysis.runLane.requests >= 20);
   assert.equal(p.analysis.runLane.errorRatio, 1);
   const html = (await get('/graylane/graylane.html')).text;
   assert.match(html, /<h2>Live rule sets<\/h2>/);

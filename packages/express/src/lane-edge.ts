@@ -68,6 +68,12 @@ type MutableHeaders = Record<string, string | string[] | number | undefined>;
  * it starts in the lane. Publishes `graylane:edge:decision` when subscribed. Never throws on request
  * input.
  *
+ * With live rules (a source, `liveRules()`, `releasePlan()`), each request reads the set in force
+ * once and is decided entirely by it; `ruleSetVersionOf(req)` returns its version. Until a source
+ * delivers its first good set, every request is in the base lane: `await edge.rules.ready()` (for
+ * the `LiveRules` made for a source) before serving if that matters. The returned middleware has
+ * `rules` (the provider) and `close()` (stops a source the edge wrapped itself).
+ *
  * @throws {InvalidRuleError} `GL_ERR_INVALID_RULE` for a bad rule, at setup.
  * @throws {InvalidOptionError} `GL_ERR_INVALID_OPTION` for bad options, or a rule that sets the
  *   lane header to something other than its lane.
@@ -76,6 +82,10 @@ type MutableHeaders = Record<string, string | string[] | number | undefined>;
  *   rules: rulesFromKruiseTrafficRouting(trafficRouting), // User-Agent: foo -> x-mse-tag: gray
  * }));
  * app.get('/', (req, res) => res.json({ lane: currentLane() }));
+ * // Live: rules from a file, reloaded on change; each response tagged with the deciding version.
+ * const edge = laneEdge({ rules: fileRuleSource({ path: '/etc/graylane/rules.yaml' }) });
+ * app.use(edge);
+ * app.get('/v', (req, res) => res.json({ version: ruleSetVersionOf(req) }));
  */
 export function laneEdge(options: LaneEdgeOptions) {
   if (typeof options !== 'object' || options === null) {
