@@ -38,7 +38,12 @@ async function walk(
   // version -> the rules it compiled, from the reload messages (so every sample can be checked).
   const versions = new Map<number, CompiledRules>();
   const reloads: RulesReloadMessage[] = [];
-  const onReload = (m: unknown) => reloads.push(m as RulesReloadMessage);
+  const reloadedAt: Record<number, number> = {};
+  const latencies: number[] = [];
+  const onReload = (m: unknown) => {
+    reloads.push(m as RulesReloadMessage);
+    reloadedAt[(m as RulesReloadMessage).version] = Date.now();
+  };
   diagnosticsChannel.subscribe(liveChannels.reload.name, onReload);
   t.after(() => diagnosticsChannel.unsubscribe(liveChannels.reload.name, onReload));
 
@@ -49,10 +54,12 @@ async function walk(
   try {
     for (const weight of WEIGHTS) {
       const before = reloads.length;
+      const writtenAt = Date.now();
       await write(document(weight));
       await until(`the reload to weight ${weight}`, () => reloads.length > before);
       assert.equal(reloads.length, before + 1, 'one write, one reload');
       const version = reloads.at(-1)!.version;
+      latencies.push(reloadedAt[version]! - writtenAt);
       versions.set(version, compileRules(JSON.parse(document(weight)).rules));
       assert.equal(edge.edge.rules.current.version, version);
       const samples = await measure(edge, 'user', SPLIT_USERS);
@@ -69,12 +76,14 @@ async function walk(
       splits.push(gray);
     }
   } finally {
+    const rate = load.achievedRate();
     const background = await load.stop();
     check(background, versions);
     t.diagnostic(
-      `${background.length} background requests, versions seen ${[...new Set(background.map((s) => s.version))].join(',')}`,
+      `${background.length} background requests at ${rate.toFixed(0)} req/s, versions seen ${[...new Set(background.map((s) => s.version))].join(',')}`,
     );
   }
+  t.diagnostic(`write -> new version in force: ${latencies.join(', ')} ms`);
   // Users only move in as the weight rises: 0 ⊆ 10 ⊆ 30 ⊆ 100.
   for (let i = 1; i < 4; i++) {
     for (const user of splits[i - 1]!)

@@ -77,7 +77,10 @@ export async function startEdge(
  * Sends `rate` requests per second (paced against the clock, so a slow tick catches up) with
  * random users until `stop()`, which resolves with every sample.
  */
-export function steadyLoad(edge: LiveEdge, rate: number): { stop(): Promise<Sample[]> } {
+export function steadyLoad(
+  edge: LiveEdge,
+  rate: number,
+): { stop(): Promise<Sample[]>; achievedRate(): number } {
   const samples: Sample[] = [];
   const inFlight = new Set<Promise<void>>();
   const started = Date.now();
@@ -98,6 +101,9 @@ export function steadyLoad(edge: LiveEdge, rate: number): { stop(): Promise<Samp
   };
   tick();
   return {
+    achievedRate() {
+      return (sent * 1000) / Math.max(1, Date.now() - started);
+    },
     async stop() {
       stopped = true;
       await Promise.all(inFlight);
