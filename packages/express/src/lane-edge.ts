@@ -114,14 +114,15 @@ export function laneEdge(options: LaneEdgeOptions) {
       }
     }
     if (kept) {
-      if (edgeChannels.decision.hasSubscribers) publish(lane, -1, undefined, 'client');
+      if (edgeChannels.decision.hasSubscribers) publish(lane, -1, undefined, 'client', set.version);
     } else {
       stripLaneTags(headers, ingress);
       const decision = set.rules.decide(req);
       if (decision !== NO_DECISION) {
         applyHeaders(headers, decision);
         lane = decision.lane;
-        if (edgeChannels.decision.hasSubscribers) publish(lane, decision.rule!, decision.name, 'rule');
+        if (edgeChannels.decision.hasSubscribers)
+          publish(lane, decision.rule!, decision.name, 'rule', set.version);
       }
     }
     if (lane !== undefined) headers[laneHeader] = lane;
@@ -190,8 +191,9 @@ function publish(
   rule: number,
   name: string | undefined,
   source: 'rule' | 'client',
+  version: number,
 ): void {
-  const message: EdgeDecisionMessage = { lane, rule, name, source };
+  const message: EdgeDecisionMessage = { lane, rule, name, source, version };
   edgeChannels.decision.publish(message);
 }
 
