@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -140,4 +141,23 @@ test('fileRuleSource: JSON and YAML reloaded on change, malformed and invalid fi
   write(JSON.stringify(weighted(100)));
   await until('recovery', () => live.current.rules.rules[0]?.weight === 100);
   assert.equal(live.status().lastError?.code, 'GL_ERR_RULE_SOURCE');
+});
+
+// (@kubernetes/client-node is ESM-only and loaded with import() on first use; require.cache cannot see it.)
+test('etcd3 loads only when an etcd source or store is made', () => {
+  const script = `
+    const loaded = (name) => Object.keys(require.cache).some((k) => k.includes('/node_modules/' + name + '/'));
+    require('@graylane/rules');
+    if (loaded('etcd3')) throw new Error('the main entry loaded etcd3');
+    const { etcdRuleSource } = require('@graylane/rules/etcd');
+    require('@graylane/rules/kubernetes');
+    if (loaded('etcd3')) throw new Error('importing the subpath loaded etcd3 before use');
+    etcdRuleSource({ endpoints: 'http://127.0.0.1:1', key: '/k' }).close();
+    if (!loaded('etcd3')) throw new Error('etcd3 not loaded on use');
+  `;
+  const run = spawnSync(process.execPath, ['-e', script], {
+    cwd: join(__dirname, '..', '..', '..'),
+    encoding: 'utf8',
+  });
+  assert.equal(run.status, 0, run.stderr);
 });
