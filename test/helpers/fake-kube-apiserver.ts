@@ -9,6 +9,12 @@
 // 410; an expired continue token gets HTTP 410); dropped and gracefully ended watches;
 // timeoutSeconds; bearer-token checks; optional TLS with a caller-supplied certificate.
 //
+// Also served, for rule sources: ConfigMaps, Istio VirtualServices (networking.istio.io/v1 and
+// v1beta1) and Ingresses (networking.k8s.io/v1) as generic objects: list and watch by namespace,
+// with `fieldSelector=metadata.name=<name>`, resourceVersion resume, synthetic ADDED events for a
+// watch without resourceVersion, and the same compaction (410) as Pods. Put them with
+// `putObject()` and remove them with `deleteObject()`.
+//
 // Not exercised: real authentication and authorization (RBAC, token review, client certificates,
 // exec/OIDC plugins), field selectors, resourceVersionMatch and list-from-cache semantics (every list
 // reads the latest state; continuation pages are read from the latest state too, not from a
@@ -80,6 +86,40 @@ export interface FakeEvent {
   /** The Pod before the change (undefined for ADDED), for label-selector transitions. */
   readonly previous: FakePod | undefined;
 }
+
+/** The generic object kinds the fake serves (besides Pods and Services). */
+export type FakeObjectResource = 'configmaps' | 'virtualservices' | 'ingresses';
+
+/** A generic object: at least a name; namespace defaults to `default`. */
+export interface FakeObject {
+  kind?: string;
+  apiVersion?: string;
+  metadata: { name: string; namespace?: string; resourceVersion?: string; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+interface ObjectEvent {
+  readonly resource: FakeObjectResource;
+  readonly type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  readonly resourceVersion: number;
+  readonly object: FakeObject;
+}
+
+interface ObjectWatcher {
+  readonly resource: FakeObjectResource;
+  readonly namespace: string;
+  readonly name: string | undefined;
+  readonly res: ServerResponse;
+  timer: NodeJS.Timeout | undefined;
+}
+
+const OBJECT_PATH =
+  /^\/(?:api\/v1|apis\/networking\.istio\.io\/(?:v1|v1beta1|v1alpha3)|apis\/networking\.k8s\.io\/v1)\/(?:watch\/)?namespaces\/([^/]+)\/(configmaps|virtualservices|ingresses)$/;
+const OBJECT_KIND: Readonly<Record<FakeObjectResource, [string, string]>> = {
+  configmaps: ['ConfigMap', 'v1'],
+  virtualservices: ['VirtualService', 'networking.istio.io/v1'],
+  ingresses: ['Ingress', 'networking.k8s.io/v1'],
+};
 
 /** A request the server received. */
 export interface FakeRequest {
@@ -222,6 +262,9 @@ export class FakeKubeApiServer {
   readonly #pods = new Map<string, FakePod>();
   readonly #services = new Map<string, Record<string, unknown>>();
   readonly #watchers = new Set<Watcher>();
+  readonly #objects = new Map<string, FakeObject>();
+  readonly #objectEvents: ObjectEvent[] = [];
+  readonly #objectWatchers = new Set<ObjectWatcher>();
 
   private constructor(options: FakeKubeApiServerOptions) {
     this.token = options.token ?? 'graylane-test-token';
@@ -264,6 +307,125 @@ export class FakeKubeApiServer {
   /** Open watch streams. */
   get openWatches(): number {
     return this.#watchers.size;
+  }
+
+  /** Open watch streams on generic objects (ConfigMaps, VirtualServices, Ingresses). */
+  get openObjectWatches(): number {
+    return this.#objectWatchers.size;
+  }
+
+  /** Creates (ADDED) or replaces (MODIFIED) a generic object; returns it with its new resourceVersion. */
+  putObject(resource: FakeObjectResource, object: FakeObject): FakeObject {
+    const namespace = object.metadata.namespace ?? 'default';
+    const key = `${resource}/${namespace}/${object.metadata.name}`;
+    const type = this.#objects.has(key) ? 'MODIFIED' : 'ADDED';
+    this.#revision++;
+    const [kind, apiVersion] = OBJECT_KIND[resource];
+    const stored: FakeObject = clone({
+      kind,
+      apiVersion,
+      ...object,
+      metadata: { ...object.metadata, namespace, resourceVersion: String(this.#revision) },
+    });
+    this.#objects.set(key, stored);
+    this.#commitObject({ resource, type, resourceVersion: this.#revision, object: clone(stored) });
+    return clone(stored);
+  }
+
+  /** Deletes a generic object (DELETED with its last state). */
+  deleteObject(resource: FakeObjectResource, name: string, namespace = 'default'): void {
+    const key = `${resource}/${namespace}/${name}`;
+    const previous = this.#objects.get(key);
+    if (!previous) throw new Error(`no ${resource} ${namespace}/${name}`);
+    this.#objects.delete(key);
+    this.#revision++;
+    const object = clone(previous);
+    object.metadata.resourceVersion = String(this.#revision);
+    this.#commitObject({ resource, type: 'DELETED', resourceVersion: this.#revision, object });
+  }
+
+  /** Resolves once `count` generic-object watches are open (bounded by `timeoutMs`). */
+  async waitForObjectWatches(count: number, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#objectWatchers.size < count) {
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${count} object watches (have ${this.#objectWatchers.size})`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  #commitObject(event: ObjectEvent): void {
+    this.#objectEvents.push(event);
+    for (const w of this.#objectWatchers) {
+      if (objectConcerns(w, event))
+        w.res.write(`${JSON.stringify({ type: event.type, object: event.object })}\n`);
+    }
+  }
+
+  #serveObjects(
+    res: ServerResponse,
+    kind: 'list' | 'watch',
+    namespace: string,
+    resource: FakeObjectResource,
+    query: Record<string, string>,
+  ): void {
+    let name: string | undefined;
+    if (query.fieldSelector) {
+      const m = /^metadata\.name=(.+)$/.exec(query.fieldSelector);
+      if (!m) {
+        this.#reply(res, 400, status(400, 'BadRequest', `unsupported fieldSelector ${query.fieldSelector}`));
+        return;
+      }
+      name = m[1];
+    }
+    const current = [...this.#objects.entries()]
+      .filter(([key]) => key.startsWith(`${resource}/${namespace}/`))
+      .map(([, object]) => object)
+      .filter((object) => name === undefined || object.metadata.name === name);
+    if (kind === 'list') {
+      const [objectKind, apiVersion] = OBJECT_KIND[resource];
+      this.#reply(res, 200, {
+        kind: `${objectKind}List`,
+        apiVersion,
+        metadata: { resourceVersion: String(this.#revision) },
+        items: current,
+      });
+      return;
+    }
+    const from = query.resourceVersion;
+    const fromRevision = from === undefined || from === '' || from === '0' ? undefined : Number(from);
+    if (fromRevision !== undefined && fromRevision < this.#compacted) {
+      res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+      res.end(
+        `${JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${fromRevision} (${this.#compacted})`) })}\n`,
+      );
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    res.flushHeaders();
+    const watcher: ObjectWatcher = { resource, namespace, name, res, timer: undefined };
+    if (fromRevision === undefined) {
+      for (const object of current) res.write(`${JSON.stringify({ type: 'ADDED', object })}\n`);
+    } else {
+      for (const event of this.#objectEvents) {
+        if (event.resourceVersion > fromRevision && objectConcerns(watcher, event)) {
+          res.write(`${JSON.stringify({ type: event.type, object: event.object })}\n`);
+        }
+      }
+    }
+    this.#objectWatchers.add(watcher);
+    const timeoutSeconds = Number(query.timeoutSeconds ?? 0);
+    if (timeoutSeconds > 0) {
+      watcher.timer = setTimeout(() => {
+        this.#objectWatchers.delete(watcher);
+        res.end();
+      }, timeoutSeconds * 1000);
+      watcher.timer.unref();
+    }
+    res.on('close', () => {
+      clearTimeout(watcher.timer);
+      this.#objectWatchers.delete(watcher);
+    });
   }
 
   /** Requests of one kind, in order. */
@@ -450,6 +612,8 @@ export class FakeKubeApiServer {
 
   async close(): Promise<void> {
     for (const w of [...this.#watchers]) this.#forget(w);
+    for (const w of this.#objectWatchers) clearTimeout(w.timer);
+    this.#objectWatchers.clear();
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
@@ -495,12 +659,13 @@ export class FakeKubeApiServer {
     const match = SERVICE_PATH.exec(path);
     const watchPath = WATCH_PODS_PATH.exec(path);
     const podsPath = PODS_PATH.exec(path) ?? watchPath;
+    const objectPath = OBJECT_PATH.exec(path);
     const kind: FakeRequest['kind'] =
       req.method !== 'GET'
         ? 'other'
         : match
           ? 'service'
-          : podsPath
+          : podsPath || objectPath
             ? watchPath || query.watch === 'true' || query.watch === '1'
               ? 'watch'
               : 'list'
@@ -523,6 +688,12 @@ export class FakeKubeApiServer {
       const service = this.#services.get(`${namespace}/${name}`);
       if (!service) this.#reply(res, 404, status(404, 'NotFound', `services "${name}" not found`));
       else this.#reply(res, 200, service);
+      return;
+    }
+    if ((kind === 'list' || kind === 'watch') && objectPath) {
+      const resource = objectPath[2] as FakeObjectResource;
+      const watching = kind === 'watch';
+      this.#serveObjects(res, watching ? 'watch' : 'list', objectPath[1]!, resource, query);
       return;
     }
     if ((kind === 'list' || kind === 'watch') && podsPath) {
@@ -642,6 +813,14 @@ export class FakeKubeApiServer {
     }
     res.on('close', () => this.#forget(watcher));
   }
+}
+
+function objectConcerns(w: ObjectWatcher, event: ObjectEvent): boolean {
+  return (
+    w.resource === event.resource &&
+    (event.object.metadata.namespace ?? 'default') === w.namespace &&
+    (w.name === undefined || event.object.metadata.name === w.name)
+  );
 }
 
 /**

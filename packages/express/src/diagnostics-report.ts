@@ -1,5 +1,13 @@
 import { BASE_LANE_KEY, type IngressCounters, InvalidOptionError, ingressCounters } from '@graylane/core';
 import { compileTrust, type Rule, type RuleCounters, type TrustPolicy } from '@graylane/rules';
+import {
+  buildLiveReport,
+  type CompiledLiveOptions,
+  compileLiveOptions,
+  type DiagnosticsLiveOptions,
+  type LiveReport,
+  liveRulesTable,
+} from './diagnostics-live';
 import { ruleRow } from './internal/describe-rule';
 
 /** One instance as a discovery snapshot lists it (`InstanceSnapshot` in `@graylane/discovery`). */
@@ -74,6 +82,13 @@ export interface DiagnosticsReportOptions {
   readonly title?: string;
   /** Include the process-wide ingress counters (`ingressCounters()` from core). Default `true`. */
   readonly counters?: boolean;
+  // --- live rules and release plans (diagnostics-live.ts) ---
+  /**
+   * Live rule sets (`liveRules()`) and release plans (`releasePlan()`): version, source, last
+   * reload and last error; the plan's step, weight, analysis figures and abort reason. Without
+   * `rules`, the rules table shows the first one's set in force. Default: none.
+   */
+  readonly live?: DiagnosticsLiveOptions;
 }
 
 /** A row of the routing table: one instance. `lane` is `null` for base. */
@@ -170,6 +185,9 @@ export interface DiagnosticsReport {
     /** Picks asked for a value that is not a lane, summed over services. */
     readonly invalidLanePicks: number;
   };
+  // --- live rules and release plans (diagnostics-live.ts) ---
+  /** Live rule sets and release plans, or `null` without the `live` option. */
+  readonly live: LiveReport | null;
 }
 
 /** @internal Options validated once, at setup. */
@@ -179,6 +197,7 @@ export interface CompiledReportOptions {
   readonly trust: string | null;
   readonly title: string;
   readonly counters: boolean;
+  readonly live: CompiledLiveOptions | null;
 }
 
 /**
@@ -214,7 +233,8 @@ export function compileReportOptions(options: DiagnosticsReportOptions): Compile
   if (typeof title !== 'string') throw new InvalidOptionError('title', 'must be a string');
   const counters = options.counters ?? true;
   if (typeof counters !== 'boolean') throw new InvalidOptionError('counters', 'must be a boolean');
-  return { discovery, rules, trust, title, counters };
+  const live = compileLiveOptions(options.live);
+  return { discovery, rules, trust, title, counters, live };
 }
 
 /**
@@ -291,11 +311,12 @@ export function buildReport(options: CompiledReportOptions): DiagnosticsReport {
   }
 
   let rules: DiagnosticsReport['rules'] = null;
-  if (options.rules !== undefined) {
-    const counters = options.rules.counters();
+  const shown = options.rules ?? liveRulesTable(options.live); // a live set: the one in force now
+  if (shown !== undefined) {
+    const counters = shown.counters();
     rules = {
       trust: options.trust,
-      rules: options.rules.rules.map((rule, index) => ruleRow(rule, index, counters.byRule[index] ?? 0)),
+      rules: shown.rules.map((rule, index) => ruleRow(rule, index, counters.byRule[index] ?? 0)),
       noMatch: counters.noMatch,
       malformedInputs: counters.malformedInputs,
       oversizeInputs: counters.oversizeInputs,
@@ -333,6 +354,7 @@ export function buildReport(options: CompiledReportOptions): DiagnosticsReport {
       invalidTags: ingress === null ? null : ingress.invalidTags,
       invalidLanePicks,
     },
+    live: options.live === null ? null : buildLiveReport(options.live),
   };
 }
 

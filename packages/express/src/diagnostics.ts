@@ -8,7 +8,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
  *
  * | channel | message |
  * |---|---|
- * | `graylane:edge:decision` | {@link EdgeDecisionMessage} `{ lane, rule, name, source }` — `laneEdge()` settled a request's lane |
+ * | `graylane:edge:decision` | {@link EdgeDecisionMessage} `{ lane, rule, name, source, version }` — `laneEdge()` settled a request's lane |
  *
  * @example
  * import diagnosticsChannel from 'node:diagnostics_channel';
@@ -31,4 +31,6 @@ export interface EdgeDecisionMessage {
   readonly rule: number;
   readonly name: string | undefined;
   readonly source: 'rule' | 'client';
+  /** The version of the rule set in force for this request (`ruleSetVersionOf(req)`). */
+  readonly version: number;
 }

@@ -1,6 +1,14 @@
 export type { EdgeDecisionMessage } from './diagnostics';
 export { edgeChannels } from './diagnostics';
 export type {
+  DiagnosticsLiveOptions,
+  DiagnosticsLiveRules,
+  DiagnosticsPlan,
+  LiveReport,
+  LiveRulesRow,
+  PlanRow,
+} from './diagnostics-live';
+export type {
   DiagnosticsDiscovery,
   DiagnosticsFlowLike,
   DiagnosticsInstanceLike,
@@ -21,3 +29,6 @@ export type { LaneEdgeOptions } from './lane-edge';
 export { laneEdge } from './lane-edge';
 export type { LaneMiddlewareOptions } from './lane-middleware';
 export { laneMiddleware } from './lane-middleware';
+export type { AdminPlan, PlanAdminRouterOptions } from './plan-admin-router';
+export { MAX_ADMIN_BODY_BYTES, MIN_ADMIN_TOKEN_LENGTH, planAdminRouter } from './plan-admin-router';
+export { ruleSetVersionOf } from './rule-set-version';

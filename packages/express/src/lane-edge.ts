@@ -14,18 +14,31 @@ import {
   compileRules,
   compileTrust,
   type EdgeDecision,
+  isRuleSetProvider,
+  isRuleSource,
+  LiveRules,
+  liveRules,
   NO_DECISION,
   type Rule,
+  type RuleSetProvider,
+  type RuleSource,
   stripLaneTags,
   type TrustPolicy,
 } from '@graylane/rules';
 import { type EdgeDecisionMessage, edgeChannels } from './diagnostics';
 import { laneMiddleware } from './lane-middleware';
+import { observeOutcome, RULE_SET_VERSION } from './rule-set-version';
 
 /** Options of {@link laneEdge}. */
 export interface LaneEdgeOptions extends CompileRulesOptions {
-  /** The edge rules, in order (see `compileRules` in `@graylane/rules`), or an already compiled set. */
-  readonly rules: readonly Rule[] | CompiledRules;
+  /**
+   * The edge rules: a list, in order (see `compileRules` in `@graylane/rules`); an already compiled
+   * set; a rule source (`fileRuleSource()`, `etcdRuleSource()`, `kubernetesRuleSource()`), which
+   * the edge wraps in `liveRules()`; or a provider whose set changes at run time (`liveRules()`,
+   * `releasePlan()`). Each request is decided by the one set it read; `ruleSetVersionOf(req)` says
+   * which.
+   */
+  readonly rules: readonly Rule[] | CompiledRules | RuleSource | RuleSetProvider;
   /**
    * What to do with a lane tag the client sent: `'strip'` (default: only rules assign lanes),
    * `'accept'`, or `{ allowlist: [lanes] }`. A kept tag wins over the rules (the request is
@@ -55,6 +68,12 @@ type MutableHeaders = Record<string, string | string[] | number | undefined>;
  * it starts in the lane. Publishes `graylane:edge:decision` when subscribed. Never throws on request
  * input.
  *
+ * With live rules (a source, `liveRules()`, `releasePlan()`), each request reads the set in force
+ * once and is decided entirely by it; `ruleSetVersionOf(req)` returns its version. Until a source
+ * delivers its first good set, every request is in the base lane: `await edge.rules.ready()` (for
+ * the `LiveRules` made for a source) before serving if that matters. The returned middleware has
+ * `rules` (the provider) and `close()` (stops a source the edge wrapped itself).
+ *
  * @throws {InvalidRuleError} `GL_ERR_INVALID_RULE` for a bad rule, at setup.
  * @throws {InvalidOptionError} `GL_ERR_INVALID_OPTION` for bad options, or a rule that sets the
  *   lane header to something other than its lane.
@@ -63,21 +82,28 @@ type MutableHeaders = Record<string, string | string[] | number | undefined>;
  *   rules: rulesFromKruiseTrafficRouting(trafficRouting), // User-Agent: foo -> x-mse-tag: gray
  * }));
  * app.get('/', (req, res) => res.json({ lane: currentLane() }));
+ * // Live: rules from a file, reloaded on change; each response tagged with the deciding version.
+ * const edge = laneEdge({ rules: fileRuleSource({ path: '/etc/graylane/rules.yaml' }) });
+ * app.use(edge);
+ * app.get('/v', (req, res) => res.json({ version: ruleSetVersionOf(req) }));
  */
 export function laneEdge(options: LaneEdgeOptions) {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'expected { rules, trust?, ingress? }');
   }
-  const rules = isCompiled(options.rules) ? options.rules : compileRules(options.rules, options);
+  const provider = providerOf(options);
   const trust = compileTrust(options.trust, 'strip');
   const ingress = compileIngress(options.ingress);
   const laneHeader = (options.ingress?.header ?? LANE_HEADER).toLowerCase();
-  checkLaneHeader(rules, laneHeader);
+  provider.addCheck((rules) => checkLaneHeader(rules, laneHeader));
+  const observes = typeof provider.observe === 'function';
   const enter = laneMiddleware({ header: laneHeader, baggageKey: false, carry: options.ingress?.carry });
   const stripAll = trust.mode === 'strip';
 
-  return function laneEdge(req: IncomingMessage, res: ServerResponse, next: Next): void {
+  const middleware = function laneEdge(req: IncomingMessage, res: ServerResponse, next: Next): void {
     const headers = req.headers as MutableHeaders;
+    const set = provider.current; // one read: the whole request is decided by this version
+    (req as unknown as Record<symbol, number>)[RULE_SET_VERSION] = set.version;
     let lane: Lane | undefined;
     let kept = false;
     if (!stripAll) {
@@ -88,19 +114,50 @@ export function laneEdge(options: LaneEdgeOptions) {
       }
     }
     if (kept) {
-      if (edgeChannels.decision.hasSubscribers) publish(lane, -1, undefined, 'client');
+      if (edgeChannels.decision.hasSubscribers) publish(lane, -1, undefined, 'client', set.version);
     } else {
       stripLaneTags(headers, ingress);
-      const decision = rules.decide(req);
+      const decision = set.rules.decide(req);
       if (decision !== NO_DECISION) {
         applyHeaders(headers, decision);
         lane = decision.lane;
-        if (edgeChannels.decision.hasSubscribers) publish(lane, decision.rule!, decision.name, 'rule');
+        if (edgeChannels.decision.hasSubscribers)
+          publish(lane, decision.rule!, decision.name, 'rule', set.version);
       }
     }
     if (lane !== undefined) headers[laneHeader] = lane;
     else if (headers[laneHeader] !== undefined) delete headers[laneHeader];
+    if (observes) observeOutcome(req, res, provider, lane);
     enter(req, res, next);
+  };
+  const owned = provider instanceof LiveRules && provider !== options.rules ? provider : undefined;
+  return Object.assign(middleware, {
+    /** The rule-set provider this edge reads (the `liveRules()` it made for a source). */
+    rules: provider,
+    /** Stops the source when the edge made its own `liveRules()` for one; otherwise does nothing. */
+    close: (): Promise<void> => (owned === undefined ? Promise.resolve() : owned.close()),
+  });
+}
+
+function providerOf(options: LaneEdgeOptions): RuleSetProvider {
+  const rules = options.rules;
+  if (isRuleSetProvider(rules)) return rules;
+  if (isRuleSource(rules)) {
+    return liveRules({ source: rules, maxInputLength: options.maxInputLength, random: options.random });
+  }
+  const compiled = isCompiled(rules) ? rules : compileRules(rules as readonly Rule[], options);
+  const current = Object.freeze({
+    version: 1,
+    rules: compiled,
+    source: 'static',
+    revision: undefined,
+    loadedAt: Date.now(),
+  });
+  return {
+    current,
+    addCheck(check) {
+      check(compiled);
+    },
   };
 }
 
@@ -134,8 +191,9 @@ function publish(
   rule: number,
   name: string | undefined,
   source: 'rule' | 'client',
+  version: number,
 ): void {
-  const message: EdgeDecisionMessage = { lane, rule, name, source };
+  const message: EdgeDecisionMessage = { lane, rule, name, source, version };
   edgeChannels.decision.publish(message);
 }
 

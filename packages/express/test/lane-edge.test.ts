@@ -154,8 +154,8 @@ test('decisions are counted at ingress and published on graylane:edge:decision',
   await get(base, '/', { 'x-mse-tag': 'qa' });
   await get(base, '/', {});
   assert.deepEqual(messages, [
-    { lane: 'gray', rule: 0, name: 'kruise canary', source: 'rule' },
-    { lane: 'qa', rule: -1, name: undefined, source: 'client' },
+    { lane: 'gray', rule: 0, name: 'kruise canary', source: 'rule', version: 1 },
+    { lane: 'qa', rule: -1, name: undefined, source: 'client', version: 1 },
   ]);
   const counted = ingressCounters().requests;
   assert.equal(counted.gray, 1);

@@ -30,3 +30,48 @@ export class InvalidImportError extends GraylaneError {
     this.path = path;
   }
 }
+
+/**
+ * `GL_ERR_RULE_SOURCE`: a rule source could not deliver a rule set — the file is missing or not
+ * JSON/YAML, etcd or the Kubernetes API server is unreachable, the watched object is gone. The
+ * last good rule set stays in force. `source` names the source (`file:/etc/rules.yaml`).
+ */
+export class RuleSourceError extends GraylaneError {
+  readonly source: string;
+
+  constructor(source: string, message: string, options?: { cause?: unknown }) {
+    super(`Rule source ${source}: ${message}`, 'GL_ERR_RULE_SOURCE', options);
+    this.name = 'RuleSourceError';
+    this.source = source;
+  }
+}
+
+/**
+ * `GL_ERR_INVALID_PLAN`: a release plan given to `releasePlan()` is malformed (unknown step,
+ * weight outside 0..100, bad pause duration, bad analysis thresholds). `path` names the field,
+ * e.g. `steps[3].pause.duration`.
+ */
+export class InvalidPlanError extends GraylaneError {
+  readonly path: string;
+
+  constructor(path: string, message: string, options?: { cause?: unknown }) {
+    super(`Invalid release plan ${path}: ${message}`, 'GL_ERR_INVALID_PLAN', options);
+    this.name = 'InvalidPlanError';
+    this.path = path;
+  }
+}
+
+/**
+ * `GL_ERR_PLAN_STORE`: a release plan's shared state could not be read or written (etcd
+ * unreachable, or too many concurrent writers), or an operation is not possible in the plan's
+ * current phase (`retry` of a plan that is not aborted). The plan's state is unchanged.
+ */
+export class PlanStoreError extends GraylaneError {
+  readonly plan: string;
+
+  constructor(plan: string, message: string, options?: { cause?: unknown }) {
+    super(`Release plan ${plan}: ${message}`, 'GL_ERR_PLAN_STORE', options);
+    this.name = 'PlanStoreError';
+    this.plan = plan;
+  }
+}

@@ -1,6 +1,14 @@
 export type { CompileRulesOptions, RuleCounters } from './compile-rules';
 export { CompiledRules, compileRules, DEFAULT_MAX_INPUT_LENGTH } from './compile-rules';
-export { InvalidImportError, InvalidRuleError } from './errors';
+export {
+  InvalidImportError,
+  InvalidPlanError,
+  InvalidRuleError,
+  PlanStoreError,
+  RuleSourceError,
+} from './errors';
+export type { FileRuleSourceOptions } from './file-rule-source';
+export { DEFAULT_FILE_DEBOUNCE_MS, DEFAULT_FILE_POLL_INTERVAL_MS, fileRuleSource } from './file-rule-source';
 export type { AmbassadorMappingSpec, AmbassadorMappingsOptions } from './import-ambassador';
 export { rulesFromAmbassadorMappings } from './import-ambassador';
 export type { IstioVirtualServiceOptions, SubsetLanes } from './import-istio';
@@ -11,6 +19,28 @@ export type { NginxCanaryOptions } from './import-nginx';
 export { rulesFromNginxCanary } from './import-nginx';
 export type { SubsetLanesOptions } from './istio-subset-lanes';
 export { subsetLanesFromDestinationRule } from './istio-subset-lanes';
+export type { AnalysisOptions, AnalysisVerdict, LaneFigures } from './lane-analysis';
+export type {
+  PlanAbortMessage,
+  PlanStepMessage,
+  RulesRejectMessage,
+  RulesReloadMessage,
+} from './live-diagnostics';
+export { liveChannels } from './live-diagnostics';
+export type { LiveRulesErrorInfo, LiveRulesOptions, LiveRulesStatus } from './live-rules';
+export { LiveRules, liveRules } from './live-rules';
+export type { HeaderRouteMatch, PlanStep } from './plan-steps';
+export { parseDuration } from './plan-steps';
+export type { PlanState, PlanStore, StoredPlan } from './plan-store';
+export { memoryPlanStore } from './plan-store';
+export type { PlanStatus, ReleasePlanOptions } from './release-plan';
+export {
+  DEFAULT_PLAN_RESYNC_INTERVAL_MS,
+  DEFAULT_PLAN_TICK_INTERVAL_MS,
+  PLAN_WRITE_ATTEMPTS,
+  ReleasePlan,
+  releasePlan,
+} from './release-plan';
 export type {
   Condition,
   ConditionType,
@@ -23,5 +53,11 @@ export type {
   StringMatch,
 } from './rule';
 export { NO_DECISION } from './rule';
+export type { RuleDocumentFormat } from './rule-document';
+export { parseRuleDocument, rulesOfDocument } from './rule-document';
+export type { RuleSet, RuleSetProvider } from './rule-set';
+export { isRuleSetProvider } from './rule-set';
+export type { RuleSource, RuleSourceUpdate } from './rule-source';
+export { isRuleSource } from './rule-source';
 export type { TrustPolicy } from './trust';
 export { CompiledTrust, compileTrust, stripLaneTags } from './trust';

@@ -1,4 +1,5 @@
 import type { DiagnosticsReport } from '../diagnostics-report';
+import { renderLiveSections } from './diagnostics-live-html';
 
 const ESCAPES: Readonly<Record<string, string>> = {
   '&': '&amp;',
@@ -14,13 +15,18 @@ export function escapeHtml(value: unknown): string {
   return String(value).replace(SPECIAL, (c) => ESCAPES[c]!);
 }
 
-function lane(value: string | null | undefined): string {
+export function lane(value: string | null | undefined): string {
   return value === null || value === undefined ? '(base)' : value;
 }
 
 type Cell = string | number | boolean | null | undefined;
 
-function table(id: string, headings: readonly string[], rows: ReadonlyArray<readonly Cell[]>, empty: string) {
+export function table(
+  id: string,
+  headings: readonly string[],
+  rows: ReadonlyArray<readonly Cell[]>,
+  empty: string,
+) {
   const head = headings.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
   const body =
     rows.length === 0
@@ -99,6 +105,7 @@ export function renderDiagnosticsHtml(report: DiagnosticsReport, options: HtmlOp
       ),
     );
   }
+  sections.push(...renderLiveSections(report.live)); // live rules and release plans
   const counters = report.counters;
   sections.push(
     '<h2>Counters per lane</h2>',
