@@ -69,6 +69,13 @@ export type {
 export { enableLaneObservability, LANE_METRICS, LANE_SPAN_ATTRIBUTE } from './otel-observability';
 export type { PropagationCounters, PropagationHandle, PropagationOptions } from './propagation';
 export { enablePropagation, propagationCounters, resetPropagationCounters } from './propagation';
+export type { LaneRequest, RequestEmitter } from './request-lane';
+export {
+  bindEmitterToLane,
+  laneRequestListener,
+  requestLaneContext,
+  runInRequestLane,
+} from './request-lane';
 export type { CompileRulesOptions, RuleCounters } from './rules/compile-rules';
 export { CompiledRules, compileRules, DEFAULT_MAX_INPUT_LENGTH } from './rules/compile-rules';
 export type { AmbassadorMappingSpec, AmbassadorMappingsOptions } from './rules/import-ambassador';
