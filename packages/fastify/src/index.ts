@@ -1,0 +1,2 @@
+export type { LaneFastifyOptions } from './lane-fastify';
+export { laneFastify } from './lane-fastify';
