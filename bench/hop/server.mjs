@@ -5,6 +5,11 @@
 // only reads the store for them).
 //   HOP_VARIANTS   comma-separated app names (see APPS)
 //   HOP_UPSTREAM   http://127.0.0.1:<port> of the upstream (hop/upstream.mjs)
+//   HOP_ALT_EXPRESS  comma-separated paths of other builds' packages/express/dist/index.js (say,
+//                  of the main branch) for the variants `graylane-alt`, `graylane-alt2`:
+//                  before/after in one process. Its
+//                  @graylane/core shares this one's AsyncLocalStorage (same global key), so
+//                  this process's automatic propagation carries its lanes.
 // IPC: {type:'cpu', id} -> cpuUsage.
 // Fastify is loaded from the repository root's dev dependencies (fastify 5), where the adapter's
 // tests get it.
@@ -43,6 +48,9 @@ const APPS = {
   }),
   // graylane: laneMiddleware + automatic propagation.
   graylane: () => ({ framework: 'express', middleware: laneMiddleware(), headers: noHeaders }),
+  // The same, with another build of @graylane/express (HOP_ALT_EXPRESS).
+  'graylane-alt': () => alt(0),
+  'graylane-alt2': () => alt(1),
   // Fastify: a bare AsyncLocalStorage.run from an onRequest hook, tag copied by hand.
   'fastify-als': () => ({
     framework: 'fastify',
@@ -59,6 +67,13 @@ const APPS = {
     headers: noHeaders,
   }),
 };
+
+/** `laneMiddleware` of the n-th build in HOP_ALT_EXPRESS (comma-separated paths). */
+function alt(n) {
+  const path = (process.env.HOP_ALT_EXPRESS ?? '').split(',')[n];
+  if (!path) throw new Error(`graylane-alt${n === 0 ? '' : n + 1} needs HOP_ALT_EXPRESS`);
+  return { framework: 'express', middleware: require(path).laneMiddleware(), headers: noHeaders };
+}
 
 async function forward(pool, headers) {
   const { statusCode, body } = await pool.request({ method: 'GET', path: '/', headers });
