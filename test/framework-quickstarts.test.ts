@@ -2,7 +2,7 @@
 // runs: started as its own process (`node --import tsx`), a tagged request reaches the handler in
 // its lane and the handler's fetch() carries it; an untagged one stays base.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -19,6 +19,7 @@ const TSX = pathToFileURL(require.resolve('tsx')).href;
 const START_TIMEOUT_MS = 20_000;
 
 const QUICKSTARTS: ReadonlyArray<readonly [file: string, readme: string]> = [
+  ['nestjs/service.ts', 'packages/nestjs/README.md'],
   ['fastify-service.ts', 'packages/fastify/README.md'],
   ['koa-service.ts', 'packages/koa/README.md'],
   ['node-http-service.ts', 'packages/core/README.md'],
@@ -52,7 +53,14 @@ function runQuickstart(
 ): Running {
   const child = spawn(process.execPath, ['--import', TSX, join(quickstarts, file)], {
     cwd,
-    env: { ...process.env, ...env },
+    // The NestJS quick start uses decorators: it runs with its own tsconfig, as a Nest project does.
+    env: {
+      ...process.env,
+      ...(file.startsWith('nestjs/')
+        ? { TSX_TSCONFIG_PATH: join(quickstarts, 'nestjs', 'tsconfig.json') }
+        : {}),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -134,3 +142,13 @@ for (const [file, readme] of QUICKSTARTS) {
     });
   });
 }
+
+test('nestjs/service.ts type-checks with its tsconfig (decorators on, as in a Nest project)', () => {
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const r = spawnSync(process.execPath, [tsc, '-p', join(quickstarts, 'nestjs', 'tsconfig.json')], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+});
