@@ -2,9 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type HeaderRecord, RECORD_GETTER } from './carrier';
 import {
   BASE_CONTEXT,
-  createLaneContext,
   currentLaneContext,
   type LaneContext,
+  laneContextFor,
   withLaneContext,
 } from './context';
 import { countIngress } from './counters';
@@ -82,9 +82,13 @@ function emitInLane(
  * req.on('end', () => currentLane()); // 'gray', though Node emits 'end' from the socket
  */
 export function bindEmitterToLane(emitter: RequestEmitter, context: LaneContext): void {
-  if (emitter.emit(kRebind, context) === true) return;
   const target = emitter as RequestEmitter & { emit: Emit };
-  const previous = Object.hasOwn(target, 'emit') ? target.emit : undefined;
+  let previous: Emit | undefined;
+  // Only an emitter with an own `emit` can be bound already (by this or another copy of core).
+  if (Object.hasOwn(target, 'emit')) {
+    if (target.emit(kRebind, context) === true) return;
+    previous = target.emit;
+  }
   // A plain assignment: cheaper than defineProperty, and writable like the inherited `emit`.
   target.emit = laneEmitFor(emitter, previous, context);
 }
@@ -128,7 +132,8 @@ export function requestLaneContext(headers: HeaderRecord, compiled: CompiledIngr
   const lane = extractLane(headers, RECORD_GETTER, compiled);
   const carry = extractCarry(headers, RECORD_GETTER, compiled);
   countIngress(lane);
-  return createLaneContext(lane, carry);
+  // `lane` is valid (extractLane checked it); `carry` is undefined or non-empty.
+  return carry === undefined ? laneContextFor(lane) : Object.freeze({ lane, carry });
 }
 
 /** A request as {@link laneRequestListener} needs it: headers plus events. */
