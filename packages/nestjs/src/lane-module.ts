@@ -18,7 +18,13 @@ import {
 /** Options of {@link LaneModule.forRoot}: core's `IngressOptions` (where to read the lane, what to carry). */
 export interface LaneModuleOptions extends IngressOptions {}
 
-/** Injection token of the lane middleware function {@link LaneModule} installs. */
+/**
+ * Injection token of the lane middleware function {@link LaneModule} installs: a
+ * `(req, res, next)` function, for apps that want to apply it themselves.
+ *
+ * @example
+ * constructor(@Inject(LANE_MIDDLEWARE) laneMiddleware: (req: unknown, res: unknown, next: () => void) => void) {}
+ */
 export const LANE_MIDDLEWARE = Symbol.for('graylane.nestjs.lane-middleware');
 
 type LaneNestMiddleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
