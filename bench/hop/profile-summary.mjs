@@ -1,6 +1,7 @@
-// Summarises a .cpuprofile: self time per function (top N) and the total time under functions
-// whose name or URL matches `--match` (inclusive), in µs per request when `--requests` is given.
-//   node hop/profile-summary.mjs <file.cpuprofile> [--top 30] [--match graylane] [--requests N]
+// Summarises a .cpuprofile: self time per function (top N), the self time of functions whose
+// name or URL matches `--self` (summed), and the time under functions matching `--match`
+// (inclusive), in µs per request when `--requests` is given.
+//   node hop/profile-summary.mjs <file.cpuprofile> [--top 30] [--self core/dist] [--match x] [--requests N]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
@@ -9,6 +10,7 @@ const { values: args, positionals } = parseArgs({
   options: {
     top: { type: 'string', default: '30' },
     match: { type: 'string' },
+    self: { type: 'string' },
     requests: { type: 'string' },
   },
 });
@@ -31,6 +33,13 @@ for (const [id, us] of interval) {
 console.log(`total ${(total / 1000).toFixed(0)} ms sampled ${perRequest(total)}`);
 for (const [key, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(args.top))) {
   console.log(`${((100 * us) / total).toFixed(2).padStart(6)}%  ${perRequest(us).padStart(14)}  ${key}`);
+}
+if (args.self) {
+  const re = new RegExp(args.self);
+  const rows = [...self].filter(([key]) => re.test(key)).sort((a, b) => b[1] - a[1]);
+  const sum = rows.reduce((acc, [, us]) => acc + us, 0);
+  for (const [key, us] of rows) console.log(`  self ${perRequest(us).padStart(14)}  ${key}`);
+  console.log(`self of /${args.self}/: ${((100 * sum) / total).toFixed(2)}% ${perRequest(sum)}`);
 }
 if (args.match) {
   const re = new RegExp(args.match);

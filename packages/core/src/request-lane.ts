@@ -35,22 +35,22 @@ type Emit = RequestEmitter['emit'];
 const kRebind = Symbol.for('graylane.request-lane.rebind.v1');
 
 /**
- * The `emit` of one emitter, running its listeners in `context`. `previous` is the emitter's
- * own `emit` before binding (an earlier wrapper), else the prototype's is looked up at call time,
- * so an object inheriting from the emitter never recurses and a later re-prototyping (Express's
- * mounted apps) is followed.
+ * The `emit` of one emitter, running its listeners in `context`. `emit` is the one the emitter
+ * had when it was bound (its own, or the inherited `EventEmitter` one), resolved once: an object
+ * inheriting from the emitter never recurses, and Express re-prototyping the request (mounted
+ * apps) changes nothing, as no prototype on its chain defines `emit`.
  */
-function laneEmitFor(owner: RequestEmitter, previous: Emit | undefined, context: LaneContext): Emit {
+function laneEmitFor(emit: Emit, context: LaneContext): Emit {
   return function laneEmit(this: RequestEmitter, event: string | symbol): boolean {
-    if (event === kRebind) {
-      // biome-ignore lint/complexity/noArguments: the new context, without a rest parameter.
-      context = arguments[1] as LaneContext;
-      return true;
-    }
-    const emit = previous ?? (Object.getPrototypeOf(owner) as RequestEmitter).emit;
-    // `emit.apply(this, arguments)` forwards any arity without allocating; an event nobody
-    // listens to, or one already emitted in the lane, needs no context switch.
-    if (this.listenerCount(event) === 0 || context === currentLaneContext()) {
+    // An event emitted in the lane already (most are: the response is written from the lane), or
+    // one nobody listens to, needs no context switch; `emit.apply(this, arguments)` forwards any
+    // arity without allocating.
+    if (context === currentLaneContext() || this.listenerCount(event) === 0) {
+      if (event === kRebind) {
+        // biome-ignore lint/complexity/noArguments: the new context, without a rest parameter.
+        context = arguments[1] as LaneContext;
+        return true;
+      }
       // biome-ignore lint/complexity/noArguments: see above.
       return emit.apply(this, arguments as unknown as Parameters<Emit>);
     }
@@ -83,14 +83,10 @@ function emitInLane(
  */
 export function bindEmitterToLane(emitter: RequestEmitter, context: LaneContext): void {
   const target = emitter as RequestEmitter & { emit: Emit };
-  let previous: Emit | undefined;
   // Only an emitter with an own `emit` can be bound already (by this or another copy of core).
-  if (Object.hasOwn(target, 'emit')) {
-    if (target.emit(kRebind, context) === true) return;
-    previous = target.emit;
-  }
+  if (Object.hasOwn(target, 'emit') && target.emit(kRebind, context) === true) return;
   // A plain assignment: cheaper than defineProperty, and writable like the inherited `emit`.
-  target.emit = laneEmitFor(emitter, previous, context);
+  target.emit = laneEmitFor(target.emit, context);
 }
 
 /**
