@@ -36,7 +36,8 @@ const DISPLAY_NAME = Symbol.for('fastify.display-name');
 export function laneFastify(options: LaneFastifyOptions = {}): FastifyPluginCallback {
   const compiled: CompiledIngress = compileIngress(options);
   function laneOnRequest(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    runInRequestLane(requestLaneContext(request.headers, compiled), request.raw, reply.raw, done);
+    const raw = request.raw;
+    runInRequestLane(requestLaneContext(raw.headers, compiled), raw, reply.raw, done);
   }
   const plugin: FastifyPluginCallback = function laneFastify(instance, _options, done) {
     instance.addHook('onRequest', laneOnRequest);
