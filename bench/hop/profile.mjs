@@ -2,7 +2,8 @@
 // started with --cpu-prof, loads it with autocannon for `--seconds`, then lets it exit normally
 // so V8 writes the .cpuprofile into `--dir`. Open it in Chrome DevTools or summarise it with
 // hop/profile-summary.mjs.
-//   node hop/profile.mjs --variant graylane [--seconds 20] [--dir /tmp/hop-prof]
+//   node hop/profile.mjs --variant graylane [--seconds 20] [--dir /tmp/hop-prof] [--interval 250]
+// (--interval: sampling interval in µs)
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
@@ -13,6 +14,7 @@ const { values: args } = parseArgs({
     variant: { type: 'string', default: 'graylane' },
     seconds: { type: 'string', default: '20' },
     dir: { type: 'string', default: 'hop-profile' },
+    interval: { type: 'string', default: '250' },
   },
 });
 
@@ -31,7 +33,7 @@ const upstream = await start('./upstream.mjs', {});
 const hop = await start(
   './server.mjs',
   { HOP_VARIANTS: args.variant, HOP_UPSTREAM: `http://127.0.0.1:${upstream.ready.port}` },
-  ['--cpu-prof', `--cpu-prof-dir=${args.dir}`],
+  ['--cpu-prof', `--cpu-prof-dir=${args.dir}`, `--cpu-prof-interval=${args.interval}`],
 );
 const url = `http://127.0.0.1:${hop.ready.ports[args.variant]}/`;
 await autocannon({ url, connections: 16, amount: 4000, headers: { 'x-mse-tag': 'gray' } }); // warm-up
