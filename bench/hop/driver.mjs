@@ -5,10 +5,11 @@
 // costs every variant in the process shares, such as AsyncLocalStorage's promise hooks on Node 20
 // (use the chain suite, where each variant has its own processes).
 //
-//   node hop/driver.mjs [--variants hand-copy,als,graylane:app,graylane:own] [--rounds 10]
+//   node hop/driver.mjs [--variants als,graylane,hand-copy] [--rounds 10]
 //                       [--requests 8000] [--connections 16]
-// A variant is an app of hop/server.mjs, optionally with the event placement of
-// @graylane/express to use during its windows (`app` or `own`; default: the runtime's).
+// A variant is an app of hop/server.mjs (see APPS there). Per variant it reports CPU µs per
+// request, and against the first variant the paired ratio and the paired difference (µs per hop,
+// round by round), each as median with min-max.
 // Prints progress on stderr and one `BENCH_JSON {...}` line on stdout.
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -18,7 +19,7 @@ import { summarize } from '../lib/stats.mjs';
 
 const { values: args } = parseArgs({
   options: {
-    variants: { type: 'string', default: 'hand-copy,als,graylane:app,graylane:own' },
+    variants: { type: 'string', default: 'als,graylane,hand-copy' },
     rounds: { type: 'string', default: '10' },
     requests: { type: 'string', default: '8000' },
     connections: { type: 'string', default: '16' },
@@ -28,7 +29,6 @@ const variants = args.variants.split(',');
 const rounds = Number(args.rounds);
 const requests = Number(args.requests);
 const connections = Number(args.connections);
-const apps = [...new Set(variants.map((v) => v.split(':')[0]))];
 const log = (...parts) => console.error('[hop]', ...parts);
 
 /** A forked child that answers `{type, id}` requests over IPC. */
@@ -53,16 +53,14 @@ async function start(script, env) {
 
 const upstream = await start('./upstream.mjs', {});
 const hop = await start('./server.mjs', {
-  HOP_VARIANTS: apps.join(','),
+  HOP_VARIANTS: variants.join(','),
   HOP_UPSTREAM: `http://127.0.0.1:${upstream.ready.port}`,
 });
 
 async function measure(variant, amount) {
-  const [app, placement] = variant.split(':');
-  await hop.ask({ type: 'placement', value: placement });
   const before = (await hop.ask({ type: 'cpu' })).cpu;
   const result = await autocannon({
-    url: `http://127.0.0.1:${hop.ready.ports[app]}/`,
+    url: `http://127.0.0.1:${hop.ready.ports[variant]}/`,
     connections,
     amount,
     headers: { 'x-mse-tag': 'gray' },
@@ -81,22 +79,24 @@ for (let r = 0; r < rounds; r++) {
     const result = await measure(variant, requests);
     perRound[variant].push(result);
     log(
-      `round ${r + 1}/${rounds} ${variant.padEnd(14)} ${result.cpuUsPerReq.toFixed(1)} µs/req  errors ${result.errors}`,
+      `round ${r + 1}/${rounds} ${variant.padEnd(18)} ${result.cpuUsPerReq.toFixed(1)} µs/req  errors ${result.errors}`,
     );
   }
 }
 const base = perRound[variants[0]];
+const fmt = (us) => `${us >= 0 ? '+' : ''}${us.toFixed(2)}`;
 const summary = {};
 for (const variant of variants) {
   const rows = perRound[variant];
   summary[variant] = {
     cpuUsPerReq: summarize(rows.map((row) => row.cpuUsPerReq)),
     ratioToFirst: summarize(rows.map((row, i) => row.cpuUsPerReq / base[i].cpuUsPerReq)),
+    diffToFirstUs: summarize(rows.map((row, i) => row.cpuUsPerReq - base[i].cpuUsPerReq)),
     errors: rows.reduce((sum, row) => sum + row.errors, 0),
   };
   const s = summary[variant];
   console.error(
-    `${variant.padEnd(14)} ${s.cpuUsPerReq.median.toFixed(1)} µs/req   x${s.ratioToFirst.median.toFixed(3)} of ${variants[0]} (${s.ratioToFirst.min.toFixed(2)}-${s.ratioToFirst.max.toFixed(2)})`,
+    `${variant.padEnd(18)} ${s.cpuUsPerReq.median.toFixed(1)} µs/req (${s.cpuUsPerReq.min.toFixed(1)}-${s.cpuUsPerReq.max.toFixed(1)})   x${s.ratioToFirst.median.toFixed(3)} of ${variants[0]} (${s.ratioToFirst.min.toFixed(2)}-${s.ratioToFirst.max.toFixed(2)})   ${fmt(s.diffToFirstUs.median)} µs (${fmt(s.diffToFirstUs.min)} to ${fmt(s.diffToFirstUs.max)})`,
   );
 }
 console.log(

@@ -73,3 +73,10 @@ export {
   propagationCounters,
   resetPropagationCounters,
 } from './propagation';
+export type { LaneRequest, RequestEmitter } from './request-lane';
+export {
+  bindEmitterToLane,
+  laneRequestListener,
+  requestLaneContext,
+  runInRequestLane,
+} from './request-lane';

@@ -1,5 +1,3 @@
-export type { EdgeDecisionMessage } from './diagnostics';
-export { edgeChannels } from './diagnostics';
 export type {
   DiagnosticsLiveOptions,
   DiagnosticsLiveRules,

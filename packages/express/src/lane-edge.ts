@@ -14,6 +14,8 @@ import {
   compileRules,
   compileTrust,
   type EdgeDecision,
+  type EdgeDecisionMessage,
+  edgeChannels,
   isRuleSetProvider,
   isRuleSource,
   LiveRules,
@@ -25,7 +27,6 @@ import {
   stripLaneTags,
   type TrustPolicy,
 } from '@graylane/rules';
-import { type EdgeDecisionMessage, edgeChannels } from './diagnostics';
 import { laneMiddleware } from './lane-middleware';
 import { observeOutcome, RULE_SET_VERSION } from './rule-set-version';
 

@@ -1,30 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  BASE_CONTEXT,
   type CompiledIngress,
   compileIngress,
-  countIngress,
-  createLaneContext,
-  currentLaneContext,
-  extractCarry,
-  extractLane,
   type IngressOptions,
-  type LaneContext,
-  RECORD_GETTER,
-  withLaneContext,
+  requestLaneContext,
+  runInRequestLane,
 } from '@graylane/core';
-import { keepEventsInLane } from './internal/request-events';
 
 /** Options of {@link laneMiddleware}: where to read the lane and which headers to carry. */
 export interface LaneMiddlewareOptions extends IngressOptions {}
 
 type Next = (err?: unknown) => void;
-
-/** Enters `context`, keeps the request's events in it, then continues the middleware chain. */
-function enterLane(context: LaneContext, req: IncomingMessage, res: ServerResponse, next: Next): void {
-  keepEventsInLane(req, res, context);
-  withLaneContext(context, next);
-}
 
 /**
  * Express middleware (4 and 5) that reads the request's lane — `x-mse-tag`, then W3C `baggage`,
@@ -49,16 +35,7 @@ function enterLane(context: LaneContext, req: IncomingMessage, res: ServerRespon
 export function laneMiddleware(options: LaneMiddlewareOptions = {}) {
   const compiled: CompiledIngress = compileIngress(options);
   return function laneMiddleware(req: IncomingMessage, res: ServerResponse, next: Next): void {
-    const headers = req.headers;
-    const lane = extractLane(headers, RECORD_GETTER, compiled);
-    const carry = extractCarry(headers, RECORD_GETTER, compiled);
-    countIngress(lane);
-    const context = createLaneContext(lane, carry);
-    // Base lane and nothing active around us: there is nothing to enter and nothing to leak.
-    if (context === BASE_CONTEXT && currentLaneContext() === BASE_CONTEXT) {
-      next();
-      return;
-    }
-    enterLane(context, req, res, next);
+    // In the base lane, with no lane active around the server, this is just `next()`.
+    runInRequestLane(requestLaneContext(req.headers, compiled), req, res, next);
   };
 }

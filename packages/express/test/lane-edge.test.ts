@@ -4,7 +4,8 @@ import { createServer, request as httpRequest, type IncomingHttpHeaders } from '
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { currentLane, InvalidOptionError, ingressCounters, resetIngressCounters } from '@graylane/core';
-import { type EdgeDecisionMessage, laneEdge } from '@graylane/express';
+import { laneEdge } from '@graylane/express';
+import type { EdgeDecisionMessage } from '@graylane/rules';
 import { compileRules, InvalidRuleError, type Rule, rulesFromKruiseTrafficRouting } from '@graylane/rules';
 import express5 from 'express';
 import express4 from 'express4';

@@ -14,21 +14,6 @@ import { laneMiddleware } from '@graylane/express';
 import express5 from 'express';
 import express4 from 'express4';
 import { listen } from '../../../test/helpers/listen';
-import { type EventPlacement, setEventPlacement } from '../dist/internal/request-events';
-
-// Both placements of the event wrapper run on every runtime (see src/internal/request-events.ts);
-// '@graylane/express' loads this same module instance.
-const PLACEMENTS: readonly EventPlacement[] = ['app', 'own'];
-
-/** `test`, with the event placement set for the test's duration and named in its title. */
-function placementTest(placement: EventPlacement) {
-  return (title: string, fn: (t: TestContext) => Promise<void>) =>
-    test(`${title} [${placement}]`, async (t) => {
-      setEventPlacement(placement);
-      t.after(() => setEventPlacement(undefined));
-      await fn(t);
-    });
-}
 
 type Factory = typeof express5;
 const EXPRESSES: ReadonlyArray<readonly [string, Factory]> = [
@@ -95,209 +80,203 @@ async function start(t: TestContext, app: express5.Express): Promise<number> {
 
 const lane = (): string => currentLane() ?? '(base)';
 
-for (const [name, express] of EXPRESSES)
-  for (const placement of PLACEMENTS) {
-    const test = placementTest(placement);
-    test(`${name}: the handler runs in the request's lane; untagged and invalid run in the base lane`, async (t) => {
-      const app = express();
-      app.use(laneMiddleware());
-      app.get('/', async (_req, res) => {
-        await sleep(1);
-        res.send(lane());
-      });
-      const port = await start(t, app);
-      assert.equal((await call(port, { headers: { 'x-mse-tag': 'gray' } })).body, 'gray');
-      assert.equal((await call(port, { headers: { baggage: 'k=v,x-mse-tag=blue' } })).body, 'blue');
-      assert.equal((await call(port)).body, '(base)');
-      for (const bad of ['-bad', 'x'.repeat(64), 'a b', '']) {
-        assert.equal(
-          (await call(port, { headers: { 'x-mse-tag': bad } })).body,
-          '(base)',
-          JSON.stringify(bad),
-        );
-      }
+for (const [name, express] of EXPRESSES) {
+  test(`${name}: the handler runs in the request's lane; untagged and invalid run in the base lane`, async (t) => {
+    const app = express();
+    app.use(laneMiddleware());
+    app.get('/', async (_req, res) => {
+      await sleep(1);
+      res.send(lane());
     });
-
-    for (const order of ['before', 'after'] as const) {
-      test(`${name}: express.json() and express.urlencoded() ${order} laneMiddleware keep the lane`, async (t) => {
-        const app = express();
-        const parsers = [express.json(), express.urlencoded({ extended: false })];
-        if (order === 'before') app.use(...parsers);
-        app.use(laneMiddleware());
-        if (order === 'after') app.use(...parsers);
-        // A middleware after the parsers, then an async handler that awaits timers and I/O.
-        app.use((req, _res, next) => {
-          (req as { seenByMiddleware?: string }).seenByMiddleware = lane();
-          next();
-        });
-        app.post('/', async (req, res) => {
-          await tick();
-          await sleep(1);
-          res.json({
-            middleware: (req as { seenByMiddleware?: string }).seenByMiddleware,
-            handler: lane(),
-            body: req.body as unknown,
-          });
-        });
-        const port = await start(t, app);
-        const cases = [
-          { type: 'application/json', body: JSON.stringify({ a: 1, pad: 'p'.repeat(2000) }) },
-          { type: 'application/x-www-form-urlencoded', body: `a=1&pad=${'p'.repeat(2000)}` },
-        ];
-        for (const { type, body } of cases) {
-          for (const tag of ['gray', undefined]) {
-            const headers: Record<string, string> = { 'content-type': type };
-            if (tag !== undefined) headers['x-mse-tag'] = tag;
-            const reply = await call(port, { method: 'POST', headers, body });
-            assert.equal(reply.status, 200, reply.body);
-            const seen = JSON.parse(reply.body) as {
-              middleware: string;
-              handler: string;
-              body: { a: unknown };
-            };
-            const expected = tag ?? '(base)';
-            assert.equal(seen.middleware, expected, `${type}: middleware after the parser`);
-            assert.equal(seen.handler, expected, `${type}: handler`);
-            assert.equal(String(seen.body.a), '1', `${type}: body parsed`);
-          }
-        }
-      });
+    const port = await start(t, app);
+    assert.equal((await call(port, { headers: { 'x-mse-tag': 'gray' } })).body, 'gray');
+    assert.equal((await call(port, { headers: { baggage: 'k=v,x-mse-tag=blue' } })).body, 'blue');
+    assert.equal((await call(port)).body, '(base)');
+    for (const bad of ['-bad', 'x'.repeat(64), 'a b', '']) {
+      assert.equal((await call(port, { headers: { 'x-mse-tag': bad } })).body, '(base)', JSON.stringify(bad));
     }
+  });
 
-    test(`${name}: middleware that calls next() from request-stream events keeps the lane (old body-parser, busboy style)`, async (t) => {
+  for (const order of ['before', 'after'] as const) {
+    test(`${name}: express.json() and express.urlencoded() ${order} laneMiddleware keep the lane`, async (t) => {
       const app = express();
+      const parsers = [express.json(), express.urlencoded({ extended: false })];
+      if (order === 'before') app.use(...parsers);
       app.use(laneMiddleware());
-      // Reads the body itself and continues from 'end', which Node emits from the socket's context
-      // when the body arrives after the headers: what raw-body < 2.5 and busboy-based parsers do.
+      if (order === 'after') app.use(...parsers);
+      // A middleware after the parsers, then an async handler that awaits timers and I/O.
       app.use((req, _res, next) => {
-        let body = '';
-        req.setEncoding('utf8');
-        req.on('data', (chunk: string) => {
-          body += chunk;
-        });
-        req.on('end', () => {
-          (req as { raw?: string }).raw = body;
-          next();
-        });
-      });
-      app.post('/', async (req, res) => {
-        await sleep(1);
-        res.json({ lane: lane(), length: (req as { raw?: string }).raw?.length });
-      });
-      const port = await start(t, app);
-      for (const tag of ['gray', 'blue', undefined]) {
-        const headers: Record<string, string> = { 'content-type': 'text/plain' };
-        if (tag !== undefined) headers['x-mse-tag'] = tag;
-        const reply = await call(port, { method: 'POST', headers, body: 'x'.repeat(3000) });
-        assert.deepEqual(JSON.parse(reply.body), { lane: tag ?? '(base)', length: 3000 });
-      }
-    });
-
-    test(`${name}: async error handlers and res.on('finish') / req.on('end') listeners see the lane`, async (t) => {
-      const seen: Record<string, string> = {};
-      const app = express();
-      app.use(laneMiddleware());
-      app.get('/throw', async (_req, _res, next) => {
-        await sleep(1);
-        // Express 5 forwards a rejected promise itself; Express 4 needs next(err).
-        if (name === 'express 4') next(new Error('boom'));
-        else throw new Error('boom');
-      });
-      app.get('/finish', (req, res) => {
-        res.on('finish', () => {
-          seen.finish = lane();
-        });
-        res.on('close', () => {
-          seen.close = lane();
-        });
-        req.on('end', () => {
-          seen.end = lane();
-        });
-        req.resume();
-        setTimeout(() => res.send('ok'), 2);
-      });
-      app.use(
-        async (err: Error, _req: express5.Request, res: express5.Response, _next: express5.NextFunction) => {
-          await sleep(1);
-          res.status(500).send(`${err.message} in ${lane()}`);
-        },
-      );
-      const port = await start(t, app);
-      const reply = await call(port, { path: '/throw', headers: { 'x-mse-tag': 'gray' } });
-      assert.deepEqual(reply, { status: 500, body: 'boom in gray' });
-      await call(port, { path: '/finish', headers: { 'x-mse-tag': 'feature-x' } });
-      for (let i = 0; i < 50 && seen.close === undefined; i++) await sleep(2);
-      assert.deepEqual(seen, { end: 'feature-x', finish: 'feature-x', close: 'feature-x' });
-    });
-
-    test(`${name}: laneMiddleware in a mounted sub-app keeps the lane after the sub-app hands the request back`, async (t) => {
-      const sub = express();
-      sub.use(laneMiddleware());
-      const app = express();
-      app.use('/sub', sub); // no route matches in `sub`: Express hands the request back to `app`
-      app.use(continueOnEnd);
-      app.post('/sub', (_req, res) => {
-        res.send(lane());
-      });
-      const port = await start(t, app);
-      for (const tag of ['gray', undefined, 'blue']) {
-        const headers: Record<string, string> = { 'content-type': 'text/plain' };
-        if (tag !== undefined) headers['x-mse-tag'] = tag;
-        const reply = await call(port, { method: 'POST', path: '/sub', headers, body: 'x'.repeat(2000) });
-        assert.equal(reply.body, tag ?? '(base)');
-      }
-    });
-
-    test(`${name}: an emit wrapper that earlier middleware puts on each request still runs, and events keep the lane from the first request on`, async (t) => {
-      let wrapped = 0;
-      const app = express();
-      app.use((req, res, next) => {
-        for (const emitter of [req, res]) {
-          const original = emitter.emit;
-          emitter.emit = function countingEmit(this: typeof emitter, ...args: Parameters<typeof original>) {
-            wrapped++;
-            return original.apply(this, args);
-          } as typeof original;
-        }
+        (req as { seenByMiddleware?: string }).seenByMiddleware = lane();
         next();
       });
-      app.use(laneMiddleware());
-      app.use(continueOnEnd);
-      app.post('/', (_req, res) => {
-        res.send(lane());
-      });
-      const port = await start(t, app);
-      for (const tag of ['gray', 'blue', undefined, 'gray']) {
-        const headers: Record<string, string> = { 'content-type': 'text/plain' };
-        if (tag !== undefined) headers['x-mse-tag'] = tag;
-        const before = wrapped;
-        const reply = await call(port, { method: 'POST', headers, body: 'x'.repeat(2000) });
-        assert.equal(reply.body, tag ?? '(base)');
-        assert.ok(wrapped > before, 'the earlier wrapper saw the events');
-      }
-    });
-
-    test(`${name}: lanes do not leak between requests on one keep-alive connection`, async (t) => {
-      const app = express();
-      app.use(express.json());
-      app.use(laneMiddleware());
-      app.use(express.urlencoded({ extended: false }));
-      app.all('/', async (_req, res) => {
+      app.post('/', async (req, res) => {
+        await tick();
         await sleep(1);
-        res.send(lane());
+        res.json({
+          middleware: (req as { seenByMiddleware?: string }).seenByMiddleware,
+          handler: lane(),
+          body: req.body as unknown,
+        });
       });
       const port = await start(t, app);
-      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-      t.after(() => agent.destroy());
-      const sequence = ['gray', undefined, 'blue', '-bad', undefined, 'gray', 'feature-x', undefined];
-      for (const tag of sequence) {
-        const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-        if (tag !== undefined) headers['x-mse-tag'] = tag;
-        const reply = await call(port, { method: 'POST', headers, body: 'a=1', agent });
-        assert.equal(reply.body, tag === undefined || tag === '-bad' ? '(base)' : tag);
+      const cases = [
+        { type: 'application/json', body: JSON.stringify({ a: 1, pad: 'p'.repeat(2000) }) },
+        { type: 'application/x-www-form-urlencoded', body: `a=1&pad=${'p'.repeat(2000)}` },
+      ];
+      for (const { type, body } of cases) {
+        for (const tag of ['gray', undefined]) {
+          const headers: Record<string, string> = { 'content-type': type };
+          if (tag !== undefined) headers['x-mse-tag'] = tag;
+          const reply = await call(port, { method: 'POST', headers, body });
+          assert.equal(reply.status, 200, reply.body);
+          const seen = JSON.parse(reply.body) as {
+            middleware: string;
+            handler: string;
+            body: { a: unknown };
+          };
+          const expected = tag ?? '(base)';
+          assert.equal(seen.middleware, expected, `${type}: middleware after the parser`);
+          assert.equal(seen.handler, expected, `${type}: handler`);
+          assert.equal(String(seen.body.a), '1', `${type}: body parsed`);
+        }
       }
     });
   }
+
+  test(`${name}: middleware that calls next() from request-stream events keeps the lane (old body-parser, busboy style)`, async (t) => {
+    const app = express();
+    app.use(laneMiddleware());
+    // Reads the body itself and continues from 'end', which Node emits from the socket's context
+    // when the body arrives after the headers: what raw-body < 2.5 and busboy-based parsers do.
+    app.use((req, _res, next) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        (req as { raw?: string }).raw = body;
+        next();
+      });
+    });
+    app.post('/', async (req, res) => {
+      await sleep(1);
+      res.json({ lane: lane(), length: (req as { raw?: string }).raw?.length });
+    });
+    const port = await start(t, app);
+    for (const tag of ['gray', 'blue', undefined]) {
+      const headers: Record<string, string> = { 'content-type': 'text/plain' };
+      if (tag !== undefined) headers['x-mse-tag'] = tag;
+      const reply = await call(port, { method: 'POST', headers, body: 'x'.repeat(3000) });
+      assert.deepEqual(JSON.parse(reply.body), { lane: tag ?? '(base)', length: 3000 });
+    }
+  });
+
+  test(`${name}: async error handlers and res.on('finish') / req.on('end') listeners see the lane`, async (t) => {
+    const seen: Record<string, string> = {};
+    const app = express();
+    app.use(laneMiddleware());
+    app.get('/throw', async (_req, _res, next) => {
+      await sleep(1);
+      // Express 5 forwards a rejected promise itself; Express 4 needs next(err).
+      if (name === 'express 4') next(new Error('boom'));
+      else throw new Error('boom');
+    });
+    app.get('/finish', (req, res) => {
+      res.on('finish', () => {
+        seen.finish = lane();
+      });
+      res.on('close', () => {
+        seen.close = lane();
+      });
+      req.on('end', () => {
+        seen.end = lane();
+      });
+      req.resume();
+      setTimeout(() => res.send('ok'), 2);
+    });
+    app.use(
+      async (err: Error, _req: express5.Request, res: express5.Response, _next: express5.NextFunction) => {
+        await sleep(1);
+        res.status(500).send(`${err.message} in ${lane()}`);
+      },
+    );
+    const port = await start(t, app);
+    const reply = await call(port, { path: '/throw', headers: { 'x-mse-tag': 'gray' } });
+    assert.deepEqual(reply, { status: 500, body: 'boom in gray' });
+    await call(port, { path: '/finish', headers: { 'x-mse-tag': 'feature-x' } });
+    for (let i = 0; i < 50 && seen.close === undefined; i++) await sleep(2);
+    assert.deepEqual(seen, { end: 'feature-x', finish: 'feature-x', close: 'feature-x' });
+  });
+
+  test(`${name}: laneMiddleware in a mounted sub-app keeps the lane after the sub-app hands the request back`, async (t) => {
+    const sub = express();
+    sub.use(laneMiddleware());
+    const app = express();
+    app.use('/sub', sub); // no route matches in `sub`: Express hands the request back to `app`
+    app.use(continueOnEnd);
+    app.post('/sub', (_req, res) => {
+      res.send(lane());
+    });
+    const port = await start(t, app);
+    for (const tag of ['gray', undefined, 'blue']) {
+      const headers: Record<string, string> = { 'content-type': 'text/plain' };
+      if (tag !== undefined) headers['x-mse-tag'] = tag;
+      const reply = await call(port, { method: 'POST', path: '/sub', headers, body: 'x'.repeat(2000) });
+      assert.equal(reply.body, tag ?? '(base)');
+    }
+  });
+
+  test(`${name}: an emit wrapper that earlier middleware puts on each request still runs, and events keep the lane from the first request on`, async (t) => {
+    let wrapped = 0;
+    const app = express();
+    app.use((req, res, next) => {
+      for (const emitter of [req, res]) {
+        const original = emitter.emit;
+        emitter.emit = function countingEmit(this: typeof emitter, ...args: Parameters<typeof original>) {
+          wrapped++;
+          return original.apply(this, args);
+        } as typeof original;
+      }
+      next();
+    });
+    app.use(laneMiddleware());
+    app.use(continueOnEnd);
+    app.post('/', (_req, res) => {
+      res.send(lane());
+    });
+    const port = await start(t, app);
+    for (const tag of ['gray', 'blue', undefined, 'gray']) {
+      const headers: Record<string, string> = { 'content-type': 'text/plain' };
+      if (tag !== undefined) headers['x-mse-tag'] = tag;
+      const before = wrapped;
+      const reply = await call(port, { method: 'POST', headers, body: 'x'.repeat(2000) });
+      assert.equal(reply.body, tag ?? '(base)');
+      assert.ok(wrapped > before, 'the earlier wrapper saw the events');
+    }
+  });
+
+  test(`${name}: lanes do not leak between requests on one keep-alive connection`, async (t) => {
+    const app = express();
+    app.use(express.json());
+    app.use(laneMiddleware());
+    app.use(express.urlencoded({ extended: false }));
+    app.all('/', async (_req, res) => {
+      await sleep(1);
+      res.send(lane());
+    });
+    const port = await start(t, app);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    t.after(() => agent.destroy());
+    const sequence = ['gray', undefined, 'blue', '-bad', undefined, 'gray', 'feature-x', undefined];
+    for (const tag of sequence) {
+      const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+      if (tag !== undefined) headers['x-mse-tag'] = tag;
+      const reply = await call(port, { method: 'POST', headers, body: 'a=1', agent });
+      assert.equal(reply.body, tag === undefined || tag === '-bad' ? '(base)' : tag);
+    }
+  });
+}
 
 test('carried headers are in the context; oversize values are not carried', async (t) => {
   const app = express5();
@@ -320,9 +299,7 @@ test('carried headers are in the context; oversize values are not carried', asyn
   assert.equal(reply.body, 'null');
 });
 
-for (const placement of PLACEMENTS) {
-  const test = placementTest(placement);
-
+{
   test('a base-lane request runs in the base lane even when the server was started inside a lane', async (t) => {
     const app = express5();
     app.use(laneMiddleware());
@@ -380,10 +357,17 @@ for (const placement of PLACEMENTS) {
     assert.deepEqual(seen, ['finish gray', 'finish (base)']);
   });
 
-  test("Node's and Express's shared prototypes are never changed; 'app' wraps only the app's own, hidden", async (t) => {
-    const shared = [IncomingMessage.prototype, ServerResponse.prototype, express5.request, express5.response];
-    const before = shared.map((p) => [Object.hasOwn(p, 'emit'), p.emit] as const);
+  test("no prototype is changed, not Node's, not Express's, not the app's: each request and response is bound itself", async (t) => {
     const app = express5();
+    const shared = [
+      IncomingMessage.prototype,
+      ServerResponse.prototype,
+      express5.request,
+      express5.response,
+      app.request,
+      app.response,
+    ];
+    const before = shared.map((p) => [Object.hasOwn(p, 'emit'), p.emit] as const);
     app.use(laneMiddleware());
     app.get('/', (req, res) => {
       // An object inheriting from the request emits without recursing into the wrapper.
@@ -400,10 +384,7 @@ for (const placement of PLACEMENTS) {
       before,
     );
     assert.equal(EventEmitter.prototype.emit, before[0]![1]);
-    assert.ok(!Object.keys(app.request).includes('emit'), 'not enumerable on app.request');
-    // 'app' wraps the app's prototype once; 'own' wraps each request and leaves the app alone.
-    assert.equal(Object.hasOwn(app.request, 'emit'), placement === 'app');
-    assert.equal(Object.hasOwn(app.response, 'emit'), placement === 'app');
+    assert.ok(!Object.hasOwn(app.request, 'emit') && !Object.hasOwn(app.response, 'emit'));
   });
 }
 

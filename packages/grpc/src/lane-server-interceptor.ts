@@ -4,6 +4,7 @@ import {
   compileIngress,
   countIngress,
   createLaneContext,
+  currentLaneContext,
   extractCarry,
   extractLane,
   type IngressOptions,
@@ -79,13 +80,18 @@ type PartialStatusObject = Parameters<ServerInterceptingCallInterface['sendStatu
  * pending-state bookkeeping on every event) would only add cost. Methods not overridden (peer,
  * deadline, host, auth context, …) are grpc-js's own, which forward the same way.
  *
+ * In the base lane, with no lane active around the server, events are forwarded as they are: no
+ * context switch and no closure per event (the lane is only known once metadata arrives, so the
+ * one object per call stays: it is what reads the metadata).
+ *
  * Why not `ServerListenerBuilder`: its `onCancel` has no `next`, so the handler's `cancelled`
  * event could not be put in the lane.
  */
 class LaneServerCall extends ServerInterceptingCall {
   readonly #call: ServerInterceptingCallInterface;
   readonly #compiled: CompiledIngress;
-  #context: LaneContext = BASE_CONTEXT;
+  /** The call's lane context once metadata arrived; `null` while there is no lane to enter. */
+  #context: LaneContext | null = null;
   #downstream: DownstreamListener | null = null;
 
   constructor(call: ServerInterceptingCallInterface, compiled: CompiledIngress) {
@@ -116,20 +122,31 @@ class LaneServerCall extends ServerInterceptingCall {
   }
 
   onReceiveMetadata(metadata: Metadata): void {
-    this.#context = enterContext(metadata, this.#compiled);
-    withLaneContext(this.#context, () => this.#downstream!.onReceiveMetadata(metadata));
+    const context = enterContext(metadata, this.#compiled);
+    if (context === BASE_CONTEXT && currentLaneContext() === BASE_CONTEXT) {
+      this.#downstream!.onReceiveMetadata(metadata);
+      return;
+    }
+    this.#context = context;
+    withLaneContext(context, () => this.#downstream!.onReceiveMetadata(metadata));
   }
 
   onReceiveMessage(message: unknown): void {
-    withLaneContext(this.#context, () => this.#downstream!.onReceiveMessage(message));
+    const context = this.#context;
+    if (context === null) this.#downstream!.onReceiveMessage(message);
+    else withLaneContext(context, () => this.#downstream!.onReceiveMessage(message));
   }
 
   onReceiveHalfClose(): void {
-    withLaneContext(this.#context, () => this.#downstream!.onReceiveHalfClose());
+    const context = this.#context;
+    if (context === null) this.#downstream!.onReceiveHalfClose();
+    else withLaneContext(context, () => this.#downstream!.onReceiveHalfClose());
   }
 
   onCancel(): void {
-    withLaneContext(this.#context, () => this.#downstream!.onCancel());
+    const context = this.#context;
+    if (context === null) this.#downstream!.onCancel();
+    else withLaneContext(context, () => this.#downstream!.onCancel());
   }
 }
 

@@ -1,5 +1,7 @@
 export type { CompileRulesOptions, RuleCounters } from './compile-rules';
 export { CompiledRules, compileRules, DEFAULT_MAX_INPUT_LENGTH } from './compile-rules';
+export type { EdgeDecisionMessage } from './edge-diagnostics';
+export { edgeChannels } from './edge-diagnostics';
 export {
   InvalidImportError,
   InvalidPlanError,

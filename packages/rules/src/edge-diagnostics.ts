@@ -1,14 +1,15 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 
 /**
- * The diagnostics channel this package publishes on (besides core's `graylane:ingress:*`, which
- * `laneMiddleware()` and `laneEdge()` publish through core). Subscribe with
+ * The diagnostics channel every edge adapter publishes on when it settles a request's lane
+ * (`laneEdge()` of `@graylane/express`, `laneFastifyEdge()` of `@graylane/fastify`): declared
+ * here, with the rules, so the adapters share one definition and import no other adapter. Subscribe with
  * `node:diagnostics_channel`, by name or through this object (a channel name is process-global);
  * messages are published only while the channel has subscribers.
  *
  * | channel | message |
  * |---|---|
- * | `graylane:edge:decision` | {@link EdgeDecisionMessage} `{ lane, rule, name, source, version }` — `laneEdge()` settled a request's lane |
+ * | `graylane:edge:decision` | {@link EdgeDecisionMessage} `{ lane, rule, name, source, version }` — an edge settled a request's lane |
  *
  * @example
  * import diagnosticsChannel from 'node:diagnostics_channel';
@@ -31,6 +32,6 @@ export interface EdgeDecisionMessage {
   readonly rule: number;
   readonly name: string | undefined;
   readonly source: 'rule' | 'client';
-  /** The version of the rule set in force for this request (`ruleSetVersionOf(req)`). */
+  /** The version of the rule set in force for this request (`ruleSetVersionOf(req)` in `@graylane/express`). */
   readonly version: number;
 }

@@ -1,0 +1,174 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type HeaderRecord, RECORD_GETTER } from './carrier';
+import {
+  BASE_CONTEXT,
+  currentLaneContext,
+  type LaneContext,
+  laneContextFor,
+  withLaneContext,
+} from './context';
+import { countIngress } from './counters';
+import { InvalidOptionError } from './errors';
+import {
+  type CompiledIngress,
+  compileIngress,
+  extractCarry,
+  extractLane,
+  type IngressOptions,
+} from './ingress';
+
+/**
+ * The part of an event emitter a request binding needs: Node's `IncomingMessage`,
+ * `ServerResponse`, `Http2ServerRequest`/`Http2ServerResponse`, and anything else built on
+ * `EventEmitter`.
+ */
+export interface RequestEmitter {
+  emit(event: string | symbol, ...args: unknown[]): boolean;
+  listenerCount(event: string | symbol): number;
+}
+
+type Emit = RequestEmitter['emit'];
+
+// Sent through `emit` to a bound emitter: its binding takes the new lane and answers `true`; an
+// unbound emitter has no listener for it and answers `false`. `Symbol.for`, so two installed
+// copies of core rebind each other's emitters instead of stacking.
+const kRebind = Symbol.for('graylane.request-lane.rebind.v1');
+
+/**
+ * The `emit` of one emitter, running its listeners in `context`. `emit` is the one the emitter
+ * had when it was bound (its own, or the inherited `EventEmitter` one), resolved once: an object
+ * inheriting from the emitter never recurses, and Express re-prototyping the request (mounted
+ * apps) changes nothing, as no prototype on its chain defines `emit`.
+ */
+function laneEmitFor(emit: Emit, context: LaneContext): Emit {
+  return function laneEmit(this: RequestEmitter, event: string | symbol): boolean {
+    // An event emitted in the lane already (most are: the response is written from the lane), or
+    // one nobody listens to, needs no context switch; `emit.apply(this, arguments)` forwards any
+    // arity without allocating.
+    if (context === currentLaneContext() || this.listenerCount(event) === 0) {
+      if (event === kRebind) {
+        // biome-ignore lint/complexity/noArguments: the new context, without a rest parameter.
+        context = arguments[1] as LaneContext;
+        return true;
+      }
+      // biome-ignore lint/complexity/noArguments: see above.
+      return emit.apply(this, arguments as unknown as Parameters<Emit>);
+    }
+    // biome-ignore lint/complexity/noArguments: copied only when the lane must be entered.
+    return emitInLane(context, emit, this, Array.prototype.slice.call(arguments) as Parameters<Emit>);
+  };
+}
+
+function emitInLane(
+  context: LaneContext,
+  emit: Emit,
+  target: RequestEmitter,
+  args: Parameters<Emit>,
+): boolean {
+  return withLaneContext(context, () => emit.apply(target, args));
+}
+
+/**
+ * Runs every later listener of `emitter` in `context`, whoever emits the event and whenever the
+ * listener was added. Binds this one object (one own `emit` property): no prototype is touched,
+ * so nothing is shared with another request. Binding an emitter again replaces its lane.
+ *
+ * Node emits a request's `'data'`/`'end'` and a response's `'close'` from the connection's async
+ * context, not the request's; this is what keeps body parsers that continue from `'end'` and
+ * `res.on('finish')` listeners in the lane. {@link runInRequestLane} calls it for you.
+ *
+ * @example
+ * bindEmitterToLane(req, createLaneContext('gray'));
+ * req.on('end', () => currentLane()); // 'gray', though Node emits 'end' from the socket
+ */
+export function bindEmitterToLane(emitter: RequestEmitter, context: LaneContext): void {
+  const target = emitter as RequestEmitter & { emit: Emit };
+  // Only an emitter with an own `emit` can be bound already (by this or another copy of core).
+  if (Object.hasOwn(target, 'emit') && target.emit(kRebind, context) === true) return;
+  // A plain assignment: cheaper than defineProperty, and writable like the inherited `emit`.
+  target.emit = laneEmitFor(target.emit, context);
+}
+
+/**
+ * Runs `fn` in `context` with the events of `req` and `res` bound to it (see
+ * {@link bindEmitterToLane}): the request is in its lane from here to its last event. In the
+ * base lane, with no lane active around the call, `fn` just runs: nothing to enter, nothing to
+ * bind, nothing allocated. Framework adapters call this once per request with the framework's
+ * raw Node request and response.
+ *
+ * @returns what `fn` returns.
+ * @example
+ * // A Koa middleware
+ * app.use((ctx, next) => runInRequestLane(requestLaneContext(ctx.req.headers, compiled), ctx.req, ctx.res, next));
+ */
+export function runInRequestLane<R>(
+  context: LaneContext,
+  req: RequestEmitter,
+  res: RequestEmitter,
+  fn: () => R,
+): R {
+  if (context === BASE_CONTEXT && currentLaneContext() === BASE_CONTEXT) return fn();
+  bindEmitterToLane(req, context);
+  bindEmitterToLane(res, context);
+  return withLaneContext(context, fn);
+}
+
+/**
+ * The lane context of an inbound request from its headers: the lane (see `extractLane`) and the
+ * carried headers, counted at ingress (`graylane:ingress:lane`). Invalid tags are ignored and
+ * counted; never throws on request input. Allocation-free for a request without carried headers.
+ *
+ * @param headers Node's `req.headers` (HTTP/1 or HTTP/2) or any record keyed by lowercase name.
+ * @param compiled options from `compileIngress`, compiled once at setup.
+ * @example
+ * const compiled = compileIngress({ carry: ['x-user-id'] });
+ * const context = requestLaneContext(req.headers, compiled);
+ */
+export function requestLaneContext(headers: HeaderRecord, compiled: CompiledIngress): LaneContext {
+  const lane = extractLane(headers, RECORD_GETTER, compiled);
+  const carry = extractCarry(headers, RECORD_GETTER, compiled);
+  countIngress(lane);
+  // `lane` is valid (extractLane checked it); `carry` is undefined or non-empty.
+  return carry === undefined ? laneContextFor(lane) : Object.freeze({ lane, carry });
+}
+
+/** A request as {@link laneRequestListener} needs it: headers plus events. */
+export interface LaneRequest extends RequestEmitter {
+  readonly headers: HeaderRecord;
+}
+
+/**
+ * Wraps a `node:http`, `node:https` or `node:http2` (compatibility API) request listener so each
+ * request runs in its lane: the listener, everything it starts, and every later event of the
+ * request and response (body `'data'`/`'end'`, `'finish'`, `'close'`). The lane is read like
+ * `laneMiddleware` reads it (`x-mse-tag`, then the W3C `baggage` entry, by default); an invalid
+ * tag is ignored and counted.
+ *
+ * @param listener the request listener, called with the server as `this`.
+ * @param options where to read the lane and which headers to carry (`IngressOptions`). Default:
+ *   `x-mse-tag`, then baggage `x-mse-tag`; nothing carried.
+ * @throws {InvalidOptionError} `GL_ERR_INVALID_OPTION` for a listener that is not a function or
+ *   malformed options, at setup.
+ * @example
+ * http.createServer(laneRequestListener((req, res) => {
+ *   res.end(currentLane() ?? 'base');
+ * })).listen(8080);
+ */
+export function laneRequestListener<
+  Req extends LaneRequest = IncomingMessage,
+  Res extends RequestEmitter = ServerResponse,
+>(
+  listener: (this: unknown, req: Req, res: Res) => void,
+  options?: IngressOptions,
+): (req: Req, res: Res) => void {
+  if (typeof listener !== 'function') throw new InvalidOptionError('listener', 'must be a function');
+  const compiled = compileIngress(options);
+  return function laneRequestListener(this: unknown, req: Req, res: Res): void {
+    const context = requestLaneContext(req.headers, compiled);
+    if (context === BASE_CONTEXT && currentLaneContext() === BASE_CONTEXT) {
+      listener.call(this, req, res);
+      return;
+    }
+    runInRequestLane(context, req, res, () => listener.call(this, req, res));
+  };
+}

@@ -1,0 +1,2 @@
+export type { LaneKoaOptions } from './lane-koa';
+export { laneKoa } from './lane-koa';

@@ -1,0 +1,2 @@
+export type { LaneModuleOptions } from './lane-module';
+export { LANE_MIDDLEWARE, LaneModule } from './lane-module';
