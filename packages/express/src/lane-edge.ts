@@ -4,23 +4,24 @@ import {
   extractLane,
   type IngressOptions,
   InvalidOptionError,
-  LANE_HEADER,
   type Lane,
   RECORD_GETTER,
 } from '@graylane/core';
 import {
   CompiledRules,
   type CompileRulesOptions,
+  compileLaneCarriers,
   compileRules,
   compileTrust,
   type EdgeDecision,
   NO_DECISION,
   type Rule,
-  stripLaneTags,
+  setLaneCarriers,
+  settleLaneCarriers,
   type TrustPolicy,
 } from '@graylane/rules';
 import { type EdgeDecisionMessage, edgeChannels } from './diagnostics';
-import { laneMiddleware } from './lane-middleware';
+import { enterRequestLane } from './lane-middleware';
 
 /** Options of {@link laneEdge}. */
 export interface LaneEdgeOptions extends CompileRulesOptions {
@@ -71,9 +72,11 @@ export function laneEdge(options: LaneEdgeOptions) {
   const rules = isCompiled(options.rules) ? options.rules : compileRules(options.rules, options);
   const trust = compileTrust(options.trust, 'strip');
   const ingress = compileIngress(options.ingress);
-  const laneHeader = (options.ingress?.header ?? LANE_HEADER).toLowerCase();
+  const carriers = compileLaneCarriers(options.ingress);
+  const laneHeader = carriers.header;
   checkLaneHeader(rules, laneHeader);
-  const enter = laneMiddleware({ header: laneHeader, baggageKey: false, carry: options.ingress?.carry });
+  // Past the edge the lane is read from the lane header alone: every other carrier says the same.
+  const enter = compileIngress({ header: laneHeader, baggageKey: false, carry: options.ingress?.carry });
   const stripAll = trust.mode === 'strip';
 
   return function laneEdge(req: IncomingMessage, res: ServerResponse, next: Next): void {
@@ -87,10 +90,12 @@ export function laneEdge(options: LaneEdgeOptions) {
         kept = true;
       }
     }
+    let smuggled = false;
     if (kept) {
       if (edgeChannels.decision.hasSubscribers) publish(lane, -1, undefined, 'client');
     } else {
-      stripLaneTags(headers, ingress);
+      // Rules never see a client's tag: they decide on the request without it.
+      smuggled = setLaneCarriers(headers, undefined, carriers);
       const decision = rules.decide(req);
       if (decision !== NO_DECISION) {
         applyHeaders(headers, decision);
@@ -98,9 +103,9 @@ export function laneEdge(options: LaneEdgeOptions) {
         if (edgeChannels.decision.hasSubscribers) publish(lane, decision.rule!, decision.name, 'rule');
       }
     }
-    if (lane !== undefined) headers[laneHeader] = lane;
-    else if (headers[laneHeader] !== undefined) delete headers[laneHeader];
-    enter(req, res, next);
+    // Every carrier (lane header, sources, baggage, raw headers, trailers) says `lane` or nothing.
+    if (settleLaneCarriers(req, lane, carriers)) smuggled = true;
+    enterRequestLane(enter, req, res, next, smuggled);
   };
 }
 

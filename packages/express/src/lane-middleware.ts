@@ -49,16 +49,32 @@ function enterLane(context: LaneContext, req: IncomingMessage, res: ServerRespon
 export function laneMiddleware(options: LaneMiddlewareOptions = {}) {
   const compiled: CompiledIngress = compileIngress(options);
   return function laneMiddleware(req: IncomingMessage, res: ServerResponse, next: Next): void {
-    const headers = req.headers;
-    const lane = extractLane(headers, RECORD_GETTER, compiled);
-    const carry = extractCarry(headers, RECORD_GETTER, compiled);
-    countIngress(lane);
-    const context = createLaneContext(lane, carry);
-    // Base lane and nothing active around us: there is nothing to enter and nothing to leak.
-    if (context === BASE_CONTEXT && currentLaneContext() === BASE_CONTEXT) {
-      next();
-      return;
-    }
-    enterLane(context, req, res, next);
+    enterRequestLane(compiled, req, res, next, false);
   };
+}
+
+/**
+ * Reads the lane and carried headers of `req` and runs `next` in them. `force` enters even the
+ * base lane when nothing is active around us (the edge does when the client sent a lane carrier:
+ * an integration such as the OpenTelemetry bridge then drops what was extracted from it).
+ * @internal
+ */
+export function enterRequestLane(
+  compiled: CompiledIngress,
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: Next,
+  force: boolean,
+): void {
+  const headers = req.headers;
+  const lane = extractLane(headers, RECORD_GETTER, compiled);
+  const carry = extractCarry(headers, RECORD_GETTER, compiled);
+  countIngress(lane);
+  const context = createLaneContext(lane, carry);
+  // Base lane and nothing active around us: there is nothing to enter and nothing to leak.
+  if (!force && context === BASE_CONTEXT && currentLaneContext() === BASE_CONTEXT) {
+    next();
+    return;
+  }
+  enterLane(context, req, res, next);
 }

@@ -11,6 +11,10 @@ export type { NginxCanaryOptions } from './import-nginx';
 export { rulesFromNginxCanary } from './import-nginx';
 export type { SubsetLanesOptions } from './istio-subset-lanes';
 export { subsetLanesFromDestinationRule } from './istio-subset-lanes';
+export type { LaneCarrierRecord } from './lane-carriers';
+export { compileLaneCarriers, LaneCarriers, rewriteBaggage, setLaneCarriers } from './lane-carriers';
+export type { CarrierMessage } from './message-carriers';
+export { settleLaneCarriers } from './message-carriers';
 export type {
   Condition,
   ConditionType,
@@ -24,4 +28,4 @@ export type {
 } from './rule';
 export { NO_DECISION } from './rule';
 export type { TrustPolicy } from './trust';
-export { CompiledTrust, compileTrust, stripLaneTags } from './trust';
+export { CompiledTrust, compileTrust } from './trust';
