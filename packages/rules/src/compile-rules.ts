@@ -188,6 +188,8 @@ function allHold(conditions: readonly CompiledCondition[], view: RequestView): b
  *
  * @throws {InvalidRuleError} `GL_ERR_INVALID_RULE` with `path` like `rules[2].matches[0].headers[1].type`.
  * @throws {InvalidOptionError} `GL_ERR_INVALID_OPTION` for bad `options`.
+ * @throws {RegexTooCostlyError} `GL_ERR_REGEX_TOO_COSTLY` for a regular expression that cannot be shown
+ *   to run in bounded time on inputs up to `maxInputLength` (see `MAX_REGEX_WORK`).
  * @throws {MissingPeerError} `GL_ERR_MISSING_PEER` when a rule uses `RegularExpression` and `re2js` is not installed.
  * @example
  * const rules = compileRules([
@@ -210,7 +212,7 @@ export function compileRules(rules: readonly Rule[], options: CompileRulesOption
   if (!Array.isArray(rules))
     throw new InvalidRuleError('rules', `expected an array of rules, got ${describeValue(rules)}`);
   // Array.from visits holes too (as undefined): a sparse array fails here, not on a request.
-  const compiled = Array.from(rules, (rule, i) => compileRule(rule, i, `rules[${i}]`));
+  const compiled = Array.from(rules, (rule, i) => compileRule(rule, i, `rules[${i}]`, maxInputLength));
   return new CompiledRules(rules, compiled, maxInputLength, random);
 }
 
@@ -226,7 +228,7 @@ const RULE_KEYS = [
 ];
 const MATCH_KEYS = ['method', 'path', 'headers', 'queryParams', 'cookies'];
 
-function compileRule(raw: unknown, index: number, path: string): CompiledRule {
+function compileRule(raw: unknown, index: number, path: string, maxInputLength: number): CompiledRule {
   if (!isRecord(raw)) throw new InvalidRuleError(path, `expected a rule object, got ${describeValue(raw)}`);
   checkKeys(raw, RULE_KEYS, path);
   let lane: string | undefined;
@@ -249,7 +251,7 @@ function compileRule(raw: unknown, index: number, path: string): CompiledRule {
     }
     if (raw.matches.length > 0) {
       matches = Array.from(raw.matches as unknown[], (match, m) =>
-        compileMatch(match, `${path}.matches[${m}]`),
+        compileMatch(match, `${path}.matches[${m}]`, maxInputLength),
       );
     }
   }
@@ -279,12 +281,14 @@ function compileRule(raw: unknown, index: number, path: string): CompiledRule {
   );
 }
 
-function compileMatch(raw: unknown, path: string): readonly CompiledCondition[] {
+function compileMatch(raw: unknown, path: string, maxInputLength: number): readonly CompiledCondition[] {
   if (!isRecord(raw)) throw new InvalidRuleError(path, `expected a match object, got ${describeValue(raw)}`);
   checkKeys(raw, MATCH_KEYS, path);
   const conditions: CompiledCondition[] = [];
-  if (raw.method !== undefined) conditions.push(compileStringMatch(raw.method, METHOD, `${path}.method`));
-  if (raw.path !== undefined) conditions.push(compileStringMatch(raw.path, PATH, `${path}.path`));
+  if (raw.method !== undefined)
+    conditions.push(compileStringMatch(raw.method, METHOD, `${path}.method`, maxInputLength));
+  if (raw.path !== undefined)
+    conditions.push(compileStringMatch(raw.path, PATH, `${path}.path`, maxInputLength));
   for (const [field, source] of [
     ['headers', HEADER],
     ['queryParams', QUERY],
@@ -295,7 +299,7 @@ function compileMatch(raw: unknown, path: string): readonly CompiledCondition[] 
     if (!Array.isArray(list))
       throw new InvalidRuleError(`${path}.${field}`, `expected an array, got ${describeValue(list)}`);
     for (let i = 0; i < list.length; i++) {
-      conditions.push(compileCondition(list[i], source, `${path}.${field}[${i}]`));
+      conditions.push(compileCondition(list[i], source, `${path}.${field}[${i}]`, maxInputLength));
     }
   }
   // AND has no side effects: test the cheap conditions first (stable, so ties keep their order).

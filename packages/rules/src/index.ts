@@ -1,6 +1,6 @@
 export type { CompileRulesOptions, RuleCounters } from './compile-rules';
 export { CompiledRules, compileRules, DEFAULT_MAX_INPUT_LENGTH } from './compile-rules';
-export { InvalidImportError, InvalidRuleError } from './errors';
+export { InvalidImportError, InvalidRuleError, RegexTooCostlyError } from './errors';
 export type { AmbassadorMappingSpec, AmbassadorMappingsOptions } from './import-ambassador';
 export { rulesFromAmbassadorMappings } from './import-ambassador';
 export type { IstioVirtualServiceOptions, SubsetLanes } from './import-istio';
@@ -15,6 +15,7 @@ export type { LaneCarrierRecord } from './lane-carriers';
 export { compileLaneCarriers, LaneCarriers, rewriteBaggage, setLaneCarriers } from './lane-carriers';
 export type { CarrierMessage } from './message-carriers';
 export { settleLaneCarriers } from './message-carriers';
+export { MAX_REGEX_WORK } from './regex';
 export type {
   Condition,
   ConditionType,
