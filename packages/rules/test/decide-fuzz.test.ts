@@ -1,7 +1,7 @@
 // Fuzz of decide(): seeded, bounded in time, ≥ 100,000 generated requests against a rule set that
 // uses every condition type, both regular-expression engines, sticky and random weights, query and
 // cookies. Wrong types included. Zero throws, zero invalid lanes, and the worst time per call
-// stays under a generous bound (the measured numbers are in the README, not asserted here).
+// stays under a generous bound (the measured numbers are in docs/rules.md, not asserted here).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseLane } from '@graylane/core';
@@ -9,9 +9,11 @@ import { compileRules, NO_DECISION, type Rule } from '@graylane/rules';
 import { type Random, seeded } from '../../../test/helpers/random';
 
 const SEED = 0x13fa2;
-const INPUTS = 120_000;
-// Far above anything measured (see the README): only a hang or a super-linear path trips it.
-const WORST_CALL_BOUND_MS = 1000;
+const INPUTS = 100_000;
+// Far above anything measured (see docs/rules.md): only a hang or a super-linear path trips it.
+// Asserted on the CPU time of the call, which a loaded machine does not stretch the way it stretches
+// wall time (a descheduled process); the wall-clock worst is reported alongside.
+const WORST_CALL_CPU_BOUND_MS = 1000;
 
 const RULES: Rule[] = [
   { lane: 'exact', matches: [{ method: 'POST', path: '/orders', headers: [{ name: 'x-a', value: 'v' }] }] },
@@ -325,11 +327,13 @@ function request(random: Random): unknown {
 test(`decide() fuzz: ${INPUTS} seeded inputs, wrong types included: no throw, no invalid lane, bounded time`, (t) => {
   const random = seeded(SEED);
   const rules = compileRules(RULES, { random: seeded(SEED + 1) });
-  let worstNs = 0n;
+  const wallNs = new Float64Array(INPUTS);
+  let worstCpuUs = 0;
   let decided = 0;
   const byLane = new Map<string | undefined, number>();
   for (let i = 0; i < INPUTS; i++) {
     const input = request(random);
+    const cpu = process.cpuUsage();
     const start = process.hrtime.bigint();
     let decision: ReturnType<typeof rules.decide>;
     try {
@@ -337,8 +341,9 @@ test(`decide() fuzz: ${INPUTS} seeded inputs, wrong types included: no throw, no
     } catch (err) {
       assert.fail(`input #${i} (seed ${SEED}) threw: ${String(err)}`);
     }
-    const elapsed = process.hrtime.bigint() - start;
-    if (elapsed > worstNs) worstNs = elapsed;
+    wallNs[i] = Number(process.hrtime.bigint() - start);
+    const used = process.cpuUsage(cpu);
+    if (used.user + used.system > worstCpuUs) worstCpuUs = used.user + used.system;
     if (decision === NO_DECISION) continue;
     decided++;
     const lane = decision.lane;
@@ -351,15 +356,18 @@ test(`decide() fuzz: ${INPUTS} seeded inputs, wrong types included: no throw, no
     );
     byLane.set(lane, (byLane.get(lane) ?? 0) + 1);
   }
-  const worstMs = Number(worstNs) / 1e6;
   const counters = rules.counters();
   // The generator reaches every rule and every counter: a fuzz that never exercises a path proves nothing.
   for (const lane of LANES)
     assert.ok((byLane.get(lane) ?? 0) > 0, `no input was decided into ${String(lane)}`);
   assert.ok(counters.invalidInputs > 1000, `wrong types counted: ${counters.invalidInputs}`);
   assert.ok(counters.oversizeInputs > 0 && counters.malformedInputs > 0);
-  assert.ok(worstMs < WORST_CALL_BOUND_MS, `worst call ${worstMs.toFixed(1)} ms`);
+  assert.ok(worstCpuUs / 1000 < WORST_CALL_CPU_BOUND_MS, `worst call ${worstCpuUs / 1000} ms of CPU`);
+  wallNs.sort();
+  const at = (q: number): string =>
+    `${(wallNs[Math.min(INPUTS - 1, Math.floor(q * INPUTS))]! / 1000).toFixed(1)} µs`;
   t.diagnostic(
-    `${INPUTS} inputs, ${decided} decided, worst call ${worstMs.toFixed(2)} ms, node ${process.version}`,
+    `${INPUTS} inputs, ${decided} decided, node ${process.version}; wall p50 ${at(0.5)}, p99 ${at(0.99)}, ` +
+      `p99.9 ${at(0.999)}, max ${(wallNs[INPUTS - 1]! / 1e6).toFixed(1)} ms; worst CPU ${(worstCpuUs / 1000).toFixed(1)} ms`,
   );
 });
