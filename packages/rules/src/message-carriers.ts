@@ -12,6 +12,8 @@ export interface CarrierMessage {
   readonly headers: LaneCarrierRecord;
   readonly rawHeaders?: string[];
   readonly httpVersionMajor?: number;
+  /** True once the whole message, trailers included, has been received. */
+  readonly complete?: boolean;
   once?(event: 'end', listener: () => void): unknown;
 }
 
@@ -31,7 +33,8 @@ interface Distinct {
  * Trailers: graylane never reads a lane from trailers, and the edge has decided before they can
  * arrive. When the request may carry trailers (chunked HTTP/1.1, or HTTP/2), every lane carrier is
  * removed from `trailers`, `rawTrailers` and `trailersDistinct` when the request body ends, before
- * a later `'end'` listener (a proxy copying trailers) sees them.
+ * a later `'end'` listener (a proxy copying trailers) sees them — or at once, when the message is
+ * already `complete` (a body parser ran first).
  *
  * Call it once per request, after the lane is decided. Returns true when a carrier the client
  * sent said something else (it was rewritten or removed). Never throws on request input; costs
@@ -59,11 +62,14 @@ export function settleLaneCarriers(
     }
   }
   const major = message.httpVersionMajor;
-  const te = message.headers['transfer-encoding'];
-  if ((te !== undefined || (typeof major === 'number' && major >= 2)) && typeof message.once === 'function') {
-    message.once('end', function stripTrailerLanes(this: CarrierMessage) {
-      stripTrailers(this, carriers);
-    });
+  if (message.headers['transfer-encoding'] !== undefined || (typeof major === 'number' && major >= 2)) {
+    // Trailers are parsed when the message is complete, before 'end' is emitted.
+    if (message.complete === true) stripTrailers(message, carriers);
+    else if (typeof message.once === 'function') {
+      message.once('end', function stripTrailerLanes(this: CarrierMessage) {
+        stripTrailers(this, carriers);
+      });
+    }
   }
   return changed;
 }

@@ -122,3 +122,44 @@ test('raw headers: duplicates and case variants of a carrier are replaced by the
   assert.equal(settleLaneCarriers(clean, 'gray', defaults), false);
   assert.deepEqual(clean.rawHeaders, ['Host', 'h'], 'nothing sent: the raw list is left alone');
 });
+
+test('trailers: a lane carrier is removed when the body ends, or at once when the message is complete', () => {
+  const listeners: Array<() => void> = [];
+  const pending = {
+    ...message(['Host', 'h', 'Transfer-Encoding', 'chunked']),
+    httpVersionMajor: 1,
+    complete: false,
+    rawTrailers: [] as string[],
+    once(event: 'end', listener: () => void) {
+      assert.equal(event, 'end');
+      listeners.push(listener);
+      return this;
+    },
+  };
+  settleLaneCarriers(pending, 'gray', defaults);
+  assert.equal(listeners.length, 1, 'one end listener, only because trailers may come');
+  pending.rawTrailers.push('X-Mse-Tag', 'feature-x', 'baggage', 'a=1,x-mse-tag=feature-x', 'x-other', 'v');
+  listeners[0]!.call(pending);
+  assert.deepEqual(pending.rawTrailers, ['baggage', 'a=1', 'x-other', 'v']);
+
+  const complete = {
+    ...message(['Host', 'h', 'Transfer-Encoding', 'chunked']),
+    complete: true,
+    rawTrailers: ['x-mse-tag', 'feature-x'],
+    trailers: { 'x-mse-tag': 'feature-x' } as Record<string, string>,
+  };
+  settleLaneCarriers(complete, undefined, defaults);
+  assert.deepEqual(complete.rawTrailers, []);
+  assert.deepEqual(complete.trailers, {});
+
+  let asked = false;
+  const plain = {
+    ...message(['Host', 'h', 'Content-Length', '3']),
+    once() {
+      asked = true;
+      return this;
+    },
+  };
+  settleLaneCarriers(plain, 'gray', defaults);
+  assert.equal(asked, false, 'no listener on a request that cannot carry trailers');
+});
