@@ -50,11 +50,15 @@ type MutableHeaders = Record<string, string | string[] | number | undefined>;
  *
  * Per request: a client-sent tag kept by `trust` settles the lane; otherwise client tags are
  * stripped from `req.headers` and the rules decide, and the winning rule's `setHeaders` /
- * `addHeaders` / `removeHeaders` are applied to `req.headers`. The lane is written to the lane
- * header (`x-mse-tag`) of `req.headers`, so a proxy that re-sends the headers carries it, and the
- * request continues exactly as under `laneMiddleware()`: counted at ingress, handler and everything
- * it starts in the lane. Publishes `graylane:edge:decision` when subscribed. Never throws on request
- * input.
+ * `addHeaders` / `removeHeaders` are applied to `req.headers`. Then every carrier of the lane says
+ * the decided lane or nothing (`settleLaneCarriers` from `@graylane/rules`): the lane header
+ * (`x-mse-tag`) of `req.headers`, each source alias, the lane entries of `baggage`, `req.rawHeaders`
+ * and `req.headersDistinct`, and — removed when the body ends — trailers. So a proxy that re-sends
+ * the headers carries exactly the edge's lane, and the request continues exactly as under
+ * `laneMiddleware()`: counted at ingress, handler and everything it starts in the lane (the base
+ * lane is entered too when a client carrier was dropped, so the OpenTelemetry bridge replaces the
+ * baggage extracted from it). Publishes `graylane:edge:decision` when subscribed. Never throws on
+ * request input.
  *
  * @throws {InvalidRuleError} `GL_ERR_INVALID_RULE` for a bad rule, at setup.
  * @throws {InvalidOptionError} `GL_ERR_INVALID_OPTION` for bad options, or a rule that sets the
