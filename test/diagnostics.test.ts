@@ -180,6 +180,7 @@ test('the JSON report after a known sequence: lanes, counts, fallbacks, rule hit
     noMatch: 3,
     malformedInputs: 0,
     oversizeInputs: 0,
+    invalidInputs: 0,
   });
   assert.equal(report.discovery?.registry, 'static');
   assert.deepEqual(

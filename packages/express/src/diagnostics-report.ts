@@ -174,6 +174,8 @@ export interface DiagnosticsReport {
     readonly noMatch: number;
     readonly malformedInputs: number;
     readonly oversizeInputs: number;
+    /** Request fields of the wrong type ignored by `decide()`. */
+    readonly invalidInputs: number;
   } | null;
   readonly counters: {
     readonly lanes: readonly LaneCounterRow[];
@@ -320,6 +322,7 @@ export function buildReport(options: CompiledReportOptions): DiagnosticsReport {
       noMatch: counters.noMatch,
       malformedInputs: counters.malformedInputs,
       oversizeInputs: counters.oversizeInputs,
+      invalidInputs: counters.invalidInputs,
     };
   }
 

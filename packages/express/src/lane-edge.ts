@@ -4,13 +4,13 @@ import {
   extractLane,
   type IngressOptions,
   InvalidOptionError,
-  LANE_HEADER,
   type Lane,
   RECORD_GETTER,
 } from '@graylane/core';
 import {
   CompiledRules,
   type CompileRulesOptions,
+  compileLaneCarriers,
   compileRules,
   compileTrust,
   type EdgeDecision,
@@ -24,10 +24,11 @@ import {
   type Rule,
   type RuleSetProvider,
   type RuleSource,
-  stripLaneTags,
+  setLaneCarriers,
+  settleLaneCarriers,
   type TrustPolicy,
 } from '@graylane/rules';
-import { laneMiddleware } from './lane-middleware';
+import { enterRequestLane } from './lane-middleware';
 import { observeOutcome, RULE_SET_VERSION } from './rule-set-version';
 
 /** Options of {@link laneEdge}. */
@@ -63,11 +64,15 @@ type MutableHeaders = Record<string, string | string[] | number | undefined>;
  *
  * Per request: a client-sent tag kept by `trust` settles the lane; otherwise client tags are
  * stripped from `req.headers` and the rules decide, and the winning rule's `setHeaders` /
- * `addHeaders` / `removeHeaders` are applied to `req.headers`. The lane is written to the lane
- * header (`x-mse-tag`) of `req.headers`, so a proxy that re-sends the headers carries it, and the
- * request continues exactly as under `laneMiddleware()`: counted at ingress, handler and everything
- * it starts in the lane. Publishes `graylane:edge:decision` when subscribed. Never throws on request
- * input.
+ * `addHeaders` / `removeHeaders` are applied to `req.headers`. Then every carrier of the lane says
+ * the decided lane or nothing (`settleLaneCarriers` from `@graylane/rules`): the lane header
+ * (`x-mse-tag`) of `req.headers`, each source alias, the lane entries of `baggage`, `req.rawHeaders`
+ * and `req.headersDistinct`, and — removed when the body ends — trailers. So a proxy that re-sends
+ * the headers carries exactly the edge's lane, and the request continues exactly as under
+ * `laneMiddleware()`: counted at ingress, handler and everything it starts in the lane (the base
+ * lane is entered too when a client carrier was dropped, so the OpenTelemetry bridge replaces the
+ * baggage extracted from it). Publishes `graylane:edge:decision` when subscribed. Never throws on
+ * request input.
  *
  * With live rules (a source, `liveRules()`, `releasePlan()`), each request reads the set in force
  * once and is decided entirely by it; `ruleSetVersionOf(req)` returns its version. Until a source
@@ -95,10 +100,12 @@ export function laneEdge(options: LaneEdgeOptions) {
   const provider = providerOf(options);
   const trust = compileTrust(options.trust, 'strip');
   const ingress = compileIngress(options.ingress);
-  const laneHeader = (options.ingress?.header ?? LANE_HEADER).toLowerCase();
+  const carriers = compileLaneCarriers(options.ingress);
+  const laneHeader = carriers.header;
   provider.addCheck((rules) => checkLaneHeader(rules, laneHeader));
   const observes = typeof provider.observe === 'function';
-  const enter = laneMiddleware({ header: laneHeader, baggageKey: false, carry: options.ingress?.carry });
+  // Past the edge the lane is read from the lane header alone: every other carrier says the same.
+  const enter = compileIngress({ header: laneHeader, baggageKey: false, carry: options.ingress?.carry });
   const stripAll = trust.mode === 'strip';
 
   const middleware = function laneEdge(req: IncomingMessage, res: ServerResponse, next: Next): void {
@@ -114,10 +121,12 @@ export function laneEdge(options: LaneEdgeOptions) {
         kept = true;
       }
     }
+    let smuggled = false;
     if (kept) {
       if (edgeChannels.decision.hasSubscribers) publish(lane, -1, undefined, 'client', set.version);
     } else {
-      stripLaneTags(headers, ingress);
+      // Rules never see a client's tag: they decide on the request without it.
+      smuggled = setLaneCarriers(headers, undefined, carriers);
       const decision = set.rules.decide(req);
       if (decision !== NO_DECISION) {
         applyHeaders(headers, decision);
@@ -126,10 +135,10 @@ export function laneEdge(options: LaneEdgeOptions) {
           publish(lane, decision.rule!, decision.name, 'rule', set.version);
       }
     }
-    if (lane !== undefined) headers[laneHeader] = lane;
-    else if (headers[laneHeader] !== undefined) delete headers[laneHeader];
+    // Every carrier (lane header, sources, baggage, raw headers, trailers) says `lane` or nothing.
+    if (settleLaneCarriers(req, lane, carriers)) smuggled = true;
     if (observes) observeOutcome(req, res, provider, lane);
-    enter(req, res, next);
+    enterRequestLane(enter, req, res, next, smuggled);
   };
   const owned = provider instanceof LiveRules && provider !== options.rules ? provider : undefined;
   return Object.assign(middleware, {

@@ -194,3 +194,30 @@ test('setup mistakes fail at once with typed errors', () => {
   assert.throws(() => laneEdge(null as never), InvalidOptionError);
   assert.doesNotThrow(() => laneEdge({ rules: compileRules(kruise) }), 'a compiled rule set is accepted');
 });
+
+test('a query inside the fragment is no query: the edge and Express agree', async (t) => {
+  const app = express5();
+  app.use(
+    laneEdge({ rules: [{ lane: 'gray', matches: [{ queryParams: [{ name: 'lane', value: 'gray' }] }] }] }),
+  );
+  app.use((req: import('express').Request, res: import('express').Response) => {
+    res.json({ lane: currentLane() ?? null, query: req.query, path: req.path });
+  });
+  const port = await listen(createServer(app), t);
+  const ask = (path: string) =>
+    new Promise<{ lane: string | null; query: Record<string, string>; path: string }>((resolve, reject) => {
+      const out = httpRequest({ host: '127.0.0.1', port, path }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve(JSON.parse(body)));
+      });
+      out.on('error', reject);
+      out.end();
+    });
+  assert.deepEqual(await ask('/y#?lane=gray'), { lane: null, query: {}, path: '/y' });
+  assert.deepEqual(await ask('/y?a=1#?lane=gray'), { lane: null, query: { a: '1' }, path: '/y' });
+  assert.deepEqual(await ask('/y?lane=gray#x'), { lane: 'gray', query: { lane: 'gray' }, path: '/y' });
+});

@@ -3,7 +3,6 @@ import {
   extractLane,
   type IngressOptions,
   InvalidOptionError,
-  LANE_HEADER,
   type Lane,
   RECORD_GETTER,
   requestLaneContext,
@@ -12,6 +11,7 @@ import {
 import {
   CompiledRules,
   type CompileRulesOptions,
+  compileLaneCarriers,
   compileRules,
   compileTrust,
   type EdgeDecision,
@@ -19,7 +19,8 @@ import {
   edgeChannels,
   NO_DECISION,
   type Rule,
-  stripLaneTags,
+  setLaneCarriers,
+  settleLaneCarriers,
   type TrustPolicy,
 } from '@graylane/rules';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
@@ -63,7 +64,8 @@ export function laneFastifyEdge(options: LaneFastifyEdgeOptions): FastifyPluginC
   const rules = options.rules instanceof CompiledRules ? options.rules : compileRules(options.rules, options);
   const trust = compileTrust(options.trust, 'strip');
   const ingress = compileIngress(options.ingress);
-  const laneHeader = (options.ingress?.header ?? LANE_HEADER).toLowerCase();
+  const carriers = compileLaneCarriers(options.ingress);
+  const laneHeader = carriers.header;
   checkLaneHeader(rules, laneHeader);
   // The lane is read back from the lane header the edge just wrote (no baggage: it was stripped).
   const enter = compileIngress({ header: laneHeader, baggageKey: false, carry: options.ingress?.carry });
@@ -82,7 +84,8 @@ export function laneFastifyEdge(options: LaneFastifyEdgeOptions): FastifyPluginC
       if (edgeChannels.decision.hasSubscribers)
         publish({ lane, rule: -1, name: undefined, source: 'client', version: STATIC_VERSION });
     } else {
-      stripLaneTags(headers, ingress);
+      // Rules never see a client's tag: they decide on the request without it.
+      setLaneCarriers(headers, undefined, carriers);
       const decision = rules.decide(raw);
       if (decision !== NO_DECISION) {
         applyHeaders(headers, decision);
@@ -98,8 +101,8 @@ export function laneFastifyEdge(options: LaneFastifyEdgeOptions): FastifyPluginC
         }
       }
     }
-    if (lane !== undefined) headers[laneHeader] = lane;
-    else if (headers[laneHeader] !== undefined) delete headers[laneHeader];
+    // Every carrier (lane header, sources, baggage, raw headers, trailers) says `lane` or nothing.
+    settleLaneCarriers(raw, lane, carriers);
     runInRequestLane(requestLaneContext(headers, enter), raw, reply.raw, done);
   }
 

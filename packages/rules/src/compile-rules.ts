@@ -13,7 +13,7 @@ import {
 } from './condition';
 import { InvalidRuleError } from './errors';
 import { ExactIndex } from './exact-index';
-import { RequestView, STAT_MALFORMED, STAT_OVERSIZE } from './request-view';
+import { RequestView, STAT_INVALID, STAT_MALFORMED, STAT_OVERSIZE } from './request-view';
 import { type EdgeDecision, type EdgeRequest, NO_DECISION, type Rule } from './rule';
 import { checkKeys, describeValue, HEADER_VALUE, isRecord } from './validate';
 import { type CompiledSticky, compileSticky, compileWeightValue, wins } from './weight';
@@ -43,6 +43,12 @@ export interface RuleCounters {
   readonly malformedInputs: number;
   /** Inputs longer than `maxInputLength` left unparsed or unmatched. */
   readonly oversizeInputs: number;
+  /**
+   * Request fields of the wrong type that were ignored (`query: null`, a number as `headers`, an
+   * array header value holding a non-string, ...), and requests whose objects threw while being
+   * read (a throwing getter or `get()`): those decide {@link NO_DECISION}.
+   */
+  readonly invalidInputs: number;
 }
 
 /** @internal One compiled rule. */
@@ -66,7 +72,7 @@ export class CompiledRules {
   readonly #view: RequestView;
   readonly #random: () => number;
   readonly #hits: Float64Array;
-  readonly #stats = new Float64Array(2);
+  readonly #stats = new Float64Array(3);
   readonly #index: ExactIndex | null;
   #noMatch = 0;
 
@@ -96,7 +102,15 @@ export class CompiledRules {
         }
       }
     }
-    this.#view = new RequestView(maxInputLength, this.#stats, slots.size);
+    const names = [...slots.keys()];
+    // Other header names a request may be read by: sticky keys and the Cookie header.
+    for (const rule of compiled) {
+      if (rule.sticky !== null && rule.sticky.source === HEADER && !names.includes(rule.sticky.key)) {
+        names.push(rule.sticky.key);
+      }
+    }
+    if (!names.includes('cookie')) names.push('cookie');
+    this.#view = new RequestView(maxInputLength, this.#stats, slots.size, names);
     this.#index = ExactIndex.build(compiled);
   }
 
@@ -108,15 +122,20 @@ export class CompiledRules {
   /**
    * Decides a request's lane: the first rule whose matches hold (and whose weight draw succeeds)
    * wins. Takes a Node `IncomingMessage` (Express `req` works; anything with a string `url` is read
-   * that way) or an {@link EdgeRequest}. Never throws on request input.
+   * that way) or an {@link EdgeRequest}. Never throws on request input: a field of the wrong type
+   * is ignored and counted (`invalidInputs`), and the cost is linear in the request's size (a
+   * plain record with thousands of header keys is scanned once per request, not once per name).
    *
    * @returns the winning rule's shared frozen decision, or {@link NO_DECISION}.
    */
   decide(request: EdgeRequest | IncomingMessage): EdgeDecision {
-    if (typeof request !== 'object' || request === null) return NO_DECISION;
+    if (typeof request !== 'object' || request === null) {
+      this.#stats[STAT_INVALID]!++;
+      return NO_DECISION;
+    }
     const view = this.#view;
-    view.reset(request as EdgeRequest);
     try {
+      view.reset(request as EdgeRequest);
       const rules = this.#compiled;
       const index = this.#index;
       if (index !== null) index.prepare(view);
@@ -128,6 +147,11 @@ export class CompiledRules {
         return rule.decision;
       }
       this.#noMatch++;
+      return NO_DECISION;
+    } catch {
+      // Only a request object of the caller's making gets here (a getter, a Proxy or a `get()`
+      // that throws): it is bad input, so it is counted and decides nothing.
+      view.invalid();
       return NO_DECISION;
     } finally {
       view.clear();
@@ -141,6 +165,7 @@ export class CompiledRules {
       noMatch: this.#noMatch,
       malformedInputs: this.#stats[STAT_MALFORMED]!,
       oversizeInputs: this.#stats[STAT_OVERSIZE]!,
+      invalidInputs: this.#stats[STAT_INVALID]!,
     };
   }
 }
@@ -163,6 +188,8 @@ function allHold(conditions: readonly CompiledCondition[], view: RequestView): b
  *
  * @throws {InvalidRuleError} `GL_ERR_INVALID_RULE` with `path` like `rules[2].matches[0].headers[1].type`.
  * @throws {InvalidOptionError} `GL_ERR_INVALID_OPTION` for bad `options`.
+ * @throws {RegexTooCostlyError} `GL_ERR_REGEX_TOO_COSTLY` for a regular expression that cannot be shown
+ *   to run in bounded time on inputs up to `maxInputLength` (see `MAX_REGEX_WORK`).
  * @throws {MissingPeerError} `GL_ERR_MISSING_PEER` when a rule uses `RegularExpression` and `re2js` is not installed.
  * @example
  * const rules = compileRules([
@@ -185,7 +212,7 @@ export function compileRules(rules: readonly Rule[], options: CompileRulesOption
   if (!Array.isArray(rules))
     throw new InvalidRuleError('rules', `expected an array of rules, got ${describeValue(rules)}`);
   // Array.from visits holes too (as undefined): a sparse array fails here, not on a request.
-  const compiled = Array.from(rules, (rule, i) => compileRule(rule, i, `rules[${i}]`));
+  const compiled = Array.from(rules, (rule, i) => compileRule(rule, i, `rules[${i}]`, maxInputLength));
   return new CompiledRules(rules, compiled, maxInputLength, random);
 }
 
@@ -201,7 +228,7 @@ const RULE_KEYS = [
 ];
 const MATCH_KEYS = ['method', 'path', 'headers', 'queryParams', 'cookies'];
 
-function compileRule(raw: unknown, index: number, path: string): CompiledRule {
+function compileRule(raw: unknown, index: number, path: string, maxInputLength: number): CompiledRule {
   if (!isRecord(raw)) throw new InvalidRuleError(path, `expected a rule object, got ${describeValue(raw)}`);
   checkKeys(raw, RULE_KEYS, path);
   let lane: string | undefined;
@@ -224,7 +251,7 @@ function compileRule(raw: unknown, index: number, path: string): CompiledRule {
     }
     if (raw.matches.length > 0) {
       matches = Array.from(raw.matches as unknown[], (match, m) =>
-        compileMatch(match, `${path}.matches[${m}]`),
+        compileMatch(match, `${path}.matches[${m}]`, maxInputLength),
       );
     }
   }
@@ -254,12 +281,14 @@ function compileRule(raw: unknown, index: number, path: string): CompiledRule {
   );
 }
 
-function compileMatch(raw: unknown, path: string): readonly CompiledCondition[] {
+function compileMatch(raw: unknown, path: string, maxInputLength: number): readonly CompiledCondition[] {
   if (!isRecord(raw)) throw new InvalidRuleError(path, `expected a match object, got ${describeValue(raw)}`);
   checkKeys(raw, MATCH_KEYS, path);
   const conditions: CompiledCondition[] = [];
-  if (raw.method !== undefined) conditions.push(compileStringMatch(raw.method, METHOD, `${path}.method`));
-  if (raw.path !== undefined) conditions.push(compileStringMatch(raw.path, PATH, `${path}.path`));
+  if (raw.method !== undefined)
+    conditions.push(compileStringMatch(raw.method, METHOD, `${path}.method`, maxInputLength));
+  if (raw.path !== undefined)
+    conditions.push(compileStringMatch(raw.path, PATH, `${path}.path`, maxInputLength));
   for (const [field, source] of [
     ['headers', HEADER],
     ['queryParams', QUERY],
@@ -270,7 +299,7 @@ function compileMatch(raw: unknown, path: string): readonly CompiledCondition[] 
     if (!Array.isArray(list))
       throw new InvalidRuleError(`${path}.${field}`, `expected an array, got ${describeValue(list)}`);
     for (let i = 0; i < list.length; i++) {
-      conditions.push(compileCondition(list[i], source, `${path}.${field}[${i}]`));
+      conditions.push(compileCondition(list[i], source, `${path}.${field}[${i}]`, maxInputLength));
     }
   }
   // AND has no side effects: test the cheap conditions first (stable, so ties keep their order).

@@ -1,6 +1,6 @@
 import { isHttpToken } from '@graylane/core';
-import { InvalidRuleError } from './errors';
-import { compileWholeMatch, type WholeMatcher } from './regex';
+import { InvalidRuleError, RegexTooCostlyError } from './errors';
+import { compileWholeMatch, MAX_REGEX_WORK, regexWorkPerCharacter, type WholeMatcher } from './regex';
 import { DfaMatcher } from './regex-dfa';
 import type { RequestView } from './request-view';
 import { checkKeys, describeValue, isRecord } from './validate';
@@ -132,7 +132,12 @@ const CONDITION_KEYS = ['name', 'type', 'value', 'invert'];
 const STRING_MATCH_KEYS = ['type', 'value', 'invert'];
 
 /** Validates a header, query-parameter or cookie condition. */
-export function compileCondition(raw: unknown, source: number, path: string): CompiledCondition {
+export function compileCondition(
+  raw: unknown,
+  source: number,
+  path: string,
+  maxInputLength: number,
+): CompiledCondition {
   if (!isRecord(raw))
     throw new InvalidRuleError(path, `expected a condition { name, type, value }, got ${describeValue(raw)}`);
   checkKeys(raw, CONDITION_KEYS, path);
@@ -144,16 +149,21 @@ export function compileCondition(raw: unknown, source: number, path: string): Co
     throw new InvalidRuleError(`${path}.name`, `${JSON.stringify(name)} is not a header name`);
   }
   const key = source === HEADER ? name.toLowerCase() : name;
-  return build(raw, source, key, path, true);
+  return build(raw, source, key, path, true, maxInputLength);
 }
 
 /** Validates a method or path match: a string (`Exact`) or `{ type, value, invert }`. */
-export function compileStringMatch(raw: unknown, source: number, path: string): CompiledCondition {
-  if (typeof raw === 'string') return build({ value: raw }, source, '', path, false);
+export function compileStringMatch(
+  raw: unknown,
+  source: number,
+  path: string,
+  maxInputLength: number,
+): CompiledCondition {
+  if (typeof raw === 'string') return build({ value: raw }, source, '', path, false, maxInputLength);
   if (!isRecord(raw))
     throw new InvalidRuleError(path, `expected a string or { type, value }, got ${describeValue(raw)}`);
   checkKeys(raw, STRING_MATCH_KEYS, path);
-  return build(raw, source, '', path, false);
+  return build(raw, source, '', path, false, maxInputLength);
 }
 
 function build(
@@ -162,6 +172,7 @@ function build(
   name: string,
   path: string,
   presence: boolean,
+  maxInputLength: number,
 ): CompiledCondition {
   const type = raw.type ?? 'Exact';
   const kind = typeof type === 'string' ? KINDS[type] : undefined;
@@ -194,6 +205,11 @@ function build(
       throw new InvalidRuleError(`${path}.value`, `bad regular expression (RE2 syntax): ${errorText(err)}`, {
         cause: err,
       });
+    }
+    // Every accepted pattern runs in bounded time on every input the limits admit.
+    const work = regexWorkPerCharacter(regex);
+    if (work * maxInputLength > MAX_REGEX_WORK) {
+      throw new RegexTooCostlyError(`${path}.value`, value, work, maxInputLength, MAX_REGEX_WORK);
     }
   }
   const base = source === METHOD || source === HEADER ? 0 : source === PATH ? 1 : 2;

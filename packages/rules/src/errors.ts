@@ -75,3 +75,39 @@ export class PlanStoreError extends GraylaneError {
     this.plan = plan;
   }
 }
+
+/**
+ * `GL_ERR_REGEX_TOO_COSTLY`: a regular expression of a rule cannot be shown to run in the bounded
+ * time every accepted pattern must keep. It is too large for graylane's DFA, and on re2js its
+ * program (`programSize` instructions) times the longest input (`maxInputLength`) exceeds
+ * `limit` (`MAX_REGEX_WORK`). `path` names the field and `pattern` the expression.
+ *
+ * @example
+ * try { compileRules(rules); } catch (err) {
+ *   if (err.code === 'GL_ERR_REGEX_TOO_COSTLY') console.error(err.pattern, err.programSize, err.limit);
+ * }
+ */
+export class RegexTooCostlyError extends GraylaneError {
+  readonly path: string;
+  readonly pattern: string;
+  readonly programSize: number;
+  readonly maxInputLength: number;
+  readonly limit: number;
+
+  constructor(path: string, pattern: string, programSize: number, maxInputLength: number, limit: number) {
+    const shown = pattern.length > 80 ? `${pattern.slice(0, 80)}…` : pattern;
+    super(
+      `Invalid rule ${path}: the regular expression ${JSON.stringify(shown)} is too large for the DFA ` +
+        `engine, and on re2js its ${programSize}-instruction program times maxInputLength ` +
+        `${maxInputLength} exceeds the limit of ${limit} (MAX_REGEX_WORK); simplify it or lower ` +
+        `maxInputLength to at most ${Math.floor(limit / programSize)}`,
+      'GL_ERR_REGEX_TOO_COSTLY',
+    );
+    this.name = 'RegexTooCostlyError';
+    this.path = path;
+    this.pattern = pattern;
+    this.programSize = programSize;
+    this.maxInputLength = maxInputLength;
+    this.limit = limit;
+  }
+}

@@ -7,6 +7,7 @@ export {
   InvalidPlanError,
   InvalidRuleError,
   PlanStoreError,
+  RegexTooCostlyError,
   RuleSourceError,
 } from './errors';
 export type { FileRuleSourceOptions } from './file-rule-source';
@@ -22,6 +23,8 @@ export { rulesFromNginxCanary } from './import-nginx';
 export type { SubsetLanesOptions } from './istio-subset-lanes';
 export { subsetLanesFromDestinationRule } from './istio-subset-lanes';
 export type { AnalysisOptions, AnalysisVerdict, LaneFigures } from './lane-analysis';
+export type { LaneCarrierRecord } from './lane-carriers';
+export { compileLaneCarriers, LaneCarriers, rewriteBaggage, setLaneCarriers } from './lane-carriers';
 export type {
   PlanAbortMessage,
   PlanStepMessage,
@@ -31,10 +34,13 @@ export type {
 export { liveChannels } from './live-diagnostics';
 export type { LiveRulesErrorInfo, LiveRulesOptions, LiveRulesStatus } from './live-rules';
 export { LiveRules, liveRules } from './live-rules';
+export type { CarrierMessage } from './message-carriers';
+export { settleLaneCarriers } from './message-carriers';
 export type { HeaderRouteMatch, PlanStep } from './plan-steps';
 export { parseDuration } from './plan-steps';
 export type { PlanState, PlanStore, StoredPlan } from './plan-store';
 export { memoryPlanStore } from './plan-store';
+export { MAX_REGEX_WORK } from './regex';
 export type { PlanStatus, ReleasePlanOptions } from './release-plan';
 export {
   DEFAULT_PLAN_RESYNC_INTERVAL_MS,
@@ -62,4 +68,4 @@ export { isRuleSetProvider } from './rule-set';
 export type { RuleSource, RuleSourceUpdate } from './rule-source';
 export { isRuleSource } from './rule-source';
 export type { TrustPolicy } from './trust';
-export { CompiledTrust, compileTrust, stripLaneTags } from './trust';
+export { CompiledTrust, compileTrust } from './trust';

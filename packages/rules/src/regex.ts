@@ -1,5 +1,5 @@
 import { MissingPeerError } from '@graylane/core';
-import { buildDfa } from './regex-dfa';
+import { buildDfa, DfaMatcher } from './regex-dfa';
 import { parseRegex } from './regex-syntax';
 
 /** A compiled pattern that tests whole values. */
@@ -7,9 +7,27 @@ export interface WholeMatcher {
   testExact(input: string): boolean;
 }
 
-interface Re2Module {
-  readonly RE2JS: { compile(pattern: string): WholeMatcher };
+interface Re2Pattern extends WholeMatcher {
+  programSize(): number;
 }
+
+interface Re2Module {
+  readonly RE2JS: { compile(pattern: string): Re2Pattern };
+}
+
+/**
+ * The most work a regular expression that runs on re2js may cost per tested value: its program
+ * size (instructions) times `maxInputLength`. re2js runs in time linear in the input, but each
+ * character may step every instruction of the program (its NFA); measured worst ~50–60 ns per
+ * instruction per character (Node 20 and 24, 2-core AMD EPYC), so this limit keeps one test under
+ * ~60 ms however hostile the input. Patterns on graylane's DFA cost one table lookup per character
+ * and need no such limit. A pattern over the limit fails `compileRules()` with
+ * `GL_ERR_REGEX_TOO_COSTLY`; a smaller `maxInputLength` admits a larger program.
+ *
+ * @example
+ * MAX_REGEX_WORK / 8192; // 128: the largest re2js program accepted at the default maxInputLength
+ */
+export const MAX_REGEX_WORK = 1 << 20;
 
 let re2: Re2Module | undefined;
 
@@ -54,6 +72,15 @@ export function compileWholeMatch(pattern: string): WholeMatcher {
     // deep nesting, say): it runs on re2js.
     return engine;
   }
+}
+
+/**
+ * The work bound of a compiled matcher per input character: 0 for graylane's DFA (one lookup),
+ * re2js's program size otherwise.
+ */
+export function regexWorkPerCharacter(matcher: WholeMatcher): number {
+  if (matcher instanceof DfaMatcher) return 0;
+  return (matcher as Re2Pattern).programSize();
 }
 
 const RE2_META = /[\\.+*?()|[\]{}^$]/g;

@@ -6,8 +6,12 @@ import type { EdgeRequest, QueryLike } from './rule';
 const STAT_MALFORMED = 0;
 /** Index in the stats array: inputs longer than `maxInputLength` that were not parsed or matched. */
 const STAT_OVERSIZE = 1;
+/** Index in the stats array: request fields of the wrong type (a `null` query, a number as headers, ...) ignored. */
+const STAT_INVALID = 2;
 
-export { STAT_MALFORMED, STAT_OVERSIZE };
+export { STAT_INVALID, STAT_MALFORMED, STAT_OVERSIZE };
+
+type HeaderValue = HeaderRecord[string];
 
 interface MessageLike {
   readonly method?: string;
@@ -30,6 +34,14 @@ export class RequestView {
   #headers: HeaderRecord | undefined;
   #fetchHeaders: HeadersLike | undefined;
   #scanHeaders = false;
+  // For plain records, whose keys may be in any case: the values of the header names the rules
+  // read, found in ONE pass over the keys on the first miss of a request, however many names the
+  // rules read (`#foldedDone`). Keys whose length is no name's length are skipped without
+  // lowercasing them.
+  readonly #nameIndex: ReadonlyMap<string, number>;
+  readonly #nameLengths: Uint8Array;
+  readonly #foldedValues: HeaderValue[];
+  #foldedDone = false;
   #givenQuery: QueryLike | undefined;
   #givenCookies: Readonly<Record<string, string | undefined>> | undefined;
   #path: string | undefined;
@@ -44,10 +56,19 @@ export class RequestView {
   readonly #slotGeneration: Float64Array;
   #generation = 0;
 
-  /** @param slots the number of distinct header names the rules read (see {@link headerAt}). */
-  constructor(maxInputLength: number, stats: Float64Array, slots: number) {
+  /**
+   * @param slots the number of distinct header names the conditions read (see {@link headerAt}).
+   * @param names every lowercase header name {@link header} may be asked for.
+   */
+  constructor(maxInputLength: number, stats: Float64Array, slots: number, names: readonly string[]) {
     this.#maxInputLength = maxInputLength;
     this.#stats = stats;
+    this.#nameIndex = new Map(names.map((name, i) => [name, i]));
+    let longest = 0;
+    for (const name of names) longest = Math.max(longest, name.length);
+    this.#nameLengths = new Uint8Array(longest + 1);
+    for (const name of names) this.#nameLengths[name.length] = 1;
+    this.#foldedValues = new Array<HeaderValue>(names.length).fill(undefined);
     this.#slotValues = new Array<string | undefined>(slots).fill(undefined);
     this.#slotGeneration = new Float64Array(slots);
   }
@@ -65,24 +86,45 @@ export class RequestView {
     } else {
       const plain = request as EdgeRequest;
       this.#url = undefined;
-      this.#plainPath = typeof plain.path === 'string' ? plain.path : undefined;
-      this.#givenQuery = plain.query;
-      this.#givenCookies = plain.cookies;
+      this.#plainPath = this.#typed(plain.path, 'string') as string | undefined;
+      this.#givenQuery = this.#typed(plain.query, 'object') as QueryLike | undefined;
+      this.#givenCookies = this.#typed(plain.cookies, 'object') as EdgeRequest['cookies'];
       this.#scanHeaders = true;
     }
-    this.#method = typeof request.method === 'string' ? request.method : undefined;
-    const headers = request.headers;
-    if (headers !== undefined && headers !== null && typeof (headers as HeadersLike).get === 'function') {
+    this.#method = this.#typed(request.method, 'string') as string | undefined;
+    const headers = this.#typed(request.headers, 'object');
+    if (headers !== undefined && typeof (headers as HeadersLike).get === 'function') {
       this.#fetchHeaders = headers as HeadersLike;
       this.#headers = undefined;
     } else {
       this.#fetchHeaders = undefined;
-      this.#headers = (headers ?? undefined) as HeaderRecord | undefined;
+      this.#headers = headers as HeaderRecord | undefined;
     }
+    this.#foldedDone = false;
     this.#pathDone = false;
     this.#queryDone = false;
     this.#cookiesDone = false;
     this.#generation++;
+  }
+
+  /** `value` when it has the type (`'object'`: not null), else `undefined`, counted unless absent. */
+  #typed(value: unknown, type: 'string' | 'object'): unknown {
+    if (value === undefined) return undefined;
+    if (typeof value === type && value !== null) return value;
+    this.#stats[STAT_INVALID]!++;
+    return undefined;
+  }
+
+  /** A value read from a given query or cookies record: a string, else undefined (counted unless absent). */
+  #given(value: unknown): string | undefined {
+    if (typeof value === 'string') return value;
+    if (value !== undefined && value !== null) this.#stats[STAT_INVALID]!++;
+    return undefined;
+  }
+
+  /** Counts one request field of the wrong type. */
+  invalid(): void {
+    this.#stats[STAT_INVALID]!++;
   }
 
   /** Drops every reference to the last request. */
@@ -98,13 +140,21 @@ export class RequestView {
     this.#cookies = undefined;
     const values = this.#slotValues;
     for (let i = 0; i < values.length; i++) values[i] = undefined;
+    if (this.#foldedDone) {
+      this.#foldedDone = false;
+      this.#foldedValues.fill(undefined);
+    }
   }
 
   method(): string | undefined {
     return this.#method;
   }
 
-  /** The path without query string or fragment; absolute-form targets lose scheme and authority. */
+  /**
+   * The path without query string or fragment, as Node's `url.parse` and WHATWG URL split it (and
+   * so Express's `req.path`): it ends at the first `?` or `#`; an absolute-form target loses its
+   * scheme and authority, and an empty path there is `/`.
+   */
   path(): string | undefined {
     if (!this.#pathDone) {
       this.#pathDone = true;
@@ -112,8 +162,10 @@ export class RequestView {
       if (target === undefined) this.#path = undefined;
       else {
         const start = pathStart(target);
-        const end = queryStart(target);
-        this.#path = start === 0 && end === target.length ? target : target.slice(start, end);
+        const end = pathEnd(target, start);
+        if (start === 0 && end === target.length) this.#path = target;
+        else if (start === end && start > 0) this.#path = '/';
+        else this.#path = target.slice(start, end);
       }
     }
     return this.#path;
@@ -128,38 +180,61 @@ export class RequestView {
     return value;
   }
 
-  /** A header's value by lowercase name; repeated headers are joined with `, ` (`; ` for cookie). */
+  /**
+   * A header's value by lowercase name; repeated headers are joined with `, ` (`; ` for cookie).
+   * A value that is not a string, a number or an array of strings is ignored and counted.
+   */
   header(name: string): string | undefined {
     const fetchHeaders = this.#fetchHeaders;
     if (fetchHeaders !== undefined) {
       const value = fetchHeaders.get(name);
-      return value === null ? undefined : value;
+      if (value === null || value === undefined) return undefined;
+      if (typeof value === 'string') return value;
+      this.#stats[STAT_INVALID]!++;
+      return undefined;
     }
     const headers = this.#headers;
     if (headers === undefined) return undefined;
     let value = headers[name];
-    if (value === undefined && this.#scanHeaders) value = scanHeader(headers, name);
+    if (value === undefined && this.#scanHeaders) value = this.#foldedHeader(headers, name);
     if (typeof value === 'string') return value;
     if (value === undefined) return undefined;
     if (typeof value === 'number') return String(value);
-    if (Array.isArray(value))
-      return value.length === 0 ? undefined : value.join(name === 'cookie' ? '; ' : ', ');
+    if (Array.isArray(value)) return joinValues(value, name, this.#stats);
+    this.#stats[STAT_INVALID]!++;
     return undefined;
+  }
+
+  /** The value of a header whose key is not lowercase in `headers` (a plain record), or undefined. */
+  #foldedHeader(headers: HeaderRecord, name: string): HeaderValue {
+    const index = this.#nameIndex.get(name);
+    if (index === undefined) return undefined;
+    const values = this.#foldedValues;
+    if (!this.#foldedDone) {
+      this.#foldedDone = true;
+      const lengths = this.#nameLengths;
+      for (const key in headers) {
+        if (lengths[key.length] !== 1) continue;
+        const lower = key.toLowerCase();
+        if (lower === key) continue;
+        const at = this.#nameIndex.get(lower);
+        // The first spelling wins, as a lookup by the lowercase key would.
+        if (at !== undefined && values[at] === undefined) values[at] = headers[key];
+      }
+    }
+    return values[index];
   }
 
   queryParam(name: string): string | undefined {
     const given = this.#givenQuery;
-    if (given !== undefined) return readGivenQuery(given, name);
+    if (given !== undefined) return this.#given(readGivenQuery(given, name));
     if (!this.#queryDone) this.#parseQuery();
     return this.#query === undefined ? undefined : this.#query.get(name);
   }
 
   cookie(name: string): string | undefined {
     const given = this.#givenCookies;
-    if (given !== undefined) {
-      const value = given[name];
-      return typeof value === 'string' ? value : undefined;
-    }
+    if (given !== undefined) return this.#given((given as Readonly<Record<string, unknown>>)[name]);
     if (!this.#cookiesDone) this.#parseCookies();
     return this.#cookies === undefined ? undefined : this.#cookies.get(name);
   }
@@ -176,8 +251,9 @@ export class RequestView {
     this.#query = undefined;
     const target = this.#url ?? this.#plainPath;
     if (target === undefined) return;
-    const q = target.indexOf('?');
-    if (q === -1) return;
+    // The query starts at a `?` before any `#`: `/y#?lane=gray` has a fragment and no query.
+    const q = pathEnd(target, pathStart(target));
+    if (q === target.length || target.charCodeAt(q) !== 63 /* ? */) return;
     let end = target.indexOf('#', q);
     if (end === -1) end = target.length;
     if (end - q - 1 > this.#maxInputLength) {
@@ -204,36 +280,46 @@ export class RequestView {
   }
 }
 
+/** Where the path of a request target starts: 0, or after the scheme and authority of an absolute form. */
 function pathStart(target: string): number {
   if (target.charCodeAt(0) === 47 /* / */) return 0;
   const scheme = target.indexOf('://');
   if (scheme === -1) return 0;
-  const slash = target.indexOf('/', scheme + 3);
-  return slash === -1 ? target.length : slash;
+  for (let i = scheme + 3; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c === 47 /* / */ || c === 63 /* ? */ || c === 35 /* # */) return i;
+  }
+  return target.length;
 }
 
-function queryStart(target: string): number {
-  for (let i = 0; i < target.length; i++) {
+/** Where the path ends: the first `?` or `#` from `start`, or the end. */
+function pathEnd(target: string, start: number): number {
+  for (let i = start; i < target.length; i++) {
     const c = target.charCodeAt(i);
     if (c === 63 /* ? */ || c === 35 /* # */) return i;
   }
   return target.length;
 }
 
-function scanHeader(headers: HeaderRecord, name: string): HeaderRecord[string] {
-  for (const key in headers) {
-    if (key.length === name.length && key.toLowerCase() === name) return headers[key];
+/** Repeated header values joined (`, `, or `; ` for cookie); undefined and counted when one is not a string. */
+function joinValues(values: readonly unknown[], name: string, stats: Float64Array): string | undefined {
+  const length = values.length;
+  if (length === 0) return undefined;
+  for (let i = 0; i < length; i++) {
+    if (typeof values[i] !== 'string') {
+      stats[STAT_INVALID]!++;
+      return undefined;
+    }
   }
-  return undefined;
+  if (length === 1) return values[0] as string;
+  return (values as readonly string[]).join(name === 'cookie' ? '; ' : ', ');
 }
 
-function readGivenQuery(query: QueryLike, name: string): string | undefined {
+function readGivenQuery(query: QueryLike, name: string): unknown {
   if (typeof (query as { get?: unknown }).get === 'function') {
-    const value = (query as { get(name: string): string | null }).get(name);
-    return value === null ? undefined : value;
+    return (query as { get(name: string): unknown }).get(name);
   }
-  const value = (query as Readonly<Record<string, string | readonly string[] | undefined>>)[name];
-  if (typeof value === 'string') return value;
-  if (Array.isArray(value) && typeof value[0] === 'string') return value[0];
-  return undefined;
+  const value: unknown = (query as Readonly<Record<string, unknown>>)[name];
+  // A repeated parameter (`?v=1&v=2` parsed by qs or querystring): the first value counts.
+  return Array.isArray(value) ? value[0] : value;
 }

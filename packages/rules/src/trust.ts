@@ -1,4 +1,4 @@
-import { type CompiledIngress, InvalidOptionError, type Lane, parseLane } from '@graylane/core';
+import { InvalidOptionError, type Lane, parseLane } from '@graylane/core';
 import { describeValue, isRecord } from './validate';
 
 /**
@@ -61,47 +61,4 @@ export function compileTrust(
     allow.add(lane as string);
   }
   return new CompiledTrust('allowlist', allow);
-}
-
-type MutableHeaders = Record<string, string | string[] | number | undefined>;
-
-/**
- * Removes the lane tag a client sent from Node request headers (mutated in place): every header
- * `ingress` reads a lane from, and the lane entry of W3C `baggage` (other baggage entries stay).
- * Proxies that re-send `req.headers` then forward no client tag. Returns true when it removed one.
- *
- * @example
- * stripLaneTags(req.headers, compileIngress()); // drops x-mse-tag and baggage's x-mse-tag entry
- */
-export function stripLaneTags(headers: MutableHeaders, ingress: CompiledIngress): boolean {
-  let removed = false;
-  const sources = ingress.sources;
-  for (let i = 0; i < sources.length; i++) {
-    const key = sources[i]!.key;
-    if (headers[key] !== undefined) {
-      delete headers[key];
-      removed = true;
-    }
-  }
-  const baggage = ingress.baggage;
-  if (baggage === undefined) return removed;
-  const raw = headers.baggage;
-  if (raw === undefined) return removed;
-  const value = typeof raw === 'string' ? raw : Array.isArray(raw) ? raw.join(',') : String(raw);
-  if (!value.includes(baggage.key)) return removed;
-  const kept = value.split(',').filter((member) => baggageKey(member) !== baggage.key);
-  const rewritten = kept.join(',');
-  if (rewritten.length === value.length) return removed;
-  if (kept.every((member) => member.trim().length === 0)) delete headers.baggage;
-  else headers.baggage = rewritten;
-  return true;
-}
-
-function baggageKey(member: string): string {
-  let end = member.length;
-  const eq = member.indexOf('=');
-  if (eq !== -1) end = eq;
-  const semi = member.indexOf(';');
-  if (semi !== -1 && semi < end) end = semi;
-  return member.slice(0, end).trim();
 }

@@ -3,6 +3,7 @@
 // syntax, or too large for it, must still answer through re2js.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { compileRules, MAX_REGEX_WORK, RegexTooCostlyError, rulesFromNginxCanary } from '@graylane/rules';
 import { RE2JS } from 're2js';
 import { type Random, seeded } from '../../../test/helpers/random';
 import { compileWholeMatch } from '../src/regex';
@@ -278,4 +279,62 @@ test('syntax the DFA does not take, and DFAs past the size limits, run on re2js 
       assert.equal(matcher.testExact(input), re2.testExact(input), `${source} on ${JSON.stringify(input)}`);
     }
   }
+});
+
+test('a pattern that cannot decide in bounded time is refused at load time, naming the pattern and the limit', () => {
+  // ingress-nginx `canary-by-header-pattern: (\w+\s?){1000}$` ran 0.5-1 s per decide on re2js.
+  const rules = rulesFromNginxCanary(
+    {
+      'nginx.ingress.kubernetes.io/canary': 'true',
+      'nginx.ingress.kubernetes.io/canary-by-header': 'x-tag',
+      'nginx.ingress.kubernetes.io/canary-by-header-pattern': '(\\w+\\s?){1000}$',
+    },
+    { lane: 'canary' },
+  );
+  assert.throws(
+    () => compileRules(rules),
+    (err: unknown) => {
+      assert.ok(err instanceof RegexTooCostlyError, String(err));
+      assert.equal(err.code, 'GL_ERR_REGEX_TOO_COSTLY');
+      assert.match(err.path, /^rules\[0\]\.matches\[0\]\.headers\[0\]\.value$/);
+      assert.match(err.pattern, /\{1000\}/);
+      assert.equal(err.limit, MAX_REGEX_WORK);
+      assert.equal(err.maxInputLength, 8192);
+      assert.ok(err.programSize * err.maxInputLength > MAX_REGEX_WORK);
+      assert.match(err.message, /\(\\\\w\+\\\\s\?\)\{1000\}\$/);
+      assert.match(err.message, new RegExp(String(MAX_REGEX_WORK)));
+      return true;
+    },
+  );
+  // Written by hand, and on a method or path match, the same.
+  for (const match of [
+    { headers: [{ name: 'x', type: 'RegularExpression', value: '(\\w+\\s?){1000}$' }] },
+    { path: { type: 'RegularExpression', value: '\\b(\\w+\\s?){200}\\b' } },
+  ] as const) {
+    assert.throws(() => compileRules([{ lane: 'l', matches: [match] }]), { code: 'GL_ERR_REGEX_TOO_COSTLY' });
+  }
+});
+
+test('the bound is program size times maxInputLength: a smaller input limit admits a larger re2js program', () => {
+  // `\b` is outside the DFA's syntax, so this pattern runs on re2js.
+  const pattern = '\\b(?:\\w+\\s?){40}\\b';
+  const size = RE2JS.compile(pattern).programSize();
+  assert.ok(!(compileWholeMatch(pattern) instanceof DfaMatcher));
+  const rules = [
+    { lane: 'l', matches: [{ headers: [{ name: 'x', type: 'RegularExpression', value: pattern }] }] },
+  ] as const;
+  assert.throws(() => compileRules(rules, { maxInputLength: Math.floor(MAX_REGEX_WORK / size) + 1 }), {
+    code: 'GL_ERR_REGEX_TOO_COSTLY',
+  });
+  const admitted = compileRules(rules, { maxInputLength: Math.floor(MAX_REGEX_WORK / size) });
+  assert.equal(admitted.decide({ headers: { x: 'a b c' } }).lane, undefined);
+  // Patterns on the DFA cost one lookup per character: accepted at any input limit.
+  const dfa = '(?:[a-z]+ ){50,200}';
+  assert.ok(compileWholeMatch(dfa) instanceof DfaMatcher);
+  compileRules(
+    [{ lane: 'l', matches: [{ headers: [{ name: 'x', type: 'RegularExpression', value: dfa }] }] }],
+    {
+      maxInputLength: 1 << 20,
+    },
+  );
 });

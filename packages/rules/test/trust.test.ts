@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compileIngress, InvalidOptionError } from '@graylane/core';
-import { compileTrust, stripLaneTags } from '@graylane/rules';
+import { InvalidOptionError } from '@graylane/core';
+import { compileTrust } from '@graylane/rules';
 
 test('trust policies: accept keeps any lane, strip none, an allowlist only its lanes', () => {
   const accept = compileTrust('accept', 'strip');
@@ -36,28 +36,4 @@ test('bad trust policies fail at setup naming the field', () => {
       JSON.stringify(policy),
     );
   }
-});
-
-test('stripLaneTags removes the lane header and the lane baggage entry, keeping other entries', () => {
-  const ingress = compileIngress();
-  const headers: Record<string, string | string[] | undefined> = {
-    'x-mse-tag': 'gray',
-    baggage: 'userId=1, x-mse-tag=gray;prop=1 ,other=2',
-    accept: '*/*',
-  };
-  assert.equal(stripLaneTags(headers, ingress), true);
-  assert.deepEqual(headers, { baggage: 'userId=1,other=2', accept: '*/*' });
-  const onlyLane: Record<string, string> = { baggage: 'x-mse-tag=gray' };
-  assert.equal(stripLaneTags(onlyLane, ingress), true);
-  assert.deepEqual(onlyLane, {}, 'an emptied baggage header is removed');
-  const none: Record<string, string> = { baggage: 'x-mse-tagged=1', other: 'x' };
-  assert.equal(stripLaneTags(none, ingress), false, 'a key that only starts like the lane key stays');
-  assert.deepEqual(none, { baggage: 'x-mse-tagged=1', other: 'x' });
-  const sources = compileIngress({
-    sources: ['x-lane', { key: 'version', values: { '200': 'gray' } }],
-    baggageKey: false,
-  });
-  const custom: Record<string, string> = { 'x-lane': 'a', version: '200', baggage: 'x-mse-tag=gray' };
-  assert.equal(stripLaneTags(custom, sources), true);
-  assert.deepEqual(custom, { baggage: 'x-mse-tag=gray' }, 'every configured source goes; baggage is off');
 });

@@ -87,7 +87,7 @@ export function renderDiagnosticsHtml(report: DiagnosticsReport, options: HtmlOp
     const rules = report.rules;
     sections.push(
       '<h2>Edge rules</h2>',
-      `<p>trust: <code>${escapeHtml(rules.trust ?? '(not given)')}</code>; no rule matched: ${escapeHtml(rules.noMatch)}; malformed inputs: ${escapeHtml(rules.malformedInputs)}; oversize inputs: ${escapeHtml(rules.oversizeInputs)}</p>`,
+      `<p>trust: <code>${escapeHtml(rules.trust ?? '(not given)')}</code>; no rule matched: ${escapeHtml(rules.noMatch)}; malformed inputs: ${escapeHtml(rules.malformedInputs)}; oversize inputs: ${escapeHtml(rules.oversizeInputs)}; wrong-typed inputs: ${escapeHtml(rules.invalidInputs)}</p>`,
       table(
         'edge-rules',
         ['#', 'name', 'lane', 'matches', 'weight', 'sticky', 'headers', 'hits'],
