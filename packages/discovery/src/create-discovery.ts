@@ -3,7 +3,7 @@ import { ClosedError, NoInstanceError, RegistryUnavailableError } from './errors
 import type { Instance } from './instance';
 import { type BalancerCode, type Bucket, P2C, RANDOM, ROUND_ROBIN } from './internal/bucket';
 import { toError } from './internal/caught';
-import { type Route, type RoutingConfig, ServiceState } from './internal/service-state';
+import { type Route, RouteChoice, type RoutingConfig, ServiceState } from './internal/service-state';
 import { compileLaneLabels, DEFAULT_LANE_LABELS } from './lane-labels';
 import { isServiceName } from './normalize-instance';
 import type { Registry, RegistryUpdate } from './registry';
@@ -49,6 +49,17 @@ export interface ReadyOptions {
   readonly timeoutMs?: number;
 }
 
+/**
+ * One selection of {@link Discovery.choose}: the instance to call and what to count when the call
+ * goes there ({@link Discovery.countPick}). Immutable.
+ */
+export interface Choice {
+  readonly service: string;
+  /** The requested lane (`undefined` = base; a value that is not a lane is served, and shown, as base). */
+  readonly lane: string | undefined;
+  readonly instance: Instance;
+}
+
 /** Receives a service's complete instance set (all of them, healthy or not) on every change. */
 export type InstancesListener = (instances: readonly Instance[]) => void;
 
@@ -71,29 +82,33 @@ export interface Discovery {
    */
   pick(service: string, lane?: string | null): Instance;
   /**
-   * `pick()` in two steps, for integrations that may pick more than once for one call (a gRPC
+   * `pick()` in two steps, for integrations that may select more than once for one call (a gRPC
    * picker picks a call again after it queued for a connection): `choose()` selects exactly like
-   * `pick()` (the balancer moves on) but counts nothing; {@link Discovery.countPick} then counts
-   * the one choice the call went with. A failed choice throws and is counted as in `pick()`.
+   * `pick()` (the balancer moves on) and returns the choice without counting it;
+   * {@link Discovery.countPick} then counts the one choice the call went with. Choices are
+   * independent values: any number may be outstanding, in any order, for any services and lanes.
+   * A failed choice throws and is counted as in `pick()`. Allocates nothing once the lane has
+   * been seen (a choice is reused for the same route and instance).
    *
+   * @throws {NoInstanceError} `GL_ERR_NO_INSTANCE` as `pick()`.
+   * @throws {ClosedError} `GL_ERR_DISCOVERY_CLOSED` after `close()`.
    * @experimental
    * @example
-   * const instance = discovery.choose('svc-b', 'gray');
-   * if (connected(instance)) discovery.countPick('svc-b', instance, 'gray'); // else choose again later
+   * const choice = discovery.choose('svc-b', 'gray');
+   * if (connected(choice.instance)) discovery.countPick(choice); // else choose again later
    */
-  choose(service: string, lane?: string | null): Instance;
+  choose(service: string, lane?: string | null): Choice;
   /**
-   * Counts a call of `lane` (omitted: `currentLane()`; `null`: base) going to `instance`, which
-   * {@link Discovery.choose} returned, as `pick()` counts its picks: the route's flow (fallbacks in
-   * `snapshot()`), the instance's picks and `graylane:discovery:fallback`. Counts by the lane's
-   * route as it is now; an unknown service counts nothing, an unknown instance no instance picks.
-   * Allocation-free once the lane has been seen.
+   * Counts a call going where `choice` ({@link Discovery.choose}) says, as `pick()` counts its
+   * picks: the route's flow (fallbacks in `snapshot()`), the instance's picks and
+   * `graylane:discovery:fallback`. Counted as routed when chosen, even if the registry changed
+   * since. A value that is not a choice of this discovery is ignored. Allocation-free.
    *
    * @experimental
    * @example
-   * discovery.countPick('svc-b', instance, 'gray');
+   * discovery.countPick(discovery.choose('svc-b', 'gray'));
    */
-  countPick(service: string, instance: Instance, lane?: string | null): void;
+  countPick(choice: Choice): void;
   /** The service's last good instance set (all instances, as the registry gave them). Subscribes on first use. */
   instances(service: string): readonly Instance[];
   /**
@@ -142,13 +157,6 @@ class LaneDiscovery implements Discovery {
   readonly #configSnapshot: DiscoverySnapshot['config'];
   readonly #services = new Map<string, ServiceState>();
   #closed = false;
-  // The last choose(), so that countPick() right after it (what the gRPC picker does) counts
-  // without looking anything up again.
-  #chosen: Instance | undefined;
-  #chosenService = '';
-  #chosenRoute: Route | undefined;
-  #chosenBucket: Bucket | undefined;
-  #chosenIndex = 0;
 
   constructor(options: DiscoveryOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -199,49 +207,39 @@ class LaneDiscovery implements Discovery {
     return bucket.pick();
   }
 
-  choose(service: string, lane: string | null | undefined = currentLane()): Instance {
+  choose(service: string, lane: string | null | undefined = currentLane()): Choice {
     const route = this.#servingRoute(service, lane);
     const bucket = route.bucket!;
     const index = bucket.next();
-    const instance = bucket.pickable[index]!;
-    this.#chosen = instance;
-    this.#chosenService = service;
-    this.#chosenRoute = route;
-    this.#chosenBucket = bucket;
-    this.#chosenIndex = index;
-    return instance;
+    let choices = route.choices;
+    if (choices === null) {
+      choices = new Array<RouteChoice | undefined>(bucket.size);
+      route.choices = choices;
+    }
+    let choice = choices[index];
+    if (choice === undefined) {
+      choice = new RouteChoice(this.#services.get(service)!, route, bucket, index);
+      choices[index] = choice;
+    }
+    return choice;
   }
 
-  countPick(service: string, instance: Instance, lane: string | null | undefined = currentLane()): void {
-    const chosen = this.#chosenRoute;
-    if (
-      instance === this.#chosen &&
-      service === this.#chosenService &&
-      chosen !== undefined &&
-      chosen.bucket === this.#chosenBucket &&
-      chosen.lane === (lane === null ? undefined : lane)
-    ) {
-      // The choice just made, its route unchanged since: count it where choose() found it.
-      this.#chosen = undefined;
-      countFlow(service, chosen, chosen.bucket!);
-      chosen.bucket!.picks[this.#chosenIndex]!++;
-      return;
+  countPick(choice: Choice): void {
+    if (!(choice instanceof RouteChoice) || choice.state !== this.#services.get(choice.service)) return;
+    const { bucket, index } = choice;
+    const flow = choice.flow;
+    flow.count++;
+    if (choice.fallback && channels.fallback.hasSubscribers) {
+      channels.fallback.publish({ service: choice.service, lane: choice.lane, servedLane: bucket.lane });
     }
-    const state = this.#services.get(service);
-    if (state === undefined || !state.loaded) return;
-    let route: Route;
-    if (lane === undefined || lane === null) {
-      route = state.baseRoute;
+    const state = choice.state;
+    if (bucket === state.base || state.buckets.get(bucket.lane!) === bucket) {
+      bucket.picks[index]!++;
     } else {
-      // choose() counted an invalid lane value already (served as base); do not count it twice.
-      route =
-        state.routes.get(lane) ?? (parseLane(lane) === undefined ? state.baseRoute : state.routeFor(lane));
+      // The bucket was rebuilt since the choice: count the instance where it is now.
+      const position = state.positions.get(choice.instance.id);
+      if (position !== undefined) position.bucket.picks[position.index]!++;
     }
-    const bucket = route.bucket;
-    if (bucket === null) return;
-    countFlow(service, route, bucket);
-    const position = state.positions.get(instance.id);
-    if (position !== undefined) position.bucket.picks[position.index]!++;
   }
 
   instances(service: string): readonly Instance[] {

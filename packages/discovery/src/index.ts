@@ -1,5 +1,6 @@
 export type {
   BalancerName,
+  Choice,
   Discovery,
   DiscoveryOptions,
   InstancesListener,

@@ -9,7 +9,7 @@ import {
 } from '@grpc/grpc-js';
 import { UnroutableCallError } from './errors';
 import { DISCOVERY_ATTRIBUTE, INSTANCES_ATTRIBUTE, SERVICE_ATTRIBUTE } from './internal/attributes';
-import type { LaneDiscovery, LaneInstance } from './lane-discovery';
+import type { LaneChoice, LaneDiscovery, LaneInstance } from './lane-discovery';
 import { isTextMetadataKey } from './metadata-carrier';
 
 type Endpoint = experimental.Endpoint;
@@ -93,7 +93,7 @@ export interface LanePickerEntry {
 /**
  * Chooses, per call, an instance of the call's lane: the lane comes from the call's metadata,
  * the instance from `discovery.choose()` (same fallback rules as `pick()`), the subchannel from
- * the instance. A call is counted (`discovery.countPick()`) only when the picker hands it a
+ * the instance. A call is counted (`discovery.countPick(choice)`) only when the picker hands it a
  * subchannel, so a call picked again after it queued counts once; a discovery without
  * `choose`/`countPick` is asked `pick()` instead. Results are built when the picker is, so a
  * pick on a ready instance allocates nothing.
@@ -138,10 +138,14 @@ export class LanePicker implements experimental.Picker {
     // once per known instance; then queue if one is on its way, else fail.
     for (let attempt = 0; attempt < this.#attempts; attempt++) {
       let instance: LaneInstance;
+      let choice: LaneChoice | undefined;
       try {
-        instance = this.#countsOnce
-          ? discovery.choose!(this.#service, requested)
-          : discovery.pick(this.#service, requested);
+        if (this.#countsOnce) {
+          choice = discovery.choose!(this.#service, requested);
+          instance = choice.instance;
+        } else {
+          instance = discovery.pick(this.#service, requested);
+        }
       } catch (error) {
         return unroutable(this.#service, lane, messageOf(error), error);
       }
@@ -154,7 +158,7 @@ export class LanePicker implements experimental.Picker {
       }
       if (entry.result !== null) {
         // The call goes to this subchannel: count it now, once (not for picks that queued it).
-        if (this.#countsOnce) discovery.countPick!(this.#service, instance, requested);
+        if (choice !== undefined) discovery.countPick!(choice);
         return entry.result;
       }
       // Reconnect outside the pick (as grpc-js's QueuePicker does): exitIdle may update the state.

@@ -34,6 +34,38 @@ export interface Route {
   misses: number;
   /** Why nothing serves this lane (when `bucket` is null). */
   detail: string;
+  /** `choose()` results of this route, one per pickable index of `bucket`; dropped when `bucket` changes. */
+  choices: Array<RouteChoice | undefined> | null;
+}
+
+/**
+ * One selection of `choose()`: the instance, and where to count it (the route, its bucket and
+ * the instance's index there, as they were when chosen). Immutable; made once per (route, index)
+ * and reused, so choosing allocates nothing once a route has been seen.
+ */
+export class RouteChoice {
+  readonly service: string;
+  /** The requested lane (`undefined` = base). */
+  readonly lane: string | undefined;
+  readonly instance: Instance;
+  readonly state: ServiceState;
+  readonly route: Route;
+  readonly bucket: Bucket;
+  readonly flow: FlowCounter;
+  readonly fallback: boolean;
+  readonly index: number;
+
+  constructor(state: ServiceState, route: Route, bucket: Bucket, index: number) {
+    this.service = state.service;
+    this.lane = route.lane;
+    this.instance = bucket.pickable[index]!;
+    this.state = state;
+    this.route = route;
+    this.bucket = bucket;
+    this.flow = route.flow!;
+    this.fallback = route.fallback;
+    this.index = index;
+  }
 }
 
 /** An instance left out of every bucket because its lane label is not a valid lane. */
@@ -46,7 +78,7 @@ export interface InvalidLaneInstance {
 const NO_INSTANCES: readonly Instance[] = Object.freeze([]);
 
 function newRoute(lane: string | undefined): Route {
-  return { lane, bucket: null, flow: null, fallback: false, misses: 0, detail: '' };
+  return { lane, bucket: null, flow: null, fallback: false, misses: 0, detail: '', choices: null };
 }
 
 export class ServiceState {
@@ -173,6 +205,7 @@ export class ServiceState {
     }
     const strict = lane !== undefined && (config.strictAll || config.strictLanes.has(lane));
     if (target === null && !strict && this.base.size > 0) target = this.base;
+    if (route.bucket !== target) route.choices = null;
     route.bucket = target;
     route.fallback = target !== null && target.lane !== lane;
     route.flow = target === null ? null : this.#flow(lane, target.lane);
