@@ -3,6 +3,7 @@ import { ClosedError, NoInstanceError, RegistryUnavailableError } from './errors
 import type { Instance } from './instance';
 import { type BalancerCode, type Bucket, P2C, RANDOM, ROUND_ROBIN } from './internal/bucket';
 import { toError } from './internal/caught';
+import { callListener } from './internal/fanout';
 import { type Route, RouteChoice, type RoutingConfig, ServiceState } from './internal/service-state';
 import { compileLaneLabels, DEFAULT_LANE_LABELS } from './lane-labels';
 import { isServiceName } from './normalize-instance';
@@ -297,7 +298,8 @@ class LaneDiscovery implements Discovery {
     state.watchers.add(entry);
     if (state.loaded) {
       queueMicrotask(() => {
-        if (state.watchers.has(entry)) callListener(entry, state.instances);
+        if (state.watchers.has(entry))
+          callListener(this.#configSnapshot.registry, service, entry, state.instances);
       });
     }
     return () => {
@@ -370,7 +372,8 @@ class LaneDiscovery implements Discovery {
       channels.registryUpdate.publish({ registry, service: state.service, instances: state.instances });
     }
     for (const waiter of [...state.waiters]) waiter.resolve();
-    for (const watcher of [...state.watchers]) callListener(watcher, state.instances);
+    for (const watcher of [...state.watchers])
+      callListener(registry, state.service, watcher, state.instances);
   }
 
   /**
@@ -415,17 +418,6 @@ function countFlow(service: string, route: Route, bucket: Bucket): void {
   route.flow!.count++;
   if (route.fallback && channels.fallback.hasSubscribers) {
     channels.fallback.publish({ service, lane: route.lane, servedLane: bucket.lane });
-  }
-}
-
-// A listener's exception must not break the update for the others: rethrow it on its own tick.
-function callListener(listener: InstancesListener, instances: readonly Instance[]): void {
-  try {
-    listener(instances);
-  } catch (error) {
-    queueMicrotask(() => {
-      throw error;
-    });
   }
 }
 

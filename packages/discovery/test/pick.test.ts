@@ -446,3 +446,26 @@ test('per-instance picks and outstanding requests survive a registry change', as
   for (let i = 0; i < 3; i++) discovery.report('svc', first, 'end');
   assert.equal(base().outstanding, 0);
 });
+
+test('a throwing watch() listener is reported on graylane:registry:error, never an uncaught exception', async (t) => {
+  const { discovery } = await setup(t, STABLE);
+  const reported: unknown[] = [];
+  const onError = (message: unknown) => reported.push((message as { error: unknown }).error);
+  diagnosticsChannel.subscribe('graylane:registry:error', onError);
+  t.after(() => diagnosticsChannel.unsubscribe('graylane:registry:error', onError));
+  const uncaught: unknown[] = [];
+  const onUncaught = (error: unknown) => uncaught.push(error);
+  process.prependListener('uncaughtException', onUncaught);
+  t.after(() => process.removeListener('uncaughtException', onUncaught));
+  const boom = new Error('watcher bug');
+  t.after(
+    discovery.watch('svc', () => {
+      throw boom;
+    }),
+  );
+  const seen = await nextSet(discovery, 'svc', () => true);
+  assert.equal(seen.length, 2, 'the next watcher still gets the set');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(uncaught, []);
+  assert.deepEqual(reported, [boom]);
+});
