@@ -130,6 +130,11 @@ export interface Discovery {
   report(service: string, instance: Instance, event: 'start' | 'end'): void;
   /** True once something asked about `service` (pick, instances, ready, watch). */
   tracks(service: string): boolean;
+  /**
+   * True once the service's first instance set arrived (then `pick()` answers without waiting).
+   * Does not subscribe; false after `close()`.
+   */
+  isLoaded(service: string): boolean;
   /** The routing table for diagnostics; JSON-serializable. */
   snapshot(): DiscoverySnapshot;
   /** Stops every subscription; pending `ready()` calls reject. The registry is not closed. */
@@ -226,6 +231,7 @@ class LaneDiscovery implements Discovery {
   }
 
   countPick(choice: Choice): void {
+    if (this.#closed) return;
     if (!(choice instanceof RouteChoice) || choice.state !== this.#services.get(choice.service)) return;
     const { bucket, index } = choice;
     const flow = choice.flow;
@@ -319,6 +325,10 @@ class LaneDiscovery implements Discovery {
     return this.#services.has(service);
   }
 
+  isLoaded(service: string): boolean {
+    return !this.#closed && this.#services.get(service)?.loaded === true;
+  }
+
   snapshot(): DiscoverySnapshot {
     const services: Record<string, ServiceSnapshot> = {};
     for (const name of [...this.#services.keys()].sort())
@@ -348,12 +358,25 @@ class LaneDiscovery implements Discovery {
     const state = new ServiceState(service, this.#config);
     this.#services.set(service, state);
     state.unsubscribe = this.registry.subscribe(service, (update) => this.#onUpdate(state, update));
+    // A registry that knows the set synchronously (static): pickable now, not after a tick.
+    const current = typeof this.registry.current === 'function' ? this.registry.current(service) : undefined;
+    if (current !== undefined) this.#onUpdate(state, { ok: true, instances: current });
     return state;
   }
 
   #onUpdate(state: ServiceState, update: RegistryUpdate): void {
     if (this.#closed) return;
     const registry = this.#configSnapshot.registry;
+    if (update.ok && state.lastError !== null) {
+      // Recovered: the failure is history (kept in lastFailure), no longer the current state.
+      state.lastFailure!.recoveredAt = Date.now();
+      state.lastError = null;
+    }
+    if (update.ok && state.loaded && update.instances === state.instances) {
+      // The same set again (a registry confirming it, or delivering what current() gave).
+      for (const waiter of [...state.waiters]) waiter.resolve();
+      return;
+    }
     if (update.ok) {
       try {
         state.apply(update.instances);
@@ -362,7 +385,10 @@ class LaneDiscovery implements Discovery {
       }
     }
     if (!update.ok) {
-      state.lastError = { error: update.error, at: Date.now() };
+      const at = Date.now();
+      state.lastError = { error: update.error, at };
+      state.lastFailure = { error: update.error, at, recoveredAt: null };
+      state.failures++;
       if (channels.registryError.hasSubscribers) {
         channels.registryError.publish({ registry, service: state.service, error: update.error });
       }
@@ -381,8 +407,9 @@ class LaneDiscovery implements Discovery {
    * lane makes its route. Throws (and counts the miss) when nothing can serve the lane.
    */
   #servingRoute(service: string, lane: string | null | undefined): Route {
-    const state = this.#services.get(service);
-    if (state === undefined || !state.loaded) return this.#notLoaded(service, lane);
+    if (this.#closed) throw new ClosedError('discovery');
+    let state = this.#services.get(service);
+    if (state === undefined || !state.loaded) state = this.#load(service, lane);
     const route =
       lane === undefined || lane === null
         ? state.baseRoute
@@ -391,9 +418,10 @@ class LaneDiscovery implements Discovery {
     return route;
   }
 
-  #notLoaded(service: string, lane: string | null | undefined): never {
-    if (this.#closed) throw new ClosedError('discovery');
+  /** Tracks `service`; returns its state when that loaded it (a synchronous registry), else throws. */
+  #load(service: string, lane: string | null | undefined): ServiceState {
     const state = this.#track(service);
+    if (state.loaded) return state;
     const cause = state.lastError?.error;
     const last = cause === undefined ? '' : `; last registry error: ${cause.message}`;
     throw new NoInstanceError(

@@ -33,6 +33,8 @@ export {
 export type { Registration, Registry, RegistryListener, RegistryUpdate } from './registry';
 export type { RegisterOptions } from './self-register';
 export { closeOnSignals, DEFAULT_CLOSE_SIGNALS, DEFAULT_LANE_ENV, register } from './self-register';
+export type { ServiceHosts } from './service-hosts';
+export { DEFAULT_LOAD_TIMEOUT_MS, isServiceHost } from './service-hosts';
 export type {
   ConfigSnapshot,
   DiscoverySnapshot,

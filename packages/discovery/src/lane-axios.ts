@@ -2,6 +2,7 @@ import { InvalidOptionError } from '@graylane/core';
 import type { Discovery } from './create-discovery';
 import type { Instance } from './instance';
 import { hostPort } from './internal/host-port';
+import { DEFAULT_LOAD_TIMEOUT_MS, type ServiceHosts, serviceHostTest } from './service-hosts';
 
 /** The parts of an axios request config this integration reads and rewrites. */
 export interface AxiosConfigLike {
@@ -29,8 +30,10 @@ export interface AxiosLike {
 /** Options of {@link laneAxiosDiscovery}. */
 export interface LaneAxiosDiscoveryOptions {
   readonly discovery: Discovery;
-  /** Host names that are services. Default: every service `discovery` tracks. */
-  readonly services?: readonly string[];
+  /** Which hosts are services; default and meaning as in `laneDispatcher` ({@link ServiceHosts}). */
+  readonly services?: ServiceHosts;
+  /** How long a request for a service not loaded yet waits for its first set. Default 5,000 ms. */
+  readonly loadTimeoutMs?: number;
   /** `Host` header when the request has none: `'service'` (default) or `'instance'` (see `laneDispatcher`). */
   readonly hostHeader?: 'service' | 'instance';
 }
@@ -59,15 +62,18 @@ export function laneAxiosDiscovery(axios: AxiosLike, options: LaneAxiosDiscovery
   if (typeof discovery?.pick !== 'function') {
     throw new InvalidOptionError('discovery', 'expected a Discovery (createDiscovery())');
   }
-  const services =
-    options.services === undefined ? null : new Set(options.services.map((s) => s.toLowerCase()));
+  const isService = serviceHostTest(discovery, options.services);
+  const loadTimeoutMs = options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
+  if (typeof loadTimeoutMs !== 'number' || !(loadTimeoutMs >= 0) || !Number.isFinite(loadTimeoutMs)) {
+    throw new InvalidOptionError('loadTimeoutMs', 'expected a number of milliseconds >= 0');
+  }
   const instanceHost = options.hostHeader === 'instance';
   if (options.hostHeader !== undefined && options.hostHeader !== 'service' && !instanceHost) {
     throw new InvalidOptionError('hostHeader', "expected 'service' or 'instance'");
   }
   const inFlight = new WeakMap<object, { service: string; instance: Instance }>();
 
-  function laneAxiosDiscovery(config: AxiosConfigLike): AxiosConfigLike {
+  function laneAxiosDiscovery(config: AxiosConfigLike): AxiosConfigLike | Promise<AxiosConfigLike> {
     const full = fullUrl(config);
     if (full === undefined) return config;
     let url: URL;
@@ -78,7 +84,16 @@ export function laneAxiosDiscovery(axios: AxiosLike, options: LaneAxiosDiscovery
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') return config;
     const service = url.hostname;
-    if (!(services === null ? discovery.tracks(service) : services.has(service))) return config;
+    if (!isService(service)) return config;
+    if (!discovery.isLoaded(service)) {
+      // Not loaded yet: wait (bounded) for the first set; never fall through to DNS. After
+      // close(), ready() rejects with GL_ERR_DISCOVERY_CLOSED.
+      return discovery.ready(service, { timeoutMs: loadTimeoutMs }).then(() => route(config, url, service));
+    }
+    return route(config, url, service);
+  }
+
+  function route(config: AxiosConfigLike, url: URL, service: string): AxiosConfigLike {
     const instance = discovery.pick(service);
     const authority = url.host;
     url.host = hostPort(instance);

@@ -11,6 +11,7 @@ import {
   LegacyReportingHandler,
   ReportingHandler,
 } from './internal/reporting-handler';
+import { DEFAULT_LOAD_TIMEOUT_MS, type ServiceHosts, serviceHostTest } from './service-hosts';
 
 type Undici = typeof import('undici');
 
@@ -20,10 +21,18 @@ export interface LaneDispatcherOptions {
   /** Where requests to hosts that are not services go. Default: a new undici `Agent` (closed with this dispatcher). */
   readonly dispatcher?: Dispatcher;
   /**
-   * Host names that are services. Default: every service `discovery` tracks (one you called
-   * `ready()`, `pick()`, `instances()` or `watch()` for).
+   * Which hosts are services (routed through discovery, never DNS): a list of host names or a
+   * function `(host) => boolean`. Default: single-label names (`svc-b`; not `localhost`, not IP
+   * literals, nothing with a dot: {@link isServiceHost}), services `discovery` tracks, and
+   * services the registry holds instances of right now.
    */
-  readonly services?: readonly string[];
+  readonly services?: ServiceHosts;
+  /**
+   * How long a request for a service whose first instance set has not arrived waits for it;
+   * then it fails with `RegistryUnavailableError` (`GL_ERR_REGISTRY_UNAVAILABLE`). Default
+   * {@link DEFAULT_LOAD_TIMEOUT_MS} (5,000 ms).
+   */
+  readonly loadTimeoutMs?: number;
   /**
    * `Host` header sent to the instance when the request has none: `'service'` keeps the address
    * the caller used (`svc-b`, like a Kubernetes Service name would), `'instance'` sends the
@@ -84,7 +93,8 @@ function defineLaneDispatcher(undici: Undici) {
     readonly #discovery: Discovery;
     readonly #passthrough: Dispatcher;
     readonly #ownsPassthrough: boolean;
-    readonly #services: ReadonlySet<string> | null;
+    readonly #isService: (host: string) => boolean;
+    readonly #loadTimeoutMs: number;
     readonly #instanceHost: boolean;
     readonly #poolOptions: Pool.Options | undefined;
     readonly #pools = new Map<string, Pool>();
@@ -105,15 +115,16 @@ function defineLaneDispatcher(undici: Undici) {
       if (hostHeader !== 'service' && hostHeader !== 'instance') {
         throw new InvalidOptionError('hostHeader', "expected 'service' or 'instance'");
       }
-      if (options.services !== undefined && !Array.isArray(options.services)) {
-        throw new InvalidOptionError('services', 'expected an array of service names');
+      const loadTimeoutMs = options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
+      if (typeof loadTimeoutMs !== 'number' || !(loadTimeoutMs >= 0) || !Number.isFinite(loadTimeoutMs)) {
+        throw new InvalidOptionError('loadTimeoutMs', 'expected a number of milliseconds >= 0');
       }
+      this.#loadTimeoutMs = loadTimeoutMs;
+      this.#isService = serviceHostTest(discovery, options.services);
       this.#undici = undiciModule;
       this.#discovery = discovery;
       this.#ownsPassthrough = options.dispatcher === undefined;
       this.#passthrough = options.dispatcher ?? new undiciModule.Agent();
-      this.#services =
-        options.services === undefined ? null : new Set(options.services.map((s) => s.toLowerCase()));
       this.#instanceHost = hostHeader === 'instance';
       this.#poolOptions = options.poolOptions;
     }
@@ -121,6 +132,24 @@ function defineLaneDispatcher(undici: Undici) {
     override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
       const target = this.#target(opts.origin);
       if (target === null) return this.#passthrough.dispatch(opts, handler);
+      if (!this.#closed && !this.#discovery.isLoaded(target.service)) {
+        // Not loaded yet: wait (bounded) for the first set; never fall through to DNS.
+        this.#discovery.ready(target.service, { timeoutMs: this.#loadTimeoutMs }).then(
+          () => {
+            try {
+              this.#route(target, opts, handler);
+            } catch (error) {
+              failHandler(handler, toError(error));
+            }
+          },
+          (error: unknown) => failHandler(handler, toError(error)),
+        );
+        return true;
+      }
+      return this.#route(target, opts, handler);
+    }
+
+    #route(target: Target, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
       let instance: Instance;
       let pool: Pool;
       try {
@@ -196,9 +225,7 @@ function defineLaneDispatcher(undici: Undici) {
         this.#origins.set(key, target);
       }
       if (target === null) return null;
-      const known =
-        this.#services === null ? this.#discovery.tracks(target.service) : this.#services.has(target.service);
-      return known ? target : null;
+      return this.#isService(target.service) ? target : null;
     }
 
     #pool(target: Target, instance: Instance): Pool {

@@ -59,8 +59,20 @@ export interface ServiceSnapshot {
   readonly loaded: boolean;
   /** When the last good set arrived (ISO 8601), or `null`. */
   readonly updatedAt: string | null;
-  /** The registry's last failure for this service (the last good set stayed in use). */
+  /**
+   * The registry's failure for this service while it lasts (the last good set stays in use);
+   * `null` again once the registry delivers a good set.
+   */
   readonly lastError: { readonly message: string; readonly code: string | null; readonly at: string } | null;
+  /** The most recent failure, kept after recovery: `recoveredAt` is when a good set came back (`null`: not yet). */
+  readonly lastFailure: {
+    readonly message: string;
+    readonly code: string | null;
+    readonly at: string;
+    readonly recoveredAt: string | null;
+  } | null;
+  /** Registry failures reported for this service since it was first tracked. */
+  readonly failures: number;
   /** Base bucket first, then lanes by name. */
   readonly lanes: readonly LaneBucketSnapshot[];
   readonly invalid: readonly InvalidInstanceSnapshot[];
@@ -134,6 +146,7 @@ export function serviceSnapshot(state: ServiceState): ServiceSnapshot {
       fallback: f.from !== f.to,
     }));
   const error = state.lastError;
+  const failure = state.lastFailure;
   return {
     loaded: state.loaded,
     updatedAt: state.loaded ? new Date(state.updatedAt).toISOString() : null,
@@ -145,6 +158,16 @@ export function serviceSnapshot(state: ServiceState): ServiceSnapshot {
             code: errorCode(error.error) ?? null,
             at: new Date(error.at).toISOString(),
           },
+    lastFailure:
+      failure === null
+        ? null
+        : {
+            message: failure.error.message,
+            code: errorCode(failure.error) ?? null,
+            at: new Date(failure.at).toISOString(),
+            recoveredAt: failure.recoveredAt === null ? null : new Date(failure.recoveredAt).toISOString(),
+          },
+    failures: state.failures,
     lanes,
     invalid: state.invalid.map((x) => ({
       id: x.instance.id,

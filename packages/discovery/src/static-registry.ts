@@ -139,6 +139,15 @@ export class StaticRegistry implements Registry {
     return fanout.add(listener);
   }
 
+  /**
+   * The service's instances right now (from code, the file, the environment and `register()`);
+   * an empty set for a service it does not hold, `undefined` once closed.
+   */
+  current(service: string): readonly Instance[] | undefined {
+    if (this.#closed) return undefined;
+    return this.#sets.get(service)?.instances ?? NO_INSTANCES;
+  }
+
   register(init: ServiceInstanceInit): Promise<Registration> {
     if (this.#closed) return Promise.reject(new ClosedError('static registry'));
     let entry: ServiceEntry;

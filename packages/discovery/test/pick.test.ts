@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { test } from 'node:test';
 import { withLane } from '@graylane/core';
-import { createDiscovery, type Instance, staticRegistry } from '@graylane/discovery';
+import { createDiscovery, type Instance, normalizeInstance, staticRegistry } from '@graylane/discovery';
 import { GRAY, lane, manualRegistry, nextSet, setup, tally } from './helpers';
 
 const STABLE = [
@@ -240,10 +240,11 @@ test('every default lane-label convention puts an instance in its lane; custom l
 });
 
 test('pick before the first update throws "not loaded yet" and subscribes; ready() then resolves', async (t) => {
-  const registry = staticRegistry({ instances: STABLE, env: false });
+  // An asynchronous registry (a static registry answers synchronously: see lane-integrity.test.ts).
+  const { registry, emit } = manualRegistry();
   const discovery = createDiscovery({ registry });
-  t.after(() => registry.close());
   t.after(() => discovery.close());
+  setTimeout(() => emit('svc', { ok: true, instances: STABLE.map((i) => normalizeInstance(i)) }), 20);
   assert.equal(discovery.tracks('svc'), false);
   assert.throws(
     () => discovery.pick('svc'),

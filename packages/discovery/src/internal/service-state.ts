@@ -87,7 +87,12 @@ export class ServiceState {
   loaded = false;
   instances: readonly Instance[] = NO_INSTANCES;
   updatedAt = 0;
+  /** The registry's failure while it lasts; cleared by the next good set. */
   lastError: { readonly error: Error; readonly at: number } | null = null;
+  /** The most recent failure, kept after recovery for diagnostics. */
+  lastFailure: { readonly error: Error; readonly at: number; recoveredAt: number | null } | null = null;
+  /** Failures reported for this service since it was first tracked. */
+  failures = 0;
   base: Bucket;
   buckets = new Map<string, Bucket>();
   invalid: readonly InvalidLaneInstance[] = [];
