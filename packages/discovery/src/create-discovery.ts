@@ -7,6 +7,7 @@ import { callListener } from './internal/fanout';
 import { type Route, RouteChoice, type RoutingConfig, ServiceState } from './internal/service-state';
 import { compileLaneLabels, DEFAULT_LANE_LABELS } from './lane-labels';
 import { isServiceName } from './normalize-instance';
+import { type CallOutcome, type OutlierOptions, outlierConfig } from './outlier-detection';
 import type { Registry, RegistryUpdate } from './registry';
 import { type DiscoverySnapshot, type ServiceSnapshot, serviceSnapshot } from './snapshot';
 
@@ -42,6 +43,11 @@ export interface DiscoveryOptions {
   readonly strict?: boolean | readonly string[];
   /** Default `'round-robin'` (smooth weighted). */
   readonly balancer?: BalancerName;
+  /**
+   * Passive outlier ejection, fed by the integrations' call outcomes ({@link Discovery.reportOutcome}).
+   * Default on with {@link OutlierOptions}' defaults; `false` turns it off.
+   */
+  readonly outlier?: OutlierOptions | false;
 }
 
 /** Options of {@link Discovery.ready}. */
@@ -110,6 +116,31 @@ export interface Discovery {
    * discovery.countPick(discovery.choose('svc-b', 'gray'));
    */
   countPick(choice: Choice): void;
+  /**
+   * Another choice for a call whose `choice` failed before any byte of it reached the instance
+   * (connect refused, reset before write, connect timeout): another instance of the same routing
+   * decision — the same lane bucket, else the next step of the lane's fallback chain (then base
+   * unless strict), never a step the lane rules would not allow. Counts nothing.
+   *
+   * @throws {NoInstanceError} `GL_ERR_NO_INSTANCE` when no other instance may serve the call.
+   * @throws {ClosedError} `GL_ERR_DISCOVERY_CLOSED` after `close()`.
+   * @experimental
+   * @example
+   * const retry = discovery.chooseAgain(choice);
+   * discovery.countPick(retry);
+   */
+  chooseAgain(choice: Choice): Choice;
+  /**
+   * Reports how a call to `instance` ended, for outlier ejection: `'success'` (any response the
+   * instance produced, 2xx–4xx, or 5xx when `consecutive5xx` is off), `'connect-failure'`
+   * (refused, reset before any response, connect timeout), `'timeout'` (no response in time),
+   * `'server-error'` (5xx / gRPC `UNAVAILABLE`). Integrations call it; unknown instances are
+   * ignored. Allocation-free.
+   *
+   * @example
+   * discovery.reportOutcome('svc-b', instance, 'connect-failure');
+   */
+  reportOutcome(service: string, instance: Instance, outcome: CallOutcome): void;
   /** The service's last good instance set (all instances, as the registry gave them). Subscribes on first use. */
   instances(service: string): readonly Instance[];
   /**
@@ -196,6 +227,7 @@ class LaneDiscovery implements Discovery {
       strictAll: strict === true,
       strictLanes: new Set(strictLanes),
       maxRoutes: MAX_COUNTED_LANES,
+      outlier: outlierConfig(options.outlier),
     };
     this.#configSnapshot = Object.freeze({
       registry: typeof registry.name === 'string' ? registry.name : 'custom',
@@ -204,6 +236,45 @@ class LaneDiscovery implements Discovery {
       strict: Array.isArray(strict) ? Object.freeze(strictLanes) : strict === true,
       balancer,
     });
+  }
+
+  chooseAgain(choice: Choice): Choice {
+    if (this.#closed) throw new ClosedError('discovery');
+    if (!(choice instanceof RouteChoice))
+      throw new InvalidOptionError('choice', 'expected a Choice of this discovery');
+    const state = choice.state;
+    const route = choice.route;
+    const failed = choice.instance.id;
+    // The lane's route as it is now (the failed instance may have been ejected since).
+    let bucket = route.bucket;
+    if (bucket === null) return this.#noInstance(state, route);
+    for (let step = 0; step < 8 && bucket !== null; step++) {
+      const index = otherThan(bucket, failed);
+      if (index !== -1) {
+        if (bucket === route.bucket) return this.#choiceAt(state, route, bucket, index);
+        const reason = 'unreachable';
+        return new RouteChoice(
+          state,
+          route,
+          bucket,
+          index,
+          state.flowFor(route.lane, bucket.lane, reason),
+          reason,
+        );
+      }
+      bucket = state.nextStep(route, bucket);
+    }
+    throw new NoInstanceError(
+      service(state),
+      route.lane,
+      `no instance other than ${failed} may serve the call`,
+    );
+  }
+
+  reportOutcome(service: string, instance: Instance, outcome: CallOutcome): void {
+    const state = this.#services.get(service);
+    if (state === undefined || typeof instance !== 'object' || instance === null) return;
+    state.record(instance, outcome);
   }
 
   pick(service: string, lane: string | null | undefined = currentLane()): Instance {
@@ -216,7 +287,11 @@ class LaneDiscovery implements Discovery {
   choose(service: string, lane: string | null | undefined = currentLane()): Choice {
     const route = this.#servingRoute(service, lane);
     const bucket = route.bucket!;
-    const index = bucket.next();
+    return this.#choiceAt(this.#services.get(service)!, route, bucket, bucket.next());
+  }
+
+  /** The (cached) choice of `bucket.pickable[index]` on `route`, whose bucket `bucket` is. */
+  #choiceAt(state: ServiceState, route: Route, bucket: Bucket, index: number): RouteChoice {
     let choices = route.choices;
     if (choices === null) {
       choices = new Array<RouteChoice | undefined>(bucket.size);
@@ -224,7 +299,7 @@ class LaneDiscovery implements Discovery {
     }
     let choice = choices[index];
     if (choice === undefined) {
-      choice = new RouteChoice(this.#services.get(service)!, route, bucket, index);
+      choice = new RouteChoice(state, route, bucket, index);
       choices[index] = choice;
     }
     return choice;
@@ -237,7 +312,12 @@ class LaneDiscovery implements Discovery {
     const flow = choice.flow;
     flow.count++;
     if (choice.fallback && channels.fallback.hasSubscribers) {
-      channels.fallback.publish({ service: choice.service, lane: choice.lane, servedLane: bucket.lane });
+      channels.fallback.publish({
+        service: choice.service,
+        lane: choice.lane,
+        servedLane: bucket.lane,
+        reason: choice.reason,
+      });
     }
     const state = choice.state;
     if (bucket === state.base || state.buckets.get(bucket.lane!) === bucket) {
@@ -340,6 +420,7 @@ class LaneDiscovery implements Discovery {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
     for (const state of this.#services.values()) {
+      state.outliers?.close();
       state.unsubscribe?.();
       state.unsubscribe = null;
       state.watchers.clear();
@@ -445,8 +526,24 @@ class LaneDiscovery implements Discovery {
 function countFlow(service: string, route: Route, bucket: Bucket): void {
   route.flow!.count++;
   if (route.fallback && channels.fallback.hasSubscribers) {
-    channels.fallback.publish({ service, lane: route.lane, servedLane: bucket.lane });
+    channels.fallback.publish({ service, lane: route.lane, servedLane: bucket.lane, reason: route.reason });
   }
+}
+
+function service(state: ServiceState): string {
+  return state.service;
+}
+
+/** The balancer's next choice in `bucket` unless it is `failed`, else the next other instance; -1 if none. */
+function otherThan(bucket: Bucket, failed: string): number {
+  if (bucket.size === 0) return -1;
+  const first = bucket.next();
+  if (bucket.pickable[first]!.id !== failed) return first;
+  for (let j = 1; j < bucket.size; j++) {
+    const index = (first + j) % bucket.size;
+    if (bucket.pickable[index]!.id !== failed) return index;
+  }
+  return -1;
 }
 
 function validateFallback(fallback: Readonly<Record<string, string>>): ReadonlyMap<string, string> {

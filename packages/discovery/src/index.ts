@@ -7,6 +7,8 @@ export type {
   ReadyOptions,
 } from './create-discovery';
 export { createDiscovery, DEFAULT_BALANCER, DEFAULT_READY_TIMEOUT_MS } from './create-discovery';
+export type { OutlierMessage, OutlierReason, RetryMessage } from './diagnostics';
+export { discoveryChannels } from './diagnostics';
 export { DEFAULT_LABELS_FILE, parseDownwardLabels, readDownwardLabels } from './downward-labels';
 export {
   ClosedError,
@@ -30,6 +32,13 @@ export {
   normalizeInstance,
   validateServiceName,
 } from './normalize-instance';
+export type { CallOutcome, OutlierOptions } from './outlier-detection';
+export {
+  DEFAULT_BASE_EJECTION_MS,
+  DEFAULT_CONSECUTIVE_FAILURES,
+  DEFAULT_MAX_EJECTION_MS,
+  DEFAULT_MAX_EJECTION_PERCENT,
+} from './outlier-detection';
 export type { Registration, Registry, RegistryListener, RegistryUpdate } from './registry';
 export type { RegisterOptions } from './self-register';
 export { closeOnSignals, DEFAULT_CLOSE_SIGNALS, DEFAULT_LANE_ENV, register } from './self-register';

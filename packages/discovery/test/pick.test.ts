@@ -42,9 +42,16 @@ test('a gray request goes to base once the gray instance is gone, and the fallba
   t.after(() => diagnosticsChannel.unsubscribe('graylane:discovery:fallback', onFallback));
   for (let i = 0; i < 10; i++) assert.match(withLane('gray', () => discovery.pick('svc')).id, /^stable-/);
   assert.equal(messages.length, 10);
-  assert.deepEqual(messages[0], { service: 'svc', lane: 'gray', servedLane: undefined });
+  assert.deepEqual(messages[0], {
+    service: 'svc',
+    lane: 'gray',
+    servedLane: undefined,
+    reason: 'no-instance',
+  });
   const counters = discovery.snapshot().services.svc!.counters;
-  assert.deepEqual(counters.fallbacks, [{ from: 'gray', to: null, picks: 10, fallback: true }]);
+  assert.deepEqual(counters.fallbacks, [
+    { from: 'gray', to: null, picks: 10, fallback: true, reason: 'no-instance' },
+  ]);
 });
 
 test('untagged traffic never reaches a lane instance (10,000 picks), and null means base inside a lane', async (t) => {
@@ -294,14 +301,21 @@ test('choose() selects like pick() but counts nothing; countPick(choice) counts 
   discovery.countPick(withLane('gray', () => discovery.choose('svc'))); // lane omitted: the current lane
   discovery.countPick(discovery.choose('svc', null));
   const counters = discovery.snapshot().services.svc!.counters;
-  assert.deepEqual(counters.fallbacks, [{ from: 'gray', to: null, picks: 3, fallback: true }]);
+  assert.deepEqual(counters.fallbacks, [
+    { from: 'gray', to: null, picks: 3, fallback: true, reason: 'no-instance' },
+  ]);
   assert.deepEqual(counters.picks, [
     { from: null, to: null, picks: 1, fallback: false },
-    { from: 'gray', to: null, picks: 3, fallback: true },
+    { from: 'gray', to: null, picks: 3, fallback: true, reason: 'no-instance' },
   ]);
   assert.equal(picksOf()['stable-1']! + picksOf()['stable-2']!, 4);
   assert.equal(messages.length, 3);
-  assert.deepEqual(messages[0], { service: 'svc', lane: 'gray', servedLane: undefined });
+  assert.deepEqual(messages[0], {
+    service: 'svc',
+    lane: 'gray',
+    servedLane: undefined,
+    reason: 'no-instance',
+  });
 
   // An invalid lane value is counted once (by the choice), a failed choice as in pick().
   discovery.countPick(discovery.choose('svc', '-bad'));
@@ -335,7 +349,7 @@ test('choices are independent: counted in any order, across services, after a re
   assert.deepEqual(picksOf('a'), { 'a-1': 1 });
   assert.deepEqual(picksOf('b'), { 'b-1': 1, 'b-g': 1 });
   assert.deepEqual(discovery.snapshot().services.a!.counters.fallbacks, [
-    { from: 'gray', to: null, picks: 1, fallback: true },
+    { from: 'gray', to: null, picks: 1, fallback: true, reason: 'no-instance' },
   ]);
   assert.deepEqual(discovery.snapshot().services.b!.counters.fallbacks, []);
 
