@@ -40,6 +40,21 @@ export interface LaneDiscovery {
    */
   choose?(service: string, lane?: string | null): LaneChoice;
   countPick?(choice: LaneChoice): void;
+  /**
+   * Another choice for a call whose chosen instance cannot be reached now (its subchannel is in
+   * TRANSIENT_FAILURE): the same lane bucket, else the next fallback step. Optional; throws when none.
+   */
+  chooseAgain?(choice: LaneChoice): LaneChoice;
+  /**
+   * Call and connection outcomes for outlier ejection: a subchannel's failed connection attempt
+   * (`connect-failure`), a connection made (`success`), a call's `UNAVAILABLE` (`server-error`).
+   * Optional.
+   */
+  reportOutcome?(
+    service: string,
+    instance: LaneInstance,
+    outcome: 'success' | 'connect-failure' | 'timeout' | 'server-error',
+  ): void;
 }
 
 /**

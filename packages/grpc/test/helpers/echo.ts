@@ -84,6 +84,8 @@ export interface EchoServerOptions {
   readonly onMetadata?: (metadata: Metadata) => void;
   /** Called from a bidi call's `cancelled` event with the lane it runs in. */
   readonly onCancelled?: (lane: string) => void;
+  /** Port to bind on 127.0.0.1. Default 0 (ephemeral). */
+  readonly port?: number;
 }
 
 /**
@@ -186,7 +188,7 @@ export async function startEchoServer(
     },
   });
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
+    server.bindAsync(`127.0.0.1:${options.port ?? 0}`, ServerCredentials.createInsecure(), (error, bound) =>
       error ? reject(error) : resolve(bound),
     );
   });
