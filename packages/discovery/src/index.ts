@@ -10,6 +10,8 @@ export { createDiscovery, DEFAULT_BALANCER, DEFAULT_READY_TIMEOUT_MS } from './c
 export type { OutlierMessage, OutlierReason, RetryMessage } from './diagnostics';
 export { discoveryChannels } from './diagnostics';
 export { DEFAULT_LABELS_FILE, parseDownwardLabels, readDownwardLabels } from './downward-labels';
+export type { DrainableServer, DrainOptions } from './drain';
+export { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_DRAIN_MS, drainAndClose } from './drain';
 export {
   ClosedError,
   InvalidInstanceError,
