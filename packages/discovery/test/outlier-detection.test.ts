@@ -202,3 +202,30 @@ test('outlier: false turns ejection off; bad outlier options are setup errors', 
     });
   }
 });
+
+test('ejections are counted in the OpenTelemetry metric graylane.discovery.ejections', async (t) => {
+  const { enableLaneObservability, LANE_METRICS } = await import('@graylane/core');
+  const { MeterProvider, MetricReader } = await import('@opentelemetry/sdk-metrics');
+  class TestReader extends MetricReader {
+    protected override async onShutdown(): Promise<void> {}
+    protected override async onForceFlush(): Promise<void> {}
+  }
+  const reader = new TestReader();
+  const provider = new MeterProvider({ readers: [reader] });
+  const observability = enableLaneObservability({ meter: provider.getMeter('test'), spanAttribute: false });
+  t.after(() => observability.disable());
+  const { discovery } = await setup(t, [...STABLE, ...GRAYS], { outlier: { consecutiveFailures: 1 } });
+  discovery.reportOutcome('svc', discovery.instances('svc').find((i) => i.id === 'g-1')!, 'timeout');
+  const { resourceMetrics } = await reader.collect();
+  const points = resourceMetrics.scopeMetrics
+    .flatMap((s) => s.metrics)
+    .filter((m) => m.descriptor.name === LANE_METRICS.ejections)
+    .flatMap((m) => m.dataPoints as Array<{ attributes: unknown; value: unknown }>);
+  assert.equal(points.length, 1);
+  assert.deepEqual(points[0]!.attributes, {
+    'graylane.service': 'svc',
+    'graylane.lane': 'gray',
+    'graylane.reason': 'timeout',
+  });
+  assert.equal(points[0]!.value, 1);
+});
