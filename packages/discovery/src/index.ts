@@ -21,10 +21,15 @@ export {
 } from './errors';
 export type { Instance, InstanceInit, ServiceInstanceInit } from './instance';
 export { DEFAULT_WEIGHT } from './instance';
-export type { AxiosConfigLike, AxiosLike, LaneAxiosDiscoveryOptions } from './lane-axios';
+export type { AxiosConfigLike, AxiosLike, LaneAxiosDiscoveryOptions, RoutedRequest } from './lane-axios';
 export { laneAxiosDiscovery } from './lane-axios';
 export type { LaneDispatcherOptions } from './lane-dispatcher';
-export { laneDispatcher } from './lane-dispatcher';
+export {
+  DEFAULT_BODY_TIMEOUT_MS,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  laneDispatcher,
+} from './lane-dispatcher';
 export type { CompiledLaneLabels, LaneLabelMatch } from './lane-labels';
 export { compileLaneLabels, DEFAULT_LANE_LABELS, laneLabelFor, laneOf, matchLaneLabel } from './lane-labels';
 export {
