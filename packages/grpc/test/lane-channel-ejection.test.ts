@@ -78,10 +78,11 @@ test('gRPC lane channel: a dead gray beside a healthy gray: <= 1% of 2,000 gray 
     results.every((r) => !r.ok || r.servedBy === 'b-gray'),
     'gray calls stay in the gray lane',
   );
-  assert.ok(
-    messages.some((m) => m.event === 'ejected' && m.instance.id === 'gray-dead'),
-    'ejected',
-  );
+  // Default: ejected after 3 failed connection attempts in a row (grpc-js reconnects with backoff,
+  // about 1 s, then 1.6 s): wait for it.
+  const deadEjected = () => messages.some((m) => m.event === 'ejected' && m.instance.id === 'gray-dead');
+  for (let i = 0; i < 2_000 && !deadEjected(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.ok(deadEjected(), `ejected: ${JSON.stringify(messages)}`);
   const after = await load(client, 'gray', 200, 10);
   assert.equal(after.filter((r) => !r.ok).length, 0, 'none after ejection');
 });
