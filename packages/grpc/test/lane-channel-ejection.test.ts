@@ -8,7 +8,7 @@ import { type TestContext, test } from 'node:test';
 import { withLane } from '@graylane/core';
 import type { OutlierMessage } from '@graylane/discovery';
 import { ERROR_CODE_METADATA_KEY, laneServerInterceptor } from '@graylane/grpc';
-import type { ServiceError } from '@grpc/grpc-js';
+import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { type EchoClient, startEchoServer, unary } from './helpers/echo';
 import { type Fleet, GRAY, startFleet } from './helpers/lane-fleet';
 
@@ -141,4 +141,56 @@ test('gRPC lane channel: an ejected instance that recovers gets calls again afte
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   assert.ok(seen.has('gray-back'), 'calls reach the recovered instance');
+});
+
+test('gRPC lane channel: a hung gray: calls end at their deadline and it is ejected', async (t) => {
+  const messages = outliers(t);
+  const fleet = await startFleet(t, {
+    scheme: 'graylane-eject-5',
+    service: 'svc-b',
+    members: [{ name: 'b-stable' }, { name: 'b-gray', labels: GRAY }],
+    discovery: { outlier: { consecutiveFailures: 2 } },
+  });
+  // Accepts the call, never answers.
+  const { port } = await startEchoServer(
+    { name: 'gray-hung', interceptors: [laneServerInterceptor()], downstream: () => new Promise(() => {}) },
+    t,
+  );
+  const registration = await fleet.registry.register({
+    service: 'svc-b',
+    id: 'gray-hung',
+    host: '127.0.0.1',
+    port,
+    labels: GRAY,
+  });
+  t.after(() => registration.close());
+  const client = fleet.client('svc-b');
+  const results: Array<{ ok: boolean; servedBy?: string; code?: number; ms: number }> = [];
+  for (let i = 0; i < 40; i++) {
+    const started = Date.now();
+    try {
+      const reply = await withLane(
+        'gray',
+        () =>
+          new Promise<{ served_by: string }>((resolve, reject) => {
+            client.Unary({}, new Metadata(), { deadline: Date.now() + 300 }, (error, reply) =>
+              error ? reject(error) : resolve(reply!),
+            );
+          }),
+      );
+      results.push({ ok: true, servedBy: reply.served_by, ms: Date.now() - started });
+    } catch (error) {
+      results.push({ ok: false, code: (error as ServiceError).code, ms: Date.now() - started });
+    }
+  }
+  const failed = results.filter((r) => !r.ok);
+  assert.ok(failed.length >= 1 && failed.length <= 2, `${failed.length} failed`);
+  for (const f of failed) {
+    assert.equal(f.code, status.DEADLINE_EXCEEDED);
+    assert.ok(f.ms < 10_000, `ended at the deadline (${f.ms} ms)`);
+  }
+  assert.ok(
+    messages.some((m) => m.event === 'ejected' && m.instance.id === 'gray-hung' && m.reason === 'timeout'),
+  );
+  assert.ok(results.slice(-20).every((r) => r.ok && r.servedBy === 'b-gray'));
 });

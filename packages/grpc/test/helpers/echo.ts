@@ -4,6 +4,7 @@ import type { TestContext } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
 import { currentLane } from '@graylane/core';
 import {
+  type CallOptions,
   type ChannelCredentials,
   type Client,
   type ClientDuplexStream,
@@ -47,6 +48,12 @@ export interface EchoReply {
 /** The generated Echo client, typed for the four methods of test/fixtures/echo.proto. */
 export interface EchoClient extends Client {
   Unary(req: EchoRequest, md: Metadata, cb: requestCallback<EchoReply>): ClientUnaryCall;
+  Unary(
+    req: EchoRequest,
+    md: Metadata,
+    options: CallOptions,
+    cb: requestCallback<EchoReply>,
+  ): ClientUnaryCall;
   ServerStream(req: EchoRequest, md: Metadata): ClientReadableStream<EchoReply>;
   ClientStream(md: Metadata, cb: requestCallback<EchoReply>): ClientWritableStream<EchoRequest>;
   Bidi(md: Metadata): ClientDuplexStream<EchoRequest, EchoReply>;
