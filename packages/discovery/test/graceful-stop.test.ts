@@ -15,12 +15,14 @@ import {
   createDiscovery,
   type Discovery,
   drainAndClose,
+  laneAxiosDiscovery,
   laneDispatcher,
   type Registration,
   register,
   staticRegistry,
 } from '@graylane/discovery';
 import { etcdRegistry } from '@graylane/discovery/etcd';
+import axios from 'axios';
 import { request } from 'undici';
 import { startEtcd } from '../../../test/helpers/etcd';
 import { GRAY } from './helpers';
@@ -41,8 +43,28 @@ async function instance(name: string, delayMs = 5): Promise<{ server: Server; po
   return { server, port: (server.address() as AddressInfo).port };
 }
 
+/** One gray request to http://svc-b/; resolves to the body. */
+type Send = () => Promise<string>;
+
+function undiciSender(t: TestContext, discovery: Discovery): Send {
+  const dispatcher = laneDispatcher({ discovery });
+  t.after(() => dispatcher.close());
+  return async () => {
+    const res = await request('http://svc-b/', { dispatcher });
+    const body = await res.body.text();
+    if (res.statusCode !== 200) throw Object.assign(new Error(`status ${res.statusCode}`), { code: 'HTTP' });
+    return body;
+  };
+}
+
+function axiosSender(discovery: Discovery): Send {
+  const http = axios.create({ responseType: 'text' });
+  laneAxiosDiscovery(http, { discovery });
+  return async () => String((await http.get('http://svc-b/')).data);
+}
+
 /** Sends gray requests at `RATE_PER_S` until stopped; counts outcomes. */
-function steadyLoad(dispatcher: ReturnType<typeof laneDispatcher>) {
+function steadyLoad(sendOne: Send) {
   const stats = {
     sent: 0,
     ok: 0,
@@ -55,10 +77,7 @@ function steadyLoad(dispatcher: ReturnType<typeof laneDispatcher>) {
     stats.sent++;
     const p = withLane('gray', async () => {
       try {
-        const res = await request('http://svc-b/', { dispatcher });
-        const body = await res.body.text();
-        if (res.statusCode !== 200)
-          throw Object.assign(new Error(`status ${res.statusCode}`), { code: 'HTTP' });
+        const body = await sendOne();
         stats.ok++;
         stats.servedBy.set(body, (stats.servedBy.get(body) ?? 0) + 1);
       } catch (error) {
@@ -95,10 +114,9 @@ async function cycles(
   discovery: Discovery,
   drainMs: number,
   start: (name: string, port: number) => Promise<Pick<Registration, 'close'>>,
+  sendOne: Send = undiciSender(t, discovery),
 ): Promise<void> {
-  const dispatcher = laneDispatcher({ discovery });
-  t.after(() => dispatcher.close());
-  const load = steadyLoad(dispatcher);
+  const load = steadyLoad(sendOne);
   const grayServed: number[] = [];
   try {
     for (let cycle = 0; cycle < CYCLES; cycle++) {
@@ -162,28 +180,34 @@ test('graceful stop, static file registry: zero failed requests across 20 stop/s
   });
 });
 
-test('graceful stop, etcd: zero failed requests across 20 stop/start cycles at 200 req/s', async (t) => {
-  const etcd = await startEtcd(t);
-  const reader = etcdRegistry({ endpoints: [etcd.endpoint] });
-  const writer = etcdRegistry({ endpoints: [etcd.endpoint] });
-  const discovery = createDiscovery({ registry: reader });
-  t.after(async () => {
-    await discovery.close();
-    await reader.close();
-    await writer.close();
+for (const client of ['undici', 'axios'] as const) {
+  test(`graceful stop, etcd, ${client}: zero failed requests across 20 stop/start cycles at 200 req/s`, async (t) => {
+    const etcd = await startEtcd(t);
+    const reader = etcdRegistry({ endpoints: [etcd.endpoint] });
+    const writer = etcdRegistry({ endpoints: [etcd.endpoint] });
+    const discovery = createDiscovery({ registry: reader });
+    t.after(async () => {
+      await discovery.close();
+      await reader.close();
+      await writer.close();
+    });
+    const stable = await instance('stable');
+    t.after(() => new Promise<void>((resolve) => stable.server.close(() => resolve())));
+    const stableRegistration = await writer.register({
+      service: 'svc-b',
+      id: 'stable',
+      host: '127.0.0.1',
+      port: stable.port,
+    });
+    t.after(() => stableRegistration.close());
+    await seen(discovery, (ids) => ids.includes('stable'));
+    await cycles(
+      t,
+      discovery,
+      ETCD_DRAIN_MS,
+      // register() waits until the server is listening (it is), as a real instance would.
+      (name, port) => register(writer, { service: 'svc-b', id: name, host: '127.0.0.1', port, lane: 'gray' }),
+      client === 'undici' ? undiciSender(t, discovery) : axiosSender(discovery),
+    );
   });
-  const stable = await instance('stable');
-  t.after(() => new Promise<void>((resolve) => stable.server.close(() => resolve())));
-  const stableRegistration = await writer.register({
-    service: 'svc-b',
-    id: 'stable',
-    host: '127.0.0.1',
-    port: stable.port,
-  });
-  t.after(() => stableRegistration.close());
-  await seen(discovery, (ids) => ids.includes('stable'));
-  await cycles(t, discovery, ETCD_DRAIN_MS, (name, port) =>
-    // register() waits until the server is listening (it is), as a real instance would.
-    register(writer, { service: 'svc-b', id: name, host: '127.0.0.1', port, lane: 'gray' }),
-  );
-});
+}
