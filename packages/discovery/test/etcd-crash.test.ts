@@ -89,7 +89,8 @@ test('SIGKILL of an etcd-registered gray under 200 req/s: <= 2% of the lane fail
         await res.body.text();
         bucket.ok++;
       } catch (error) {
-        bucket.failed++;
+        // Counted when it failed: a request in flight at the kill fails after it.
+        counts[phase].failed++;
         const code = (error as { code?: string }).code ?? String(error);
         errors.set(code, (errors.get(code) ?? 0) + 1);
       }
