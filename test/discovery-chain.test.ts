@@ -124,5 +124,5 @@ test('discovery chain: gray reaches b-gray and c-gray, untagged stays stable, a 
     ]);
   }
   const fallbacks = discovery.snapshot().services['svc-b']!.counters.fallbacks;
-  assert.deepEqual(fallbacks, [{ from: 'gray', to: null, picks: 10, fallback: true }]);
+  assert.deepEqual(fallbacks, [{ from: 'gray', to: null, picks: 10, fallback: true, reason: 'no-instance' }]);
 });

@@ -17,12 +17,14 @@ export const LANE_SPAN_ATTRIBUTE = 'graylane.lane';
  * | `graylane.ingress.invalid_tags` | `graylane.carrier`, `graylane.key`, `graylane.reason` | lane tags ignored at ingress |
  * | `graylane.discovery.fallbacks` | `graylane.service`, `graylane.lane`, `graylane.served_lane` | calls served by a fallback lane |
  * | `graylane.discovery.no_instance` | `graylane.service`, `graylane.lane` | calls nothing could serve |
+ * | `graylane.discovery.ejections` | `graylane.service`, `graylane.lane`, `graylane.reason` | instances ejected by discovery's outlier detection |
  */
 export const LANE_METRICS = Object.freeze({
   requests: 'graylane.ingress.requests',
   invalidTags: 'graylane.ingress.invalid_tags',
   fallbacks: 'graylane.discovery.fallbacks',
   noInstance: 'graylane.discovery.no_instance',
+  ejections: 'graylane.discovery.ejections',
 });
 
 /** One thing worth logging, handed to a {@link LaneLogger}. */
@@ -78,6 +80,7 @@ type Attributes = Readonly<Record<string, string>>;
 const DISCOVERY_FALLBACK = 'graylane:discovery:fallback';
 const DISCOVERY_NO_INSTANCE = 'graylane:discovery:no-instance';
 const REGISTRY_ERROR = 'graylane:registry:error';
+const DISCOVERY_OUTLIER = 'graylane:discovery:outlier';
 
 interface FallbackMessage {
   readonly service?: unknown;
@@ -121,6 +124,7 @@ class Registration implements LaneObservability {
   readonly #invalid: OtelApi.Counter | null;
   readonly #fallbacks: OtelApi.Counter | null;
   readonly #noInstance: OtelApi.Counter | null;
+  readonly #ejections: OtelApi.Counter | null;
   readonly #spanAttribute: string | null;
   readonly #logger: LaneLogger | null;
   readonly #trace: Api['trace'] | null;
@@ -156,8 +160,12 @@ class Registration implements LaneObservability {
         description: 'Calls that found no instance to serve them',
         unit: '{call}',
       });
+      this.#ejections = meter.createCounter(LANE_METRICS.ejections, {
+        description: 'Instances ejected by outlier detection (consecutive failures)',
+        unit: '{ejection}',
+      });
     } else {
-      this.#requests = this.#invalid = this.#fallbacks = this.#noInstance = null;
+      this.#requests = this.#invalid = this.#fallbacks = this.#noInstance = this.#ejections = null;
     }
     if (this.#trace !== null || this.#requests !== null)
       this.#on(channels.ingressLane.name as string, this.#onIngress);
@@ -166,6 +174,21 @@ class Registration implements LaneObservability {
     if (this.#fallbacks !== null || logger !== null) this.#on(DISCOVERY_FALLBACK, this.#onFallback);
     if (this.#noInstance !== null || logger !== null) this.#on(DISCOVERY_NO_INSTANCE, this.#onNoInstance);
     if (logger !== null) this.#on(REGISTRY_ERROR, this.#onRegistryError);
+    if (this.#ejections !== null) this.#on(DISCOVERY_OUTLIER, this.#onOutlier);
+  }
+
+  #onOutlier(message: unknown): void {
+    const m = message as { event?: unknown; service?: unknown; lane?: unknown; reason?: unknown };
+    if (m.event !== 'ejected') return;
+    const service = text(m.service);
+    const lane = laneKey(m.lane as string | undefined);
+    const reason = text(m.reason);
+    const attributes = this.#cache.get(`e\0${service}\0${lane}\0${reason}`, () => ({
+      'graylane.service': service,
+      'graylane.lane': lane,
+      'graylane.reason': reason,
+    }));
+    this.#ejections?.add(1, attributes);
   }
 
   #on(name: string, handler: (message: unknown) => void): void {

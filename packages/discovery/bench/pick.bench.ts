@@ -109,6 +109,26 @@ async function main(): Promise<void> {
     },
   });
 
+  // choose() + countPick(choice), as the gRPC picker selects and counts one call: 1,000 instances, 100 lanes.
+  {
+    const chooser = await pickCase(1_000, 100);
+    const order = rotation(100);
+    const chooseDiscovery = createDiscovery({
+      registry: staticRegistry({ instances: instancesFor(1_000, 100), env: false }),
+    });
+    await chooseDiscovery.ready('svc');
+    let c = 0;
+    const op = function chooseAndCountOp() {
+      const lane = order[c]!;
+      c = c + 1 === order.length ? 0 : c + 1;
+      const choice = chooseDiscovery.choose('svc', lane);
+      chooseDiscovery.countPick(choice);
+      return choice;
+    };
+    for (let i = 0; i < 1_000; i++) op(); // every route's choices exist before measuring
+    cases.push({ ...chooser, name: 'choose + countPick: 1,000 instances, 100 lane(s)', op });
+  }
+
   const baselineArray = Array.from({ length: 1_000 }, (_, i) => ({ id: i }));
   let j = 0;
   const baseline = function baselineOp() {

@@ -4,9 +4,11 @@ import { ClosedError, NoInstanceError, RegistryUnavailableError } from './errors
 import type { Instance } from './instance';
 import { type BalancerCode, type Bucket, P2C, RANDOM, ROUND_ROBIN } from './internal/bucket';
 import { toError } from './internal/caught';
-import { type Route, type RoutingConfig, ServiceState } from './internal/service-state';
+import { callListener } from './internal/fanout';
+import { type Route, RouteChoice, type RoutingConfig, ServiceState } from './internal/service-state';
 import { compileLaneLabels, DEFAULT_LANE_LABELS } from './lane-labels';
 import { isServiceName } from './normalize-instance';
+import { type CallOutcome, type OutlierOptions, outlierConfig } from './outlier-detection';
 import type { Registry, RegistryUpdate } from './registry';
 import { type DiscoverySnapshot, type ServiceSnapshot, serviceSnapshot } from './snapshot';
 
@@ -42,12 +44,28 @@ export interface DiscoveryOptions {
   readonly strict?: boolean | readonly string[];
   /** Default `'round-robin'` (smooth weighted). */
   readonly balancer?: BalancerName;
+  /**
+   * Passive outlier ejection, fed by the integrations' call outcomes ({@link Discovery.reportOutcome}).
+   * Default on with {@link OutlierOptions}' defaults; `false` turns it off.
+   */
+  readonly outlier?: OutlierOptions | false;
 }
 
 /** Options of {@link Discovery.ready}. */
 export interface ReadyOptions {
   /** Reject after this long without a first instance set. Default 10,000 ms. */
   readonly timeoutMs?: number;
+}
+
+/**
+ * One selection of {@link Discovery.choose}: the instance to call and what to count when the call
+ * goes there ({@link Discovery.countPick}). Immutable.
+ */
+export interface Choice {
+  readonly service: string;
+  /** The requested lane (`undefined` = base; a value that is not a lane is served, and shown, as base). */
+  readonly lane: string | undefined;
+  readonly instance: Instance;
 }
 
 /** Receives a service's complete instance set (all of them, healthy or not) on every change. */
@@ -72,29 +90,58 @@ export interface Discovery {
    */
   pick(service: string, lane?: string | null): Instance;
   /**
-   * `pick()` in two steps, for integrations that may pick more than once for one call (a gRPC
+   * `pick()` in two steps, for integrations that may select more than once for one call (a gRPC
    * picker picks a call again after it queued for a connection): `choose()` selects exactly like
-   * `pick()` (the balancer moves on) but counts nothing; {@link Discovery.countPick} then counts
-   * the one choice the call went with. A failed choice throws and is counted as in `pick()`.
+   * `pick()` (the balancer moves on) and returns the choice without counting it;
+   * {@link Discovery.countPick} then counts the one choice the call went with. Choices are
+   * independent values: any number may be outstanding, in any order, for any services and lanes.
+   * A failed choice throws and is counted as in `pick()`. Allocates nothing once the lane has
+   * been seen (a choice is reused for the same route and instance).
    *
+   * @throws {NoInstanceError} `GL_ERR_NO_INSTANCE` as `pick()`.
+   * @throws {ClosedError} `GL_ERR_DISCOVERY_CLOSED` after `close()`.
    * @experimental
    * @example
-   * const instance = discovery.choose('svc-b', 'gray');
-   * if (connected(instance)) discovery.countPick('svc-b', instance, 'gray'); // else choose again later
+   * const choice = discovery.choose('svc-b', 'gray');
+   * if (connected(choice.instance)) discovery.countPick(choice); // else choose again later
    */
-  choose(service: string, lane?: string | null): Instance;
+  choose(service: string, lane?: string | null): Choice;
   /**
-   * Counts a call of `lane` (omitted: `currentLane()`; `null`: base) going to `instance`, which
-   * {@link Discovery.choose} returned, as `pick()` counts its picks: the route's flow (fallbacks in
-   * `snapshot()`), the instance's picks and `graylane:discovery:fallback`. Counts by the lane's
-   * route as it is now; an unknown service counts nothing, an unknown instance no instance picks.
-   * Allocation-free once the lane has been seen.
+   * Counts a call going where `choice` ({@link Discovery.choose}) says, as `pick()` counts its
+   * picks: the route's flow (fallbacks in `snapshot()`), the instance's picks and
+   * `graylane:discovery:fallback`. Counted as routed when chosen, even if the registry changed
+   * since. A value that is not a choice of this discovery is ignored. Allocation-free.
    *
    * @experimental
    * @example
-   * discovery.countPick('svc-b', instance, 'gray');
+   * discovery.countPick(discovery.choose('svc-b', 'gray'));
    */
-  countPick(service: string, instance: Instance, lane?: string | null): void;
+  countPick(choice: Choice): void;
+  /**
+   * Another choice for a call whose `choice` failed before any byte of it reached the instance
+   * (connect refused, reset before write, connect timeout): another instance of the same routing
+   * decision — the same lane bucket, else the next step of the lane's fallback chain (then base
+   * unless strict), never a step the lane rules would not allow. Counts nothing.
+   *
+   * @throws {NoInstanceError} `GL_ERR_NO_INSTANCE` when no other instance may serve the call.
+   * @throws {ClosedError} `GL_ERR_DISCOVERY_CLOSED` after `close()`.
+   * @experimental
+   * @example
+   * const retry = discovery.chooseAgain(choice);
+   * discovery.countPick(retry);
+   */
+  chooseAgain(choice: Choice): Choice;
+  /**
+   * Reports how a call to `instance` ended, for outlier ejection: `'success'` (any response the
+   * instance produced, 2xx–4xx, or 5xx when `consecutive5xx` is off), `'connect-failure'`
+   * (refused, reset before any response, connect timeout), `'timeout'` (no response in time),
+   * `'server-error'` (5xx / gRPC `UNAVAILABLE`). Integrations call it; unknown instances are
+   * ignored. Allocation-free.
+   *
+   * @example
+   * discovery.reportOutcome('svc-b', instance, 'connect-failure');
+   */
+  reportOutcome(service: string, instance: Instance, outcome: CallOutcome): void;
   /** The service's last good instance set (all instances, as the registry gave them). Subscribes on first use. */
   instances(service: string): readonly Instance[];
   /**
@@ -115,6 +162,11 @@ export interface Discovery {
   report(service: string, instance: Instance, event: 'start' | 'end'): void;
   /** True once something asked about `service` (pick, instances, ready, watch). */
   tracks(service: string): boolean;
+  /**
+   * True once the service's first instance set arrived (then `pick()` answers without waiting).
+   * Does not subscribe; false after `close()`.
+   */
+  isLoaded(service: string): boolean;
   /** The routing table for diagnostics; JSON-serializable. */
   snapshot(): DiscoverySnapshot;
   /** Stops every subscription; pending `ready()` calls reject. The registry is not closed. */
@@ -143,13 +195,6 @@ class LaneDiscovery implements Discovery {
   readonly #configSnapshot: DiscoverySnapshot['config'];
   readonly #services = new Map<string, ServiceState>();
   #closed = false;
-  // The last choose(), so that countPick() right after it (what the gRPC picker does) counts
-  // without looking anything up again.
-  #chosen: Instance | undefined;
-  #chosenService = '';
-  #chosenRoute: Route | undefined;
-  #chosenBucket: Bucket | undefined;
-  #chosenIndex = 0;
 
   constructor(options: DiscoveryOptions) {
     if (typeof options !== 'object' || options === null) {
@@ -183,6 +228,7 @@ class LaneDiscovery implements Discovery {
       strictAll: strict === true,
       strictLanes: new Set(strictLanes),
       maxRoutes: MAX_COUNTED_LANES,
+      outlier: outlierConfig(options.outlier),
     };
     this.#configSnapshot = Object.freeze({
       registry: typeof registry.name === 'string' ? registry.name : 'custom',
@@ -193,6 +239,45 @@ class LaneDiscovery implements Discovery {
     });
   }
 
+  chooseAgain(choice: Choice): Choice {
+    if (this.#closed) throw new ClosedError('discovery');
+    if (!(choice instanceof RouteChoice))
+      throw new InvalidOptionError('choice', 'expected a Choice of this discovery');
+    const state = choice.state;
+    const route = choice.route;
+    const failed = choice.instance.id;
+    // The lane's route as it is now (the failed instance may have been ejected since).
+    let bucket = route.bucket;
+    if (bucket === null) return this.#noInstance(state, route);
+    for (let step = 0; step < 8 && bucket !== null; step++) {
+      const index = otherThan(bucket, failed);
+      if (index !== -1) {
+        if (bucket === route.bucket) return this.#choiceAt(state, route, bucket, index);
+        const reason = 'unreachable';
+        return new RouteChoice(
+          state,
+          route,
+          bucket,
+          index,
+          state.flowFor(route.lane, bucket.lane, reason),
+          reason,
+        );
+      }
+      bucket = state.nextStep(route, bucket);
+    }
+    throw new NoInstanceError(
+      service(state),
+      route.lane,
+      `no instance other than ${failed} may serve the call`,
+    );
+  }
+
+  reportOutcome(service: string, instance: Instance, outcome: CallOutcome): void {
+    const state = this.#services.get(service);
+    if (state === undefined || typeof instance !== 'object' || instance === null) return;
+    state.record(instance, outcome);
+  }
+
   pick(service: string, lane: string | null | undefined = currentLane()): Instance {
     const route = this.#servingRoute(service, lane);
     const bucket = route.bucket!;
@@ -200,49 +285,49 @@ class LaneDiscovery implements Discovery {
     return bucket.pick();
   }
 
-  choose(service: string, lane: string | null | undefined = currentLane()): Instance {
+  choose(service: string, lane: string | null | undefined = currentLane()): Choice {
     const route = this.#servingRoute(service, lane);
     const bucket = route.bucket!;
-    const index = bucket.next();
-    const instance = bucket.pickable[index]!;
-    this.#chosen = instance;
-    this.#chosenService = service;
-    this.#chosenRoute = route;
-    this.#chosenBucket = bucket;
-    this.#chosenIndex = index;
-    return instance;
+    return this.#choiceAt(this.#services.get(service)!, route, bucket, bucket.next());
   }
 
-  countPick(service: string, instance: Instance, lane: string | null | undefined = currentLane()): void {
-    const chosen = this.#chosenRoute;
-    if (
-      instance === this.#chosen &&
-      service === this.#chosenService &&
-      chosen !== undefined &&
-      chosen.bucket === this.#chosenBucket &&
-      chosen.lane === (lane === null ? undefined : lane)
-    ) {
-      // The choice just made, its route unchanged since: count it where choose() found it.
-      this.#chosen = undefined;
-      countFlow(service, chosen, chosen.bucket!);
-      chosen.bucket!.picks[this.#chosenIndex]!++;
-      return;
+  /** The (cached) choice of `bucket.pickable[index]` on `route`, whose bucket `bucket` is. */
+  #choiceAt(state: ServiceState, route: Route, bucket: Bucket, index: number): RouteChoice {
+    let choices = route.choices;
+    if (choices === null) {
+      choices = new Array<RouteChoice | undefined>(bucket.size);
+      route.choices = choices;
     }
-    const state = this.#services.get(service);
-    if (state === undefined || !state.loaded) return;
-    let route: Route;
-    if (lane === undefined || lane === null) {
-      route = state.baseRoute;
+    let choice = choices[index];
+    if (choice === undefined) {
+      choice = new RouteChoice(state, route, bucket, index);
+      choices[index] = choice;
+    }
+    return choice;
+  }
+
+  countPick(choice: Choice): void {
+    if (this.#closed) return;
+    if (!(choice instanceof RouteChoice) || choice.state !== this.#services.get(choice.service)) return;
+    const { bucket, index } = choice;
+    const flow = choice.flow;
+    flow.count++;
+    if (choice.fallback && discoveryChannels.fallback.hasSubscribers) {
+      discoveryChannels.fallback.publish({
+        service: choice.service,
+        lane: choice.lane,
+        servedLane: bucket.lane,
+        reason: choice.reason,
+      });
+    }
+    const state = choice.state;
+    if (bucket === state.base || state.buckets.get(bucket.lane!) === bucket) {
+      bucket.picks[index]!++;
     } else {
-      // choose() counted an invalid lane value already (served as base); do not count it twice.
-      route =
-        state.routes.get(lane) ?? (parseLane(lane) === undefined ? state.baseRoute : state.routeFor(lane));
+      // The bucket was rebuilt since the choice: count the instance where it is now.
+      const position = state.positions.get(choice.instance.id);
+      if (position !== undefined) position.bucket.picks[position.index]!++;
     }
-    const bucket = route.bucket;
-    if (bucket === null) return;
-    countFlow(service, route, bucket);
-    const position = state.positions.get(instance.id);
-    if (position !== undefined) position.bucket.picks[position.index]!++;
   }
 
   instances(service: string): readonly Instance[] {
@@ -300,7 +385,8 @@ class LaneDiscovery implements Discovery {
     state.watchers.add(entry);
     if (state.loaded) {
       queueMicrotask(() => {
-        if (state.watchers.has(entry)) callListener(entry, state.instances);
+        if (state.watchers.has(entry))
+          callListener(this.#configSnapshot.registry, service, entry, state.instances);
       });
     }
     return () => {
@@ -320,6 +406,10 @@ class LaneDiscovery implements Discovery {
     return this.#services.has(service);
   }
 
+  isLoaded(service: string): boolean {
+    return !this.#closed && this.#services.get(service)?.loaded === true;
+  }
+
   snapshot(): DiscoverySnapshot {
     const services: Record<string, ServiceSnapshot> = {};
     for (const name of [...this.#services.keys()].sort())
@@ -331,6 +421,7 @@ class LaneDiscovery implements Discovery {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
     for (const state of this.#services.values()) {
+      state.outliers?.close();
       state.unsubscribe?.();
       state.unsubscribe = null;
       state.watchers.clear();
@@ -349,12 +440,25 @@ class LaneDiscovery implements Discovery {
     const state = new ServiceState(service, this.#config);
     this.#services.set(service, state);
     state.unsubscribe = this.registry.subscribe(service, (update) => this.#onUpdate(state, update));
+    // A registry that knows the set synchronously (static): pickable now, not after a tick.
+    const current = typeof this.registry.current === 'function' ? this.registry.current(service) : undefined;
+    if (current !== undefined) this.#onUpdate(state, { ok: true, instances: current });
     return state;
   }
 
   #onUpdate(state: ServiceState, update: RegistryUpdate): void {
     if (this.#closed) return;
     const registry = this.#configSnapshot.registry;
+    if (update.ok && state.lastError !== null) {
+      // Recovered: the failure is history (kept in lastFailure), no longer the current state.
+      state.lastFailure!.recoveredAt = Date.now();
+      state.lastError = null;
+    }
+    if (update.ok && state.loaded && update.instances === state.instances) {
+      // The same set again (a registry confirming it, or delivering what current() gave).
+      for (const waiter of [...state.waiters]) waiter.resolve();
+      return;
+    }
     if (update.ok) {
       try {
         state.apply(update.instances);
@@ -363,7 +467,10 @@ class LaneDiscovery implements Discovery {
       }
     }
     if (!update.ok) {
-      state.lastError = { error: update.error, at: Date.now() };
+      const at = Date.now();
+      state.lastError = { error: update.error, at };
+      state.lastFailure = { error: update.error, at, recoveredAt: null };
+      state.failures++;
       if (discoveryChannels.registryError.hasSubscribers) {
         discoveryChannels.registryError.publish({ registry, service: state.service, error: update.error });
       }
@@ -377,7 +484,8 @@ class LaneDiscovery implements Discovery {
       });
     }
     for (const waiter of [...state.waiters]) waiter.resolve();
-    for (const watcher of [...state.watchers]) callListener(watcher, state.instances);
+    for (const watcher of [...state.watchers])
+      callListener(registry, state.service, watcher, state.instances);
   }
 
   /**
@@ -385,8 +493,9 @@ class LaneDiscovery implements Discovery {
    * lane makes its route. Throws (and counts the miss) when nothing can serve the lane.
    */
   #servingRoute(service: string, lane: string | null | undefined): Route {
-    const state = this.#services.get(service);
-    if (state === undefined || !state.loaded) return this.#notLoaded(service, lane);
+    if (this.#closed) throw new ClosedError('discovery');
+    let state = this.#services.get(service);
+    if (state === undefined || !state.loaded) state = this.#load(service, lane);
     const route =
       lane === undefined || lane === null
         ? state.baseRoute
@@ -395,9 +504,10 @@ class LaneDiscovery implements Discovery {
     return route;
   }
 
-  #notLoaded(service: string, lane: string | null | undefined): never {
-    if (this.#closed) throw new ClosedError('discovery');
+  /** Tracks `service`; returns its state when that loaded it (a synchronous registry), else throws. */
+  #load(service: string, lane: string | null | undefined): ServiceState {
     const state = this.#track(service);
+    if (state.loaded) return state;
     const cause = state.lastError?.error;
     const last = cause === undefined ? '' : `; last registry error: ${cause.message}`;
     throw new NoInstanceError(
@@ -421,19 +531,29 @@ class LaneDiscovery implements Discovery {
 function countFlow(service: string, route: Route, bucket: Bucket): void {
   route.flow!.count++;
   if (route.fallback && discoveryChannels.fallback.hasSubscribers) {
-    discoveryChannels.fallback.publish({ service, lane: route.lane, servedLane: bucket.lane });
+    discoveryChannels.fallback.publish({
+      service,
+      lane: route.lane,
+      servedLane: bucket.lane,
+      reason: route.reason,
+    });
   }
 }
 
-// A listener's exception must not break the update for the others: rethrow it on its own tick.
-function callListener(listener: InstancesListener, instances: readonly Instance[]): void {
-  try {
-    listener(instances);
-  } catch (error) {
-    queueMicrotask(() => {
-      throw error;
-    });
+function service(state: ServiceState): string {
+  return state.service;
+}
+
+/** The balancer's next choice in `bucket` unless it is `failed`, else the next other instance; -1 if none. */
+function otherThan(bucket: Bucket, failed: string): number {
+  if (bucket.size === 0) return -1;
+  const first = bucket.next();
+  if (bucket.pickable[first]!.id !== failed) return first;
+  for (let j = 1; j < bucket.size; j++) {
+    const index = (first + j) % bucket.size;
+    if (bucket.pickable[index]!.id !== failed) return index;
   }
+  return -1;
 }
 
 function validateFallback(fallback: Readonly<Record<string, string>>): ReadonlyMap<string, string> {

@@ -1,5 +1,6 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Instance } from './instance';
+import type { FallbackReason } from './internal/service-state';
 
 /**
  * The diagnostics channels discovery and its registries publish on. Subscribe with
@@ -12,6 +13,8 @@ import type { Instance } from './instance';
  * | `graylane:discovery:no-instance` | {@link NoInstanceMessage} — pick found nothing to serve the call |
  * | `graylane:registry:update` | {@link RegistryUpdateMessage} — discovery applied a new instance set |
  * | `graylane:registry:error` | {@link RegistryErrorMessage} — a registry failed; the last good set is kept |
+ * | `graylane:discovery:outlier` | {@link OutlierMessage} — an instance was ejected, returned, or its ejection was refused by the cap |
+ * | `graylane:discovery:retry` | {@link RetryMessage} — a request was retried on another instance of the same routing decision |
  *
  * @example
  * import diagnosticsChannel from 'node:diagnostics_channel';
@@ -25,6 +28,8 @@ export const discoveryChannels = Object.freeze({
   noInstance: diagnosticsChannel.channel('graylane:discovery:no-instance'),
   registryUpdate: diagnosticsChannel.channel('graylane:registry:update'),
   registryError: diagnosticsChannel.channel('graylane:registry:error'),
+  outlier: diagnosticsChannel.channel('graylane:discovery:outlier'),
+  retry: diagnosticsChannel.channel('graylane:discovery:retry'),
 });
 
 /** Published on `graylane:discovery:fallback` when a pick was served by a fallback lane. */
@@ -34,6 +39,8 @@ export interface FallbackMessage {
   readonly lane: string | undefined;
   /** The lane whose instances served the call; `undefined` for the base lane. */
   readonly servedLane: string | undefined;
+  /** Why the asked lane could not serve it. */
+  readonly reason: FallbackReason;
 }
 
 /** Published on `graylane:discovery:no-instance` when a pick found nothing to serve the call. */
@@ -59,4 +66,38 @@ export interface RegistryErrorMessage {
   readonly registry: string;
   readonly service?: string;
   readonly error: unknown;
+}
+
+/** Why an instance's failures counted toward ejection. */
+export type OutlierReason = 'connect-failure' | 'timeout' | 'server-error';
+
+/** Published on `graylane:discovery:outlier`. */
+export interface OutlierMessage {
+  /** `ejected`: left its lane's bucket; `returned`: back, on probation; `capped`: not ejected because of `maxEjectionPercent`. */
+  readonly event: 'ejected' | 'returned' | 'capped';
+  readonly service: string;
+  /** The instance's lane (`undefined` = base). */
+  readonly lane: string | undefined;
+  readonly instance: { readonly id: string; readonly host: string; readonly port: number };
+  /** What tipped it (absent for `returned`). */
+  readonly reason?: OutlierReason;
+  /** Times this instance has been ejected in a row (1 for the first). */
+  readonly ejections: number;
+  /** For `ejected`: how long it stays out. */
+  readonly durationMs?: number;
+}
+
+/** Published on `graylane:discovery:retry`. */
+export interface RetryMessage {
+  readonly service: string;
+  /** The requested lane (`undefined` = base). */
+  readonly lane: string | undefined;
+  /** The instance that failed before any byte of the request reached it. */
+  readonly from: string;
+  /** The instance the request went to instead. */
+  readonly to: string;
+  /** The failure's code (`ECONNREFUSED`, `UND_ERR_CONNECT_TIMEOUT`, ...). */
+  readonly code: string | undefined;
+  /** `http` (laneDispatcher), `axios`, `grpc`. */
+  readonly client: string;
 }

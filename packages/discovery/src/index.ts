@@ -1,5 +1,6 @@
 export type {
   BalancerName,
+  Choice,
   Discovery,
   DiscoveryOptions,
   InstancesListener,
@@ -9,11 +10,16 @@ export { createDiscovery, DEFAULT_BALANCER, DEFAULT_READY_TIMEOUT_MS } from './c
 export type {
   FallbackMessage,
   NoInstanceMessage,
+  OutlierMessage,
+  OutlierReason,
   RegistryErrorMessage,
   RegistryUpdateMessage,
+  RetryMessage,
 } from './diagnostics';
 export { discoveryChannels } from './diagnostics';
 export { DEFAULT_LABELS_FILE, parseDownwardLabels, readDownwardLabels } from './downward-labels';
+export type { DrainableServer, DrainOptions } from './drain';
+export { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_DRAIN_MS, drainAndClose } from './drain';
 export {
   ClosedError,
   InvalidInstanceError,
@@ -23,10 +29,16 @@ export {
 } from './errors';
 export type { Instance, InstanceInit, ServiceInstanceInit } from './instance';
 export { DEFAULT_WEIGHT } from './instance';
-export type { AxiosConfigLike, AxiosLike, LaneAxiosDiscoveryOptions } from './lane-axios';
+export type { FallbackReason } from './internal/service-state';
+export type { AxiosConfigLike, AxiosLike, LaneAxiosDiscoveryOptions, RoutedRequest } from './lane-axios';
 export { laneAxiosDiscovery } from './lane-axios';
 export type { LaneDispatcherOptions } from './lane-dispatcher';
-export { laneDispatcher } from './lane-dispatcher';
+export {
+  DEFAULT_BODY_TIMEOUT_MS,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  laneDispatcher,
+} from './lane-dispatcher';
 export type { CompiledLaneLabels, LaneLabelMatch } from './lane-labels';
 export { compileLaneLabels, DEFAULT_LANE_LABELS, laneLabelFor, laneOf, matchLaneLabel } from './lane-labels';
 export {
@@ -36,9 +48,18 @@ export {
   normalizeInstance,
   validateServiceName,
 } from './normalize-instance';
+export type { CallOutcome, OutlierOptions } from './outlier-detection';
+export {
+  DEFAULT_BASE_EJECTION_MS,
+  DEFAULT_CONSECUTIVE_FAILURES,
+  DEFAULT_MAX_EJECTION_MS,
+  DEFAULT_MAX_EJECTION_PERCENT,
+} from './outlier-detection';
 export type { Registration, Registry, RegistryListener, RegistryUpdate } from './registry';
 export type { RegisterOptions } from './self-register';
 export { closeOnSignals, DEFAULT_CLOSE_SIGNALS, DEFAULT_LANE_ENV, register } from './self-register';
+export type { ServiceHosts } from './service-hosts';
+export { DEFAULT_LOAD_TIMEOUT_MS, isServiceHost } from './service-hosts';
 export type {
   ConfigSnapshot,
   DiscoverySnapshot,

@@ -1,8 +1,16 @@
 import { InvalidOptionError, laneInterceptor } from '@graylane/core';
 import type { Dispatcher, Pool } from 'undici';
-import type { Discovery } from './create-discovery';
+import type { Choice, Discovery } from './create-discovery';
+import { discoveryChannels } from './diagnostics';
 import type { Instance } from './instance';
 import { toError } from './internal/caught';
+import {
+  failureCode,
+  failureOutcome,
+  IDEMPOTENT_METHODS,
+  isTransportFailure,
+  neverReached,
+} from './internal/failure-kind';
 import { hostPort } from './internal/host-port';
 import { loadPeer } from './internal/optional-peer';
 import {
@@ -11,6 +19,7 @@ import {
   LegacyReportingHandler,
   ReportingHandler,
 } from './internal/reporting-handler';
+import { DEFAULT_LOAD_TIMEOUT_MS, type ServiceHosts, serviceHostTest } from './service-hosts';
 
 type Undici = typeof import('undici');
 
@@ -20,19 +29,48 @@ export interface LaneDispatcherOptions {
   /** Where requests to hosts that are not services go. Default: a new undici `Agent` (closed with this dispatcher). */
   readonly dispatcher?: Dispatcher;
   /**
-   * Host names that are services. Default: every service `discovery` tracks (one you called
-   * `ready()`, `pick()`, `instances()` or `watch()` for).
+   * Which hosts are services (routed through discovery, never DNS): a list of host names or a
+   * function `(host) => boolean`. Default: single-label names (`svc-b`; not `localhost`, not IP
+   * literals, nothing with a dot: {@link isServiceHost}), services `discovery` tracks, and
+   * services the registry holds instances of right now.
    */
-  readonly services?: readonly string[];
+  readonly services?: ServiceHosts;
+  /**
+   * How long a request for a service whose first instance set has not arrived waits for it;
+   * then it fails with `RegistryUnavailableError` (`GL_ERR_REGISTRY_UNAVAILABLE`). Default
+   * {@link DEFAULT_LOAD_TIMEOUT_MS} (5,000 ms).
+   */
+  readonly loadTimeoutMs?: number;
   /**
    * `Host` header sent to the instance when the request has none: `'service'` keeps the address
    * the caller used (`svc-b`, like a Kubernetes Service name would), `'instance'` sends the
    * instance's `host:port`. Default `'service'`.
    */
   readonly hostHeader?: 'service' | 'instance';
-  /** Options of the per-instance undici `Pool`s. */
+  /** Options of the per-instance undici `Pool`s (they win over the timeouts below). */
   readonly poolOptions?: Pool.Options;
+  /** Connect timeout per connection to an instance. Default {@link DEFAULT_CONNECT_TIMEOUT_MS} (3 s). */
+  readonly connectTimeoutMs?: number;
+  /** Time to the response headers. Default {@link DEFAULT_HEADERS_TIMEOUT_MS} (30 s). */
+  readonly headersTimeoutMs?: number;
+  /** Idle time between body chunks. Default {@link DEFAULT_BODY_TIMEOUT_MS} (300 s, undici's). */
+  readonly bodyTimeoutMs?: number;
+  /**
+   * Also retry, once, on another instance of the same routing decision, a request that failed on
+   * its connection after it may have been written (reset, socket error), when its method is
+   * idempotent (GET, HEAD, OPTIONS, PUT, DELETE, TRACE) and its body replayable (none, a string or
+   * bytes). A request that failed before any byte reached the instance (refused, connect timeout)
+   * is always retried once. Default `false`.
+   */
+  readonly retryIdempotent?: boolean;
 }
+
+/** Default connect timeout of routed calls (`laneDispatcher`). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
+/** Default headers timeout of routed calls (`laneDispatcher`, and the total timeout of `laneAxiosDiscovery`). */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 30_000;
+/** Default body (idle) timeout of routed calls (`laneDispatcher`): undici's own. */
+export const DEFAULT_BODY_TIMEOUT_MS = 300_000;
 
 /** A request origin that names a service. */
 interface Target {
@@ -84,9 +122,11 @@ function defineLaneDispatcher(undici: Undici) {
     readonly #discovery: Discovery;
     readonly #passthrough: Dispatcher;
     readonly #ownsPassthrough: boolean;
-    readonly #services: ReadonlySet<string> | null;
+    readonly #isService: (host: string) => boolean;
+    readonly #loadTimeoutMs: number;
     readonly #instanceHost: boolean;
-    readonly #poolOptions: Pool.Options | undefined;
+    readonly #poolOptions: Pool.Options;
+    readonly #retryIdempotent: boolean;
     readonly #pools = new Map<string, Pool>();
     readonly #watched = new Map<string, { unwatch: () => void; endpoints: ReadonlySet<string> }>();
     readonly #origins = new Map<string, Target | null>();
@@ -105,17 +145,39 @@ function defineLaneDispatcher(undici: Undici) {
       if (hostHeader !== 'service' && hostHeader !== 'instance') {
         throw new InvalidOptionError('hostHeader', "expected 'service' or 'instance'");
       }
-      if (options.services !== undefined && !Array.isArray(options.services)) {
-        throw new InvalidOptionError('services', 'expected an array of service names');
+      const loadTimeoutMs = options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
+      if (typeof loadTimeoutMs !== 'number' || !(loadTimeoutMs >= 0) || !Number.isFinite(loadTimeoutMs)) {
+        throw new InvalidOptionError('loadTimeoutMs', 'expected a number of milliseconds >= 0');
       }
+      this.#loadTimeoutMs = loadTimeoutMs;
+      this.#isService = serviceHostTest(discovery, options.services);
       this.#undici = undiciModule;
       this.#discovery = discovery;
       this.#ownsPassthrough = options.dispatcher === undefined;
       this.#passthrough = options.dispatcher ?? new undiciModule.Agent();
-      this.#services =
-        options.services === undefined ? null : new Set(options.services.map((s) => s.toLowerCase()));
       this.#instanceHost = hostHeader === 'instance';
-      this.#poolOptions = options.poolOptions;
+      const connectTimeout = timeoutOption(
+        options.connectTimeoutMs,
+        'connectTimeoutMs',
+        DEFAULT_CONNECT_TIMEOUT_MS,
+      );
+      const headersTimeout = timeoutOption(
+        options.headersTimeoutMs,
+        'headersTimeoutMs',
+        DEFAULT_HEADERS_TIMEOUT_MS,
+      );
+      const bodyTimeout = timeoutOption(options.bodyTimeoutMs, 'bodyTimeoutMs', DEFAULT_BODY_TIMEOUT_MS);
+      const pool = options.poolOptions ?? {};
+      this.#poolOptions = {
+        headersTimeout,
+        bodyTimeout,
+        ...pool,
+        connect: { timeout: connectTimeout, ...(pool.connect as object | undefined) },
+      } as Pool.Options;
+      if (options.retryIdempotent !== undefined && typeof options.retryIdempotent !== 'boolean') {
+        throw new InvalidOptionError('retryIdempotent', 'expected a boolean');
+      }
+      this.#retryIdempotent = options.retryIdempotent === true;
     }
 
     // The lane is written at dispatch, in the caller's frame: the same lane pick() routes by, and
@@ -132,33 +194,72 @@ function defineLaneDispatcher(undici: Undici) {
     #route(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
       const target = this.#target(opts.origin);
       if (target === null) return this.#passthrough.dispatch(opts, handler);
-      let instance: Instance;
-      let pool: Pool;
+      if (!this.#closed && !this.#discovery.isLoaded(target.service)) {
+        // Not loaded yet: wait (bounded) for the first set; never fall through to DNS.
+        this.#discovery.ready(target.service, { timeoutMs: this.#loadTimeoutMs }).then(
+          () => {
+            try {
+              this.#routeTo(target, opts, handler);
+            } catch (error) {
+              failHandler(handler, toError(error));
+            }
+          },
+          (error: unknown) => failHandler(handler, toError(error)),
+        );
+        return true;
+      }
+      return this.#routeTo(target, opts, handler);
+    }
+
+    #routeTo(target: Target, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+      let choice: Choice;
       try {
         if (this.#closed) throw new this.#undici.errors.ClientClosedError();
-        instance = this.#discovery.pick(target.service);
-        pool = this.#pool(target, instance);
+        choice = this.#discovery.choose(target.service);
       } catch (error) {
         failHandler(handler, toError(error));
         return false;
       }
-      const reporter = new InFlight(this.#discovery, target.service, instance);
-      const wrapped =
-        typeof handler.onRequestStart === 'function'
-          ? new ReportingHandler(handler, reporter)
-          : new LegacyReportingHandler(handler, reporter);
+      this.#discovery.countPick(choice);
+      const call = new RoutedCall(this, target, opts, handler, choice, this.#retryIdempotent);
+      return this.send(call);
+    }
+
+    /** Sends `call` (again) to its current choice. @internal */
+    send(call: RoutedCall): boolean {
+      const { target, choice } = call;
+      const instance = choice.instance;
+      let pool: Pool;
+      try {
+        if (this.#closed) throw new this.#undici.errors.ClientClosedError();
+        pool = this.#pool(target, instance);
+      } catch (error) {
+        call.end();
+        failHandler(call.handler, toError(error));
+        return false;
+      }
       const host = this.#instanceHost ? hostPort(instance) : target.authority;
       const routed: Dispatcher.DispatchOptions = {
-        ...opts,
+        ...call.opts,
         origin: originOf(target.protocol, instance),
-        headers: withHost(opts.headers, host),
+        headers: withHost(call.opts.headers, host),
       };
       this.#discovery.report(target.service, instance, 'start');
       try {
-        return pool.dispatch(routed, wrapped);
+        return pool.dispatch(routed, call.wrapped);
       } catch (error) {
-        reporter.end();
+        call.end();
         throw error;
+      }
+    }
+
+    /** Another choice for a call that failed where a retry is safe, or undefined. @internal */
+    chooseAgain(choice: Choice): Choice | undefined {
+      if (this.#closed) return undefined;
+      try {
+        return this.#discovery.chooseAgain(choice);
+      } catch {
+        return undefined;
       }
     }
 
@@ -207,9 +308,12 @@ function defineLaneDispatcher(undici: Undici) {
         this.#origins.set(key, target);
       }
       if (target === null) return null;
-      const known =
-        this.#services === null ? this.#discovery.tracks(target.service) : this.#services.has(target.service);
-      return known ? target : null;
+      return this.#isService(target.service) ? target : null;
+    }
+
+    /** @internal */
+    discoveryOf(): Discovery {
+      return this.#discovery;
     }
 
     #pool(target: Target, instance: Instance): Pool {
@@ -218,7 +322,10 @@ function defineLaneDispatcher(undici: Undici) {
       if (pool === undefined) {
         const options: Pool.Options =
           target.protocol === 'https:'
-            ? { ...this.#poolOptions, connect: { servername: target.service, ...this.#poolOptions?.connect } }
+            ? {
+                ...this.#poolOptions,
+                connect: { servername: target.service, ...(this.#poolOptions.connect as object | undefined) },
+              }
             : { ...this.#poolOptions };
         pool = new this.#undici.Pool(origin, options);
         // Re-emitted like undici's Agent does, for callers that wait for 'drain' after dispatch() returned false.
@@ -254,24 +361,128 @@ function defineLaneDispatcher(undici: Undici) {
   };
 }
 
-/** Ends one in-flight request exactly once. */
-class InFlight implements EndReporter {
-  readonly #discovery: Discovery;
-  readonly #service: string;
-  readonly #instance: Instance;
+/** What a routed call needs from its dispatcher. */
+interface CallSender {
+  discoveryOf(): Discovery;
+  send(call: RoutedCall): boolean;
+  chooseAgain(choice: Choice): Choice | undefined;
+}
+
+/**
+ * One request through the lane dispatcher, across at most two attempts: reports each attempt's
+ * start/end (p2c) and outcome (outlier ejection), and retries once on another instance of the same
+ * routing decision when that is safe (no byte reached the instance; or opted in and idempotent).
+ */
+class RoutedCall implements EndReporter {
+  readonly target: Target;
+  readonly opts: Dispatcher.DispatchOptions;
+  readonly handler: Dispatcher.DispatchHandler;
+  readonly wrapped: Dispatcher.DispatchHandler;
+  choice: Choice;
+  readonly #sender: CallSender;
+  readonly #retryIdempotent: boolean;
+  #retried = false;
+  #written = false;
+  #responded = false;
   #ended = false;
 
-  constructor(discovery: Discovery, service: string, instance: Instance) {
-    this.#discovery = discovery;
-    this.#service = service;
-    this.#instance = instance;
+  constructor(
+    sender: CallSender,
+    target: Target,
+    opts: Dispatcher.DispatchOptions,
+    handler: Dispatcher.DispatchHandler,
+    choice: Choice,
+    retryIdempotent: boolean,
+  ) {
+    this.#sender = sender;
+    this.target = target;
+    this.opts = opts;
+    this.handler = handler;
+    this.choice = choice;
+    this.#retryIdempotent = retryIdempotent;
+    this.wrapped =
+      typeof handler.onRequestStart === 'function'
+        ? new ReportingHandler(handler, this)
+        : new LegacyReportingHandler(handler, this);
+  }
+
+  #discovery(): Discovery {
+    return this.#sender.discoveryOf();
+  }
+
+  connected(): void {
+    this.#written = true;
+  }
+
+  responded(statusCode: number): void {
+    if (this.#responded) return;
+    this.#responded = true;
+    this.#discovery().reportOutcome(
+      this.target.service,
+      this.choice.instance,
+      statusCode >= 500 ? 'server-error' : 'success',
+    );
+  }
+
+  failed(error: Error): boolean {
+    const code = failureCode(error);
+    const discovery = this.#discovery();
+    if (this.#responded) {
+      if (code === 'UND_ERR_BODY_TIMEOUT')
+        discovery.reportOutcome(this.target.service, this.choice.instance, 'timeout');
+      return false;
+    }
+    const outcome = failureOutcome(code);
+    if (outcome !== null) discovery.reportOutcome(this.target.service, this.choice.instance, outcome);
+    if (this.#retried) return false;
+    const safe = neverReached(code, this.#written);
+    const idempotent =
+      !safe &&
+      this.#retryIdempotent &&
+      isTransportFailure(code) &&
+      IDEMPOTENT_METHODS.has(String(this.opts.method).toUpperCase()) &&
+      replayable(this.opts.body);
+    if (!safe && !idempotent) return false;
+    const next = this.#sender.chooseAgain(this.choice);
+    if (next === undefined) return false;
+    const from = this.choice.instance.id;
+    this.end();
+    this.#retried = true;
+    this.#ended = false;
+    this.#written = false;
+    this.choice = next;
+    discovery.countPick(next);
+    if (discoveryChannels.retry.hasSubscribers) {
+      discoveryChannels.retry.publish({
+        service: this.target.service,
+        lane: next.lane,
+        from,
+        to: next.instance.id,
+        code,
+        client: 'http',
+      });
+    }
+    this.#sender.send(this);
+    return true;
   }
 
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#discovery.report(this.#service, this.#instance, 'end');
+    this.#discovery().report(this.target.service, this.choice.instance, 'end');
   }
+}
+
+function replayable(body: unknown): boolean {
+  return body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array;
+}
+
+function timeoutOption(value: number | undefined, path: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
+    throw new InvalidOptionError(path, 'expected a positive number of milliseconds');
+  }
+  return value;
 }
 
 function parseTarget(origin: string | URL): Target | null {

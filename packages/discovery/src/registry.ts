@@ -31,6 +31,13 @@ export interface Registry {
   /** Short name for diagnostics: `static`, `etcd`, `kubernetes`. */
   readonly name: string;
   subscribe(service: string, listener: RegistryListener): () => void;
+  /**
+   * Optional: the service's instance set as the registry knows it right now, synchronously, or
+   * `undefined` when it cannot tell without asking a server. The static registry implements it,
+   * so instances given in code or a file are pickable right after `createDiscovery()`, and the
+   * HTTP integrations know a service the registry declares without DNS.
+   */
+  current?(service: string): readonly Instance[] | undefined;
   register(instance: ServiceInstanceInit): Promise<Registration>;
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import { InvalidOptionError, parseLane } from '@graylane/core';
 import { DEFAULT_LABELS_FILE, readDownwardLabels } from './downward-labels';
+import { type DrainableServer, type DrainOptions, drainAndClose, drainOptions, whenListening } from './drain';
 import { compileLaneLabels, DEFAULT_LANE_LABELS, laneLabelFor, matchLaneLabel } from './lane-labels';
 import type { Registration, Registry } from './registry';
 
@@ -35,6 +36,17 @@ export interface RegisterOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Close the registration on these signals (see {@link closeOnSignals}); `true` = SIGTERM and SIGINT. Default `false`. */
   readonly closeOnSignals?: boolean | readonly NodeJS.Signals[];
+  /**
+   * The server this instance serves on. Registration waits until it is listening; on a signal
+   * (`closeOnSignals`) it is closed after the drain (see {@link drainAndClose}).
+   */
+  readonly server?: DrainableServer;
+  /** Registration also waits until this resolves (warm caches, open pools). Rejection: no registration. */
+  readonly ready?: () => unknown;
+  /** Drain window on a signal: deregistered, still serving. Default {@link DEFAULT_DRAIN_MS} (5 s). */
+  readonly drainMs?: number;
+  /** Longest wait for in-flight requests once the server closes. Default 30 s. */
+  readonly closeTimeoutMs?: number;
 }
 
 /**
@@ -65,6 +77,18 @@ export async function register(registry: Registry, options: RegisterOptions): Pr
     if (lane !== undefined) labels[laneLabelFor(lane, compiled)] = lane;
   }
   const host = options.host ?? (nonEmpty(env.POD_IP) || firstExternalIPv4() || '127.0.0.1');
+  const drain: DrainOptions = {
+    ...(options.server === undefined ? {} : { server: options.server }),
+    ...(options.drainMs === undefined ? {} : { drainMs: options.drainMs }),
+    ...(options.closeTimeoutMs === undefined ? {} : { closeTimeoutMs: options.closeTimeoutMs }),
+  };
+  drainOptions(drain);
+  if (options.ready !== undefined && typeof options.ready !== 'function') {
+    throw new InvalidOptionError('ready', 'expected a function');
+  }
+  // Lossless start: only a listening (and ready) instance is registered.
+  if (options.server !== undefined) await whenListening(options.server);
+  if (options.ready !== undefined) await options.ready();
   const registration = await registry.register({
     service: options.service,
     host,
@@ -74,8 +98,8 @@ export async function register(registry: Registry, options: RegisterOptions): Pr
     labels,
   });
   const signals = options.closeOnSignals;
-  if (signals === true) closeOnSignals(registration);
-  else if (Array.isArray(signals)) closeOnSignals(registration, signals);
+  if (signals === true) closeOnSignals(registration, DEFAULT_CLOSE_SIGNALS, drain);
+  else if (Array.isArray(signals)) closeOnSignals(registration, signals, drain);
   return registration;
 }
 
@@ -117,24 +141,28 @@ function firstExternalIPv4(): string | undefined {
 }
 
 /**
- * Closes `registration` when the process receives one of `signals`, then lets the signal do what
- * it would have done: when no other listener remains, it is raised again, so the default
- * (exit) still happens. Returns a function that removes the listeners. Off unless you call it.
+ * On one of `signals`: deregisters, keeps serving for the drain window, closes `drain.server`
+ * (in-flight requests finish) — {@link drainAndClose} — then lets the signal do what it would
+ * have done: when no other listener remains, it is raised again, so the default (exit) still
+ * happens. Returns a function that removes the listeners. Off unless you call it.
  *
  * @param signals Default SIGTERM and SIGINT.
+ * @param drain Default: a {@link DEFAULT_DRAIN_MS} drain, no server to close.
  * @example
- * closeOnSignals(await register(registry, { service: 'svc-b', port }));
+ * closeOnSignals(await register(registry, { service: 'svc-b', port }), undefined, { server });
  */
 export function closeOnSignals(
   registration: Pick<Registration, 'close'>,
   signals: readonly NodeJS.Signals[] = DEFAULT_CLOSE_SIGNALS,
+  drain: DrainOptions = {},
 ): () => void {
+  drainOptions(drain);
   const remove = (): void => {
     for (const signal of signals) process.removeListener(signal, onSignal);
   };
   function onSignal(signal: NodeJS.Signals): void {
     remove();
-    registration.close().then(
+    drainAndClose(registration, drain).then(
       () => reraise(signal),
       () => reraise(signal),
     );

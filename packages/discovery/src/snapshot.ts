@@ -14,14 +14,30 @@ export interface InstanceSnapshot {
   readonly picks: number;
   /** Requests in flight, as reported through `report()` (P2C). */
   readonly outstanding: number;
+  /** Outlier state; absent for an instance that never failed (or with ejection off). */
+  readonly outlier?: {
+    /** Out of its lane's bucket until `ejectedUntil`. */
+    readonly ejected: boolean;
+    readonly ejectedUntil: string | null;
+    /** Ejections in a row. */
+    readonly ejections: number;
+    /** Returned from an ejection, not yet succeeded: the next failure ejects it again. */
+    readonly probation: boolean;
+    /** Connect failures / timeouts in a row. */
+    readonly consecutiveFailures: number;
+    /** 5xx / UNAVAILABLE in a row. */
+    readonly consecutive5xx: number;
+  };
 }
 
 /** One lane bucket of a service. */
 export interface LaneBucketSnapshot {
   /** The lane; `null` is the base lane. */
   readonly lane: string | null;
-  /** Instances that can be picked (healthy, weight > 0). */
+  /** Instances that can be picked (healthy, weight > 0, not ejected). */
   readonly pickable: number;
+  /** Healthy instances with weight > 0 that are ejected now. */
+  readonly ejected: number;
   readonly instances: readonly InstanceSnapshot[];
 }
 
@@ -32,6 +48,8 @@ export interface RouteSnapshot {
   /** Lane that serves it (`null` = base); absent when nothing can serve it. */
   readonly servedBy?: string | null;
   readonly fallback: boolean;
+  /** Why it falls back: `no-instance`, `unhealthy` or `ejected` (present when `fallback`). */
+  readonly reason?: string;
   /** Picks that found no instance. */
   readonly noInstance: number;
 }
@@ -42,6 +60,11 @@ export interface FlowSnapshot {
   readonly to: string | null;
   readonly picks: number;
   readonly fallback: boolean;
+  /**
+   * For fallbacks, why: `no-instance` (the lane has none), `unhealthy`, `ejected` (all its
+   * instances are ejected), `unreachable` (a retry after the lane's instance could not be reached).
+   */
+  readonly reason?: string;
 }
 
 /** An instance excluded from every bucket because its lane label is not a valid lane. */
@@ -59,8 +82,20 @@ export interface ServiceSnapshot {
   readonly loaded: boolean;
   /** When the last good set arrived (ISO 8601), or `null`. */
   readonly updatedAt: string | null;
-  /** The registry's last failure for this service (the last good set stayed in use). */
+  /**
+   * The registry's failure for this service while it lasts (the last good set stays in use);
+   * `null` again once the registry delivers a good set.
+   */
   readonly lastError: { readonly message: string; readonly code: string | null; readonly at: string } | null;
+  /** The most recent failure, kept after recovery: `recoveredAt` is when a good set came back (`null`: not yet). */
+  readonly lastFailure: {
+    readonly message: string;
+    readonly code: string | null;
+    readonly at: string;
+    readonly recoveredAt: string | null;
+  } | null;
+  /** Registry failures reported for this service since it was first tracked. */
+  readonly failures: number;
   /** Base bucket first, then lanes by name. */
   readonly lanes: readonly LaneBucketSnapshot[];
   readonly invalid: readonly InvalidInstanceSnapshot[];
@@ -70,6 +105,10 @@ export interface ServiceSnapshot {
     readonly fallbacks: readonly FlowSnapshot[];
     /** Picks asked for a value that is not a lane (served as base). */
     readonly invalidLanePicks: number;
+    /** Ejections made since the service was first tracked. */
+    readonly ejections: number;
+    /** Ejections refused because `maxEjectionPercent` of the lane was out already. */
+    readonly ejectionsCapped: number;
   };
 }
 
@@ -94,9 +133,11 @@ function bucketSnapshot(state: ServiceState, bucket: Bucket): LaneBucketSnapshot
   return {
     lane,
     pickable: bucket.size,
+    ejected: bucket.eligible - bucket.size,
     instances: bucket.all.map((i) => {
       const position = state.positions.get(i.id);
       const current = position === undefined ? 0 : position.bucket.picks[position.index]!;
+      const record = state.outliers?.records.get(i.id);
       return {
         id: i.id,
         host: i.host,
@@ -106,6 +147,18 @@ function bucketSnapshot(state: ServiceState, bucket: Bucket): LaneBucketSnapshot
         lane,
         picks: (state.pickHistory.get(i.id) ?? 0) + current,
         outstanding: position === undefined ? 0 : position.bucket.outstandingAt(position.index),
+        ...(record === undefined
+          ? {}
+          : {
+              outlier: {
+                ejected: record.ejectedUntil !== 0,
+                ejectedUntil: record.ejectedUntil === 0 ? null : new Date(record.ejectedUntil).toISOString(),
+                ejections: record.ejections,
+                probation: record.probation,
+                consecutiveFailures: record.failures,
+                consecutive5xx: record.errors,
+              },
+            }),
       };
     }),
   };
@@ -122,7 +175,13 @@ export function serviceSnapshot(state: ServiceState): ServiceSnapshot {
     routes.push(
       route.bucket === null
         ? { lane, fallback: false, noInstance: route.misses }
-        : { lane, servedBy: route.bucket.lane ?? null, fallback: route.fallback, noInstance: route.misses },
+        : {
+            lane,
+            servedBy: route.bucket.lane ?? null,
+            fallback: route.fallback,
+            ...(route.reason === undefined ? {} : { reason: route.reason }),
+            noInstance: route.misses,
+          },
     );
   }
   const picks = [...state.flows.values()]
@@ -132,8 +191,10 @@ export function serviceSnapshot(state: ServiceState): ServiceSnapshot {
       to: f.to ?? null,
       picks: f.count,
       fallback: f.from !== f.to,
+      ...(f.reason === undefined ? {} : { reason: f.reason }),
     }));
   const error = state.lastError;
+  const failure = state.lastFailure;
   return {
     loaded: state.loaded,
     updatedAt: state.loaded ? new Date(state.updatedAt).toISOString() : null,
@@ -145,6 +206,16 @@ export function serviceSnapshot(state: ServiceState): ServiceSnapshot {
             code: errorCode(error.error) ?? null,
             at: new Date(error.at).toISOString(),
           },
+    lastFailure:
+      failure === null
+        ? null
+        : {
+            message: failure.error.message,
+            code: errorCode(failure.error) ?? null,
+            at: new Date(failure.at).toISOString(),
+            recoveredAt: failure.recoveredAt === null ? null : new Date(failure.recoveredAt).toISOString(),
+          },
+    failures: state.failures,
     lanes,
     invalid: state.invalid.map((x) => ({
       id: x.instance.id,
@@ -154,6 +225,12 @@ export function serviceSnapshot(state: ServiceState): ServiceSnapshot {
       value: x.value,
     })),
     routes,
-    counters: { picks, fallbacks: picks.filter((f) => f.fallback), invalidLanePicks: state.invalidLanePicks },
+    counters: {
+      picks,
+      fallbacks: picks.filter((f) => f.fallback),
+      invalidLanePicks: state.invalidLanePicks,
+      ejections: state.outliers?.total ?? 0,
+      ejectionsCapped: state.outliers?.capped ?? 0,
+    },
   };
 }

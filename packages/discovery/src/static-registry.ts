@@ -5,6 +5,7 @@ import { InvalidOptionError } from '@graylane/core';
 import { ClosedError, InvalidInstanceError, RegistryUnavailableError } from './errors';
 import type { Instance, ServiceInstanceInit } from './instance';
 import { toError } from './internal/caught';
+import { Fanout } from './internal/fanout';
 import { type FileWatch, watchFile } from './internal/file-watch';
 import {
   entriesFromDocument,
@@ -14,7 +15,7 @@ import {
   type ServiceEntry,
 } from './internal/instance-document';
 import { normalizeInstance, validateServiceName } from './normalize-instance';
-import type { Registration, Registry, RegistryListener, RegistryUpdate } from './registry';
+import type { Registration, Registry, RegistryListener } from './registry';
 
 /** Environment variable read by default for a JSON instance list. */
 export const DEFAULT_INSTANCES_ENV = 'GRAYLANE_INSTANCES';
@@ -41,11 +42,6 @@ export interface StaticRegistryOptions {
   readonly debounceMs?: number;
   /** Default {@link DEFAULT_POLL_INTERVAL_MS}. */
   readonly pollIntervalMs?: number;
-}
-
-interface Subscriber {
-  readonly listener: RegistryListener;
-  active: boolean;
 }
 
 interface ServiceSet {
@@ -76,7 +72,8 @@ export class StaticRegistry implements Registry {
   #reloadAgain = false;
   readonly #registered = new Map<object, ServiceEntry>();
   readonly #sets = new Map<string, ServiceSet>();
-  readonly #subscribers = new Map<string, Set<Subscriber>>();
+  /** One fan-out per subscribed service (the same delivery and error policy as etcd and Kubernetes). */
+  readonly #fanouts = new Map<string, Fanout>();
   #closed = false;
 
   constructor(options: StaticRegistryOptions = {}) {
@@ -132,19 +129,23 @@ export class StaticRegistry implements Registry {
   subscribe(service: string, listener: RegistryListener): () => void {
     validateServiceName(service);
     if (typeof listener !== 'function') throw new InvalidOptionError('listener', 'expected a function');
-    const subscriber: Subscriber = { listener, active: !this.#closed };
-    if (!subscriber.active) return noop;
-    let set = this.#subscribers.get(service);
-    if (set === undefined) {
-      set = new Set();
-      this.#subscribers.set(service, set);
+    if (this.#closed) return noop;
+    let fanout = this.#fanouts.get(service);
+    if (fanout === undefined) {
+      fanout = new Fanout('static', service, () => this.#sets.get(service)?.instances ?? NO_INSTANCES);
+      this.#fanouts.set(service, fanout);
+      fanout.changed();
     }
-    set.add(subscriber);
-    this.#deliver(subscriber, { ok: true, instances: this.#sets.get(service)?.instances ?? NO_INSTANCES });
-    return () => {
-      subscriber.active = false;
-      set.delete(subscriber);
-    };
+    return fanout.add(listener);
+  }
+
+  /**
+   * The service's instances right now (from code, the file, the environment and `register()`);
+   * an empty set for a service it does not hold, `undefined` once closed.
+   */
+  current(service: string): readonly Instance[] | undefined {
+    if (this.#closed) return undefined;
+    return this.#sets.get(service)?.instances ?? NO_INSTANCES;
   }
 
   register(init: ServiceInstanceInit): Promise<Registration> {
@@ -197,8 +198,8 @@ export class StaticRegistry implements Registry {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
     this.#watch?.close();
-    for (const set of this.#subscribers.values()) for (const s of set) s.active = false;
-    this.#subscribers.clear();
+    for (const fanout of this.#fanouts.values()) fanout.close();
+    this.#fanouts.clear();
     this.#registered.clear();
     return Promise.resolve();
   }
@@ -246,8 +247,7 @@ export class StaticRegistry implements Registry {
 
   #fail(error: Error): void {
     this.#failed = true;
-    const update: RegistryUpdate = { ok: false, error };
-    for (const set of this.#subscribers.values()) for (const s of set) this.#deliver(s, update);
+    for (const fanout of this.#fanouts.values()) fanout.fail(error);
   }
 
   // Rebuilds every service's set; notifies subscribers of the services whose set changed (all of
@@ -275,17 +275,8 @@ export class StaticRegistry implements Registry {
         previous !== undefined && previous.signature === signature ? previous : { instances, signature };
       if (instances.length === 0) this.#sets.delete(service);
       else this.#sets.set(service, next);
-      const subscribers = this.#subscribers.get(service);
-      if (subscribers === undefined) continue;
-      const update: RegistryUpdate = { ok: true, instances: next.instances };
-      for (const s of subscribers) this.#deliver(s, update);
+      this.#fanouts.get(service)?.changed();
     }
-  }
-
-  #deliver(subscriber: Subscriber, update: RegistryUpdate): void {
-    queueMicrotask(() => {
-      if (subscriber.active) subscriber.listener(update);
-    });
   }
 }
 

@@ -131,10 +131,14 @@ test('services: an explicit list decides which hosts are services', async (t) =>
   const dispatcher = laneDispatcher({ discovery, services: ['svc-b', 'svc-unknown'] });
   t.after(() => dispatcher.close());
   assert.equal((await viaRequest('http://svc-b/', dispatcher)).name, 'b-stable');
+  // Listed but holding no instance: a typed error (the static registry answers at once), never DNS.
   await assert.rejects(viaRequest('http://svc-unknown/', dispatcher), {
     code: 'GL_ERR_NO_INSTANCE',
-    message: /not loaded yet/,
+    message: /no healthy base instance/,
   });
+  // Not listed: passed through (to DNS here: nothing listens on that name).
+  const other = await server(t, 'direct');
+  assert.equal((await viaRequest(`http://127.0.0.1:${other.port}/`, dispatcher)).name, 'direct');
 });
 
 test('no instance for the call: request rejects with NoInstanceError, fetch with it as the cause', async (t) => {

@@ -116,6 +116,7 @@ test('snapshot(): the routing table, JSON-serializable, with config, buckets, ro
     {
       lane: null,
       pickable: 1,
+      ejected: 0,
       instances: [
         {
           id: 'stable',
@@ -132,6 +133,7 @@ test('snapshot(): the routing table, JSON-serializable, with config, buckets, ro
     {
       lane: 'gray',
       pickable: 1,
+      ejected: 0,
       instances: [
         {
           id: 'gray',
@@ -152,16 +154,19 @@ test('snapshot(): the routing table, JSON-serializable, with config, buckets, ro
     lane: 'feature-x',
     servedBy: 'gray',
     fallback: true,
+    reason: 'no-instance',
     noInstance: 0,
   });
   assert.deepEqual(route('blue'), { lane: 'blue', fallback: false, noInstance: 1 });
   assert.deepEqual(
     [...svc.counters.picks].sort((a, b) => String(a.from).localeCompare(String(b.from))),
     [
-      { from: 'feature-x', to: 'gray', picks: 1, fallback: true },
+      { from: 'feature-x', to: 'gray', picks: 1, fallback: true, reason: 'no-instance' },
       { from: 'gray', to: 'gray', picks: 1, fallback: false },
       { from: null, to: null, picks: 1, fallback: false },
     ],
   );
-  assert.deepEqual(svc.counters.fallbacks, [{ from: 'feature-x', to: 'gray', picks: 1, fallback: true }]);
+  assert.deepEqual(svc.counters.fallbacks, [
+    { from: 'feature-x', to: 'gray', picks: 1, fallback: true, reason: 'no-instance' },
+  ]);
 });

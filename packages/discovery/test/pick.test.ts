@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { test } from 'node:test';
 import { withLane } from '@graylane/core';
-import { createDiscovery, type Instance, staticRegistry } from '@graylane/discovery';
+import { createDiscovery, type Instance, normalizeInstance, staticRegistry } from '@graylane/discovery';
 import { GRAY, lane, manualRegistry, nextSet, setup, tally } from './helpers';
 
 const STABLE = [
@@ -42,9 +42,16 @@ test('a gray request goes to base once the gray instance is gone, and the fallba
   t.after(() => diagnosticsChannel.unsubscribe('graylane:discovery:fallback', onFallback));
   for (let i = 0; i < 10; i++) assert.match(withLane('gray', () => discovery.pick('svc')).id, /^stable-/);
   assert.equal(messages.length, 10);
-  assert.deepEqual(messages[0], { service: 'svc', lane: 'gray', servedLane: undefined });
+  assert.deepEqual(messages[0], {
+    service: 'svc',
+    lane: 'gray',
+    servedLane: undefined,
+    reason: 'no-instance',
+  });
   const counters = discovery.snapshot().services.svc!.counters;
-  assert.deepEqual(counters.fallbacks, [{ from: 'gray', to: null, picks: 10, fallback: true }]);
+  assert.deepEqual(counters.fallbacks, [
+    { from: 'gray', to: null, picks: 10, fallback: true, reason: 'no-instance' },
+  ]);
 });
 
 test('untagged traffic never reaches a lane instance (10,000 picks), and null means base inside a lane', async (t) => {
@@ -240,10 +247,11 @@ test('every default lane-label convention puts an instance in its lane; custom l
 });
 
 test('pick before the first update throws "not loaded yet" and subscribes; ready() then resolves', async (t) => {
-  const registry = staticRegistry({ instances: STABLE, env: false });
+  // An asynchronous registry (a static registry answers synchronously: see lane-integrity.test.ts).
+  const { registry, emit } = manualRegistry();
   const discovery = createDiscovery({ registry });
-  t.after(() => registry.close());
   t.after(() => discovery.close());
+  setTimeout(() => emit('svc', { ok: true, instances: STABLE.map((i) => normalizeInstance(i)) }), 20);
   assert.equal(discovery.tracks('svc'), false);
   assert.throws(
     () => discovery.pick('svc'),
@@ -266,7 +274,7 @@ test('a value that is not a lane is served as base and counted, never thrown', a
   assert.equal(discovery.snapshot().services.svc!.counters.invalidLanePicks, 3);
 });
 
-test('choose() selects like pick() but counts nothing; countPick() counts the call once', async (t) => {
+test('choose() selects like pick() but counts nothing; countPick(choice) counts the call once', async (t) => {
   const { discovery } = await setup(t, STABLE);
   const messages: unknown[] = [];
   const onFallback = (message: unknown) => messages.push(message);
@@ -278,34 +286,81 @@ test('choose() selects like pick() but counts nothing; countPick() counts the ca
   // Three choices for one call (as a gRPC picker re-picking a queued call), then one count.
   const chosen = [1, 2, 3].map(() => discovery.choose('svc', 'gray'));
   assert.deepEqual(
-    new Set(chosen.map((i) => i.id)),
+    new Set(chosen.map((c) => c.instance.id)),
     new Set(['stable-1', 'stable-2']),
     'the balancer moves on',
   );
+  assert.equal(chosen[0]!.lane, 'gray');
+  assert.equal(chosen[0]!.service, 'svc');
   assert.deepEqual(discovery.snapshot().services.svc!.counters.picks, [], 'choices are not counted');
   assert.deepEqual(picksOf(), { 'stable-1': 0, 'stable-2': 0 });
   assert.equal(messages.length, 0);
 
-  discovery.countPick('svc', chosen[2]!, 'gray');
-  withLane('gray', () => discovery.countPick('svc', chosen[0]!)); // lane omitted: the current lane
-  discovery.countPick('svc', chosen[1]!, null);
+  discovery.countPick(chosen[2]!);
+  discovery.countPick(chosen[0]!);
+  discovery.countPick(withLane('gray', () => discovery.choose('svc'))); // lane omitted: the current lane
+  discovery.countPick(discovery.choose('svc', null));
   const counters = discovery.snapshot().services.svc!.counters;
-  assert.deepEqual(counters.fallbacks, [{ from: 'gray', to: null, picks: 2, fallback: true }]);
+  assert.deepEqual(counters.fallbacks, [
+    { from: 'gray', to: null, picks: 3, fallback: true, reason: 'no-instance' },
+  ]);
   assert.deepEqual(counters.picks, [
     { from: null, to: null, picks: 1, fallback: false },
-    { from: 'gray', to: null, picks: 2, fallback: true },
+    { from: 'gray', to: null, picks: 3, fallback: true, reason: 'no-instance' },
   ]);
-  assert.equal(picksOf()['stable-1']! + picksOf()['stable-2']!, 3);
-  assert.deepEqual(messages, [
-    { service: 'svc', lane: 'gray', servedLane: undefined },
-    { service: 'svc', lane: 'gray', servedLane: undefined },
-  ]);
+  assert.equal(picksOf()['stable-1']! + picksOf()['stable-2']!, 4);
+  assert.equal(messages.length, 3);
+  assert.deepEqual(messages[0], {
+    service: 'svc',
+    lane: 'gray',
+    servedLane: undefined,
+    reason: 'no-instance',
+  });
 
   // An invalid lane value is counted once (by the choice), a failed choice as in pick().
-  discovery.countPick('svc', discovery.choose('svc', '-bad'), '-bad');
+  discovery.countPick(discovery.choose('svc', '-bad'));
   assert.equal(discovery.snapshot().services.svc!.counters.invalidLanePicks, 1);
   assert.throws(() => discovery.choose('svc-none', 'gray'), { code: 'GL_ERR_NO_INSTANCE' });
-  discovery.countPick('svc-unknown', chosen[0]!, 'gray'); // unknown service: nothing, no throw
+  // Not a choice of this discovery: ignored, no throw.
+  discovery.countPick({ service: 'svc', lane: 'gray', instance: chosen[0]!.instance });
+  assert.equal(picksOf()['stable-1']! + picksOf()['stable-2']!, 5);
+});
+
+test('choices are independent: counted in any order, across services, after a registry change', async (t) => {
+  const a = { service: 'a', id: 'a-1', host: '10.0.1.1', port: 80 };
+  const b = { service: 'b', id: 'b-1', host: '10.0.2.1', port: 80 };
+  const bGray = { service: 'b', id: 'b-g', host: '10.0.2.2', port: 80, labels: GRAY };
+  const { registry, discovery } = await setup(t, [a, b, bGray], {}, ['a', 'b']);
+  const picksOf = (service: string) =>
+    Object.fromEntries(
+      discovery
+        .snapshot()
+        .services[service]!.lanes.flatMap((l) => l.instances)
+        .map((i) => [i.id, i.picks]),
+    );
+  // Interleaved: a, b gray, b base chosen; counted in reverse order. Before the refactor, only the
+  // last choice was remembered and the others were recounted by the lane as it was then.
+  const ca = discovery.choose('a', 'gray');
+  const cbg = discovery.choose('b', 'gray');
+  const cb = discovery.choose('b', null);
+  discovery.countPick(cb);
+  discovery.countPick(cbg);
+  discovery.countPick(ca);
+  assert.deepEqual(picksOf('a'), { 'a-1': 1 });
+  assert.deepEqual(picksOf('b'), { 'b-1': 1, 'b-g': 1 });
+  assert.deepEqual(discovery.snapshot().services.a!.counters.fallbacks, [
+    { from: 'gray', to: null, picks: 1, fallback: true, reason: 'no-instance' },
+  ]);
+  assert.deepEqual(discovery.snapshot().services.b!.counters.fallbacks, []);
+
+  // A choice made before the gray instance left is counted where it was routed (gray -> gray).
+  const before = discovery.choose('b', 'gray');
+  const reg = await registry.register({ service: 'b', id: 'b-2', host: '10.0.2.3', port: 80 });
+  t.after(() => reg.close());
+  await nextSet(discovery, 'b', (set) => set.length === 3);
+  discovery.countPick(before);
+  assert.equal(picksOf('b')['b-g'], 2);
+  assert.deepEqual(discovery.snapshot().services.b!.counters.fallbacks, []);
 });
 
 test('a registry failure keeps the last good set, is recorded and published', async (t) => {
@@ -405,4 +460,27 @@ test('per-instance picks and outstanding requests survive a registry change', as
   discovery.pick('svc', null);
   for (let i = 0; i < 3; i++) discovery.report('svc', first, 'end');
   assert.equal(base().outstanding, 0);
+});
+
+test('a throwing watch() listener is reported on graylane:registry:error, never an uncaught exception', async (t) => {
+  const { discovery } = await setup(t, STABLE);
+  const reported: unknown[] = [];
+  const onError = (message: unknown) => reported.push((message as { error: unknown }).error);
+  diagnosticsChannel.subscribe('graylane:registry:error', onError);
+  t.after(() => diagnosticsChannel.unsubscribe('graylane:registry:error', onError));
+  const uncaught: unknown[] = [];
+  const onUncaught = (error: unknown) => uncaught.push(error);
+  process.prependListener('uncaughtException', onUncaught);
+  t.after(() => process.removeListener('uncaughtException', onUncaught));
+  const boom = new Error('watcher bug');
+  t.after(
+    discovery.watch('svc', () => {
+      throw boom;
+    }),
+  );
+  const seen = await nextSet(discovery, 'svc', () => true);
+  assert.equal(seen.length, 2, 'the next watcher still gets the set');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(uncaught, []);
+  assert.deepEqual(reported, [boom]);
 });

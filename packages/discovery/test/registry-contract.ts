@@ -2,6 +2,7 @@
 // Not a test file itself: a `*.test.ts` calls `registryContract(name, makeHarness)` to run the suite
 // against one registry. See README "Writing a registry".
 import assert from 'node:assert/strict';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { test } from 'node:test';
 import type { Instance, Registry, RegistryUpdate, ServiceInstanceInit } from '@graylane/discovery';
 
@@ -184,6 +185,41 @@ export function registryContract(
     for (const update of recorder.updates.slice(seen)) {
       if (update.ok) assert.deepEqual(endpoints(update), ['127.0.0.5:7005']);
     }
+  });
+
+  test(`${name}: a throwing listener is reported on graylane:registry:error; the process and the others go on`, async (t) => {
+    const { harness, service } = await setup(t);
+    const reported: Array<{ registry: string; service?: string; error: unknown; listener?: boolean }> = [];
+    const onError = (message: unknown) => reported.push(message as (typeof reported)[number]);
+    diagnosticsChannel.subscribe('graylane:registry:error', onError);
+    t.after(() => diagnosticsChannel.unsubscribe('graylane:registry:error', onError));
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    // Before one error policy, the static registry rethrew in a microtask: an uncaught exception.
+    process.prependListener('uncaughtException', onUncaught);
+    t.after(() => process.removeListener('uncaughtException', onUncaught));
+    await harness.add({ service, host: '127.0.0.9', port: 7009 });
+    const boom = new Error('listener bug');
+    let calls = 0;
+    t.after(
+      harness.registry.subscribe(service, () => {
+        calls++;
+        throw boom;
+      }),
+    );
+    const after = new UpdateRecorder();
+    t.after(harness.registry.subscribe(service, after.listener));
+    await after.waitFor(has(['127.0.0.9:7009']), timeoutMs, 'first set, to the listener after the thrower');
+    await harness.add({ service, host: '127.0.0.10', port: 7010 });
+    await after.waitFor(has(['127.0.0.9:7009', '127.0.0.10:7010']), timeoutMs, 'second set');
+    await sleep(50);
+    assert.ok(calls >= 2, 'the throwing listener still gets updates');
+    assert.deepEqual(uncaught, [], 'nothing reached uncaughtException');
+    const mine = reported.filter((m) => m.error === boom);
+    assert.equal(mine.length, calls, 'each throw reported once');
+    assert.equal(mine[0]!.service, service);
+    assert.equal(mine[0]!.registry, harness.registry.name);
+    assert.equal(mine[0]!.listener, true);
   });
 
   test(`${name}: unsubscribe stops deliveries and is idempotent`, async (t) => {

@@ -7,7 +7,14 @@ async function main(): Promise<void> {
   registry.subscribe('svc', (update) => {
     if (update.ok) process.stdout.write(`${JSON.stringify(update.instances.map((i) => i.id))}\n`);
   });
-  await register(registry, { service: 'svc', id: 'me', host: '127.0.0.1', port: 8080, closeOnSignals: true });
+  await register(registry, {
+    service: 'svc',
+    id: 'me',
+    host: '127.0.0.1',
+    port: 8080,
+    closeOnSignals: true,
+    drainMs: 200,
+  });
   setInterval(() => {}, 1000); // stay alive until the signal
   process.stdout.write('ready\n');
 }

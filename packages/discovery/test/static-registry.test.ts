@@ -63,10 +63,11 @@ test('JSON file: loaded at setup, reloaded on change, a broken file keeps the la
 
   replace(file, JSON_V1);
   await recorder.waitFor(idsAre('b-stable', 'b-gray'), 5000, 'recovered');
-  assert.ok(
-    discovery.snapshot().services['svc-b']!.lastError !== null,
-    'the failure stays visible in the snapshot',
-  );
+  await new Promise((resolve) => setImmediate(resolve));
+  const svc = discovery.snapshot().services['svc-b']!;
+  assert.equal(svc.lastError, null, 'recovered: no current error');
+  assert.match(svc.lastFailure?.message ?? '', /not valid JSON/, 'the failure stays visible as history');
+  assert.equal(typeof svc.lastFailure?.recoveredAt, 'string');
 });
 
 test('YAML file: loaded and reloaded; an empty or deleted file keeps the last good set', async (t) => {

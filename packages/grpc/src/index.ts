@@ -1,7 +1,7 @@
 export { SchemeClosedError, UnroutableCallError, UnsupportedGrpcError } from './errors';
 export type { LaneClientInterceptorOptions } from './lane-client-interceptor';
 export { laneClientInterceptor } from './lane-client-interceptor';
-export type { LaneDiscovery, LaneInstance } from './lane-discovery';
+export type { LaneChoice, LaneDiscovery, LaneInstance } from './lane-discovery';
 export type { LaneServerInterceptorOptions } from './lane-server-interceptor';
 export { laneServerInterceptor } from './lane-server-interceptor';
 export type { LanePickerEntry } from './load-balancer-lane';

@@ -33,10 +33,38 @@ export interface LaneDiscovery {
   /** Outstanding-request accounting (power-of-two-choices). Optional. */
   report?(service: string, instance: LaneInstance, event: 'start' | 'end'): void;
   /**
-   * `pick()` without counting, and the count of the one pick a call went with. Optional (both or
-   * neither): with them the picker counts each call once, when it hands the call a subchannel; without
-   * them it uses `pick()`, which counts a call again each time grpc-js picks it again.
+   * `pick()` without counting, returning the choice, and the count of the one choice a call went
+   * with. Optional (both or neither): with them the picker counts each call once, when it hands
+   * the call a subchannel; without them it uses `pick()`, which counts a call again each time
+   * grpc-js picks it again.
    */
-  choose?(service: string, lane?: string | null): LaneInstance;
-  countPick?(service: string, instance: LaneInstance, lane?: string | null): void;
+  choose?(service: string, lane?: string | null): LaneChoice;
+  countPick?(choice: LaneChoice): void;
+  /**
+   * Another choice for a call whose chosen instance cannot be reached now (its subchannel is in
+   * TRANSIENT_FAILURE): the same lane bucket, else the next fallback step. Optional; throws when none.
+   */
+  chooseAgain?(choice: LaneChoice): LaneChoice;
+  /**
+   * Call and connection outcomes for outlier ejection: a subchannel's failed connection attempt
+   * (`connect-failure`), a connection made (`success`), a call's `UNAVAILABLE` (`server-error`).
+   * Optional.
+   */
+  reportOutcome?(
+    service: string,
+    instance: LaneInstance,
+    outcome: 'success' | 'connect-failure' | 'timeout' | 'server-error',
+  ): void;
+}
+
+/**
+ * What `LaneDiscovery.choose()` returns: at least the chosen instance. The picker hands the same
+ * value back to `countPick()`.
+ *
+ * @example
+ * const choice: LaneChoice = discovery.choose('svc-b', 'gray');
+ * choice.instance.port; // 50051
+ */
+export interface LaneChoice {
+  readonly instance: LaneInstance;
 }

@@ -9,7 +9,7 @@ import {
 } from '@grpc/grpc-js';
 import { UnroutableCallError } from './errors';
 import { DISCOVERY_ATTRIBUTE, INSTANCES_ATTRIBUTE, SERVICE_ATTRIBUTE } from './internal/attributes';
-import type { LaneDiscovery, LaneInstance } from './lane-discovery';
+import type { LaneChoice, LaneDiscovery, LaneInstance } from './lane-discovery';
 import { isTextMetadataKey } from './metadata-carrier';
 
 type Endpoint = experimental.Endpoint;
@@ -93,7 +93,7 @@ export interface LanePickerEntry {
 /**
  * Chooses, per call, an instance of the call's lane: the lane comes from the call's metadata,
  * the instance from `discovery.choose()` (same fallback rules as `pick()`), the subchannel from
- * the instance. A call is counted (`discovery.countPick()`) only when the picker hands it a
+ * the instance. A call is counted (`discovery.countPick(choice)`) only when the picker hands it a
  * subchannel, so a call picked again after it queued counts once; a discovery without
  * `choose`/`countPick` is asked `pick()` instead. Results are built when the picker is, so a
  * pick on a ready instance allocates nothing.
@@ -112,6 +112,8 @@ export class LanePicker implements experimental.Picker {
   readonly #attempts: number;
   /** The discovery can choose without counting (`choose` + `countPick`). */
   readonly #countsOnce: boolean;
+  /** The discovery can choose another instance of the same routing decision (`chooseAgain`). */
+  readonly #choosesAgain: boolean;
 
   constructor(
     discovery: LaneDiscovery,
@@ -127,6 +129,7 @@ export class LanePicker implements experimental.Picker {
     this.#byAddress = byAddress;
     this.#attempts = Math.max(1, byAddress.size);
     this.#countsOnce = typeof discovery.choose === 'function' && typeof discovery.countPick === 'function';
+    this.#choosesAgain = this.#countsOnce && typeof discovery.chooseAgain === 'function';
   }
 
   pick(pickArgs: PickArgs): PickResult {
@@ -134,15 +137,27 @@ export class LanePicker implements experimental.Picker {
     const requested = lane === undefined ? null : lane;
     const discovery = this.#discovery;
     let waiting = false;
-    // A picked instance that is not READY: ask again (discovery rotates within the lane), at most
-    // once per known instance; then queue if one is on its way, else fail.
+    let unreachable: LaneChoice | undefined;
+    // A picked instance that is not READY: ask again, at most once per known instance; then
+    // queue if one is on its way, else fail. An instance whose subchannel is in
+    // TRANSIENT_FAILURE cannot be reached now: the next choice is another instance of the same
+    // routing decision (chooseAgain: same bucket, else the next fallback step). One that is
+    // CONNECTING is waited for (its lane keeps its calls), unless another is READY.
     for (let attempt = 0; attempt < this.#attempts; attempt++) {
       let instance: LaneInstance;
+      let choice: LaneChoice | undefined;
       try {
-        instance = this.#countsOnce
-          ? discovery.choose!(this.#service, requested)
-          : discovery.pick(this.#service, requested);
+        if (unreachable !== undefined && this.#choosesAgain) {
+          choice = discovery.chooseAgain!(unreachable);
+          instance = choice.instance;
+        } else if (this.#countsOnce) {
+          choice = discovery.choose!(this.#service, requested);
+          instance = choice.instance;
+        } else {
+          instance = discovery.pick(this.#service, requested);
+        }
       } catch (error) {
+        if (waiting) return QUEUE;
         return unroutable(this.#service, lane, messageOf(error), error);
       }
       const entry = this.#byInstance.get(instance) ?? this.#byAddress.get(addressKey(instance));
@@ -150,16 +165,22 @@ export class LanePicker implements experimental.Picker {
         // Discovery already knows an instance the channel has not been told about: the resolver
         // update is on its way and will bring a new picker.
         waiting = true;
+        unreachable = undefined;
         continue;
       }
       if (entry.result !== null) {
         // The call goes to this subchannel: count it now, once (not for picks that queued it).
-        if (this.#countsOnce) discovery.countPick!(this.#service, instance, requested);
+        if (choice !== undefined) discovery.countPick!(choice);
         return entry.result;
       }
       // Reconnect outside the pick (as grpc-js's QueuePicker does): exitIdle may update the state.
       if (entry.state === connectivityState.IDLE) process.nextTick(exitIdle, entry.leaf);
-      if (entry.state !== connectivityState.TRANSIENT_FAILURE) waiting = true;
+      if (entry.state === connectivityState.TRANSIENT_FAILURE) {
+        unreachable = choice;
+      } else {
+        waiting = true;
+        unreachable = undefined;
+      }
     }
     if (waiting) return QUEUE;
     return unroutable(this.#service, lane, 'no picked instance is reachable', undefined);
@@ -229,6 +250,8 @@ export class LaneLoadBalancer implements experimental.LoadBalancer {
   #metadataKey = LANE_METADATA_KEY;
   #paused = false;
   #lastError: string | null = null;
+  /** The last state each leaf (`host:port`) reported. */
+  readonly #states = new Map<string, connectivityState>();
 
   constructor(helper: ChannelControlHelper) {
     this.#helper = helper;
@@ -280,18 +303,47 @@ export class LaneLoadBalancer implements experimental.LoadBalancer {
       const key = `${address.host}:${address.port}`;
       seen.add(key);
       if (this.#leaves.has(key)) continue;
-      const leaf = new experimental.LeafLoadBalancer(endpoint, this.#childHelper, options, resolutionNote);
+      const leaf = new experimental.LeafLoadBalancer(endpoint, this.#helperFor(key), options, resolutionNote);
       this.#leaves.set(key, leaf);
       leaf.startConnecting();
     }
     for (const [key, leaf] of this.#leaves) {
       if (seen.has(key)) continue;
       this.#leaves.delete(key);
+      this.#states.delete(key);
       leaf.destroy();
     }
     this.#paused = false;
     this.#update();
     return true;
+  }
+
+  /**
+   * The channel helper of one leaf: its state reports feed outlier ejection. A pick-first leaf
+   * reports TRANSIENT_FAILURE once per failed connection attempt (also while it stays in
+   * TRANSIENT_FAILURE and reconnects with backoff): each is a connect failure of the instance;
+   * READY after anything else ends the streak (and probation).
+   */
+  #helperFor(key: string): ChannelControlHelper {
+    return experimental.createChildChannelControlHelper(this.#childHelper, {
+      updateState: (state, picker, errorMessage) => {
+        const before = this.#states.get(key);
+        this.#states.set(key, state);
+        if (state === connectivityState.TRANSIENT_FAILURE) this.#reportOutcome(key, 'connect-failure');
+        else if (state === connectivityState.READY && before !== connectivityState.READY) {
+          this.#reportOutcome(key, 'success');
+        }
+        this.#childHelper.updateState(state, picker, errorMessage);
+      },
+    });
+  }
+
+  #reportOutcome(key: string, outcome: 'success' | 'connect-failure'): void {
+    const discovery = this.#discovery;
+    if (discovery === undefined || typeof discovery.reportOutcome !== 'function') return;
+    for (const instance of this.#instances) {
+      if (addressKey(instance) === key) discovery.reportOutcome(this.#service, instance, outcome);
+    }
   }
 
   /** Builds the picker for the current leaves and reports the aggregate state. */
@@ -378,6 +430,8 @@ function withAccounting(
   const result = entry.result;
   if (result === null || typeof discovery.report !== 'function') return entry;
   const report = discovery.report.bind(discovery);
+  const outcome =
+    typeof discovery.reportOutcome === 'function' ? discovery.reportOutcome.bind(discovery) : null;
   return {
     leaf: entry.leaf,
     state: entry.state,
@@ -386,9 +440,22 @@ function withAccounting(
       subchannel: result.subchannel,
       status: null,
       onCallStarted: () => report(service, instance, 'start'),
-      onCallEnded: () => report(service, instance, 'end'),
+      onCallEnded: (code: status) => {
+        report(service, instance, 'end');
+        if (outcome !== null && code !== status.CANCELLED) outcome(service, instance, callOutcome(code));
+      },
     },
   };
+}
+
+/**
+ * A finished call's outcome for outlier ejection: UNAVAILABLE is a server error (ejects only with
+ * `consecutive5xx` set), DEADLINE_EXCEEDED a timeout, any other answer ends a failure streak.
+ */
+function callOutcome(code: status): 'success' | 'timeout' | 'server-error' {
+  if (code === status.UNAVAILABLE) return 'server-error';
+  if (code === status.DEADLINE_EXCEEDED) return 'timeout';
+  return 'success';
 }
 
 let registered = false;

@@ -74,7 +74,7 @@ test('each call is counted once, also a call that queued while its connection wa
   const service = fleet.discovery.snapshot().services['svc-b']!;
   assert.deepEqual(service.counters.picks, [
     { from: null, to: null, picks: 1, fallback: false },
-    { from: 'gray', to: null, picks: 6, fallback: true },
+    { from: 'gray', to: null, picks: 6, fallback: true, reason: 'no-instance' },
   ]);
   assert.equal(service.lanes[0]!.instances[0]!.picks, 7);
   assert.equal(fallbacks.length, 6, 'one graylane:discovery:fallback per gray call');
@@ -173,7 +173,8 @@ test('a call that cannot be routed fails UNAVAILABLE naming the service and the 
   assert.match(strict.details, /svc-c in lane feature-x/);
 });
 
-test('an instance that cannot be reached fails its calls UNAVAILABLE, naming service and lane', async (t) => {
+test('strict: an instance that cannot be reached fails its calls UNAVAILABLE, naming service and lane', async (t) => {
+  // (Permissive lanes fall back instead: see lane-channel-ejection.test.ts.)
   // A port nothing listens on: bind, read the port, close.
   const closed = await startEchoServer({ name: 'gone' });
   closed.server.forceShutdown();
@@ -181,6 +182,7 @@ test('an instance that cannot be reached fails its calls UNAVAILABLE, naming ser
     scheme: 'graylane-unreachable',
     service: 'svc-d',
     members: [{ name: 'd-stable' }],
+    discovery: { strict: ['gray'] },
   });
   const registration = await fleet.registry.register({
     service: 'svc-d',

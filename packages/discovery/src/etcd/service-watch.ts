@@ -3,6 +3,7 @@ import { discoveryChannels } from '../diagnostics';
 import { RegistryUnavailableError } from '../errors';
 import type { Instance } from '../instance';
 import { Backoff } from '../internal/backoff';
+import { callListener } from '../internal/fanout';
 import type { RegistryListener, RegistryUpdate } from '../registry';
 import { decodeInstance } from './codec';
 import { describeError, REGISTRY_NAME, withTimeout } from './internal';
@@ -247,12 +248,8 @@ export class ServiceWatch {
   }
 
   #call(subscription: Subscription, update: RegistryUpdate): void {
-    try {
-      subscription.listener(update);
-    } catch (error) {
-      // A throwing listener must not stop the others nor the watch; it is reported, not rethrown.
-      this.#report(error);
-    }
+    // A throwing listener must not stop the others nor the watch; it is reported, not rethrown.
+    callListener(REGISTRY_NAME, this.#config.service, subscription.listener, update);
   }
 }
 

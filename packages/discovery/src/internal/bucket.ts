@@ -18,8 +18,10 @@ export class Bucket {
   readonly lane: string | undefined;
   /** Every instance of the lane, pickable or not (for snapshots). */
   readonly all: readonly Instance[];
-  /** Healthy instances with weight > 0, in registry order. */
+  /** Healthy instances with weight > 0 that are not ejected, in registry order. */
   readonly pickable: readonly Instance[];
+  /** Healthy instances with weight > 0, ejected or not. */
+  readonly eligible: number;
   readonly size: number;
   /** Picks of `pickable[i]` since this bucket was built. */
   readonly picks: Float64Array;
@@ -29,10 +31,18 @@ export class Bucket {
   readonly #schedule: Uint32Array;
   #position: number;
 
-  constructor(lane: string | undefined, all: readonly Instance[], balancer: BalancerCode) {
+  constructor(
+    lane: string | undefined,
+    all: readonly Instance[],
+    balancer: BalancerCode,
+    ejected: ReadonlySet<string> | null = null,
+  ) {
     this.lane = lane;
     this.all = all;
-    const pickable = all.filter((i) => i.healthy !== false && i.weight > 0 && Number.isFinite(i.weight));
+    const eligible = all.filter((i) => i.healthy !== false && i.weight > 0 && Number.isFinite(i.weight));
+    this.eligible = eligible.length;
+    const pickable =
+      ejected === null || ejected.size === 0 ? eligible : eligible.filter((i) => !ejected.has(i.id));
     this.pickable = pickable;
     this.size = pickable.length;
     this.picks = new Float64Array(pickable.length);

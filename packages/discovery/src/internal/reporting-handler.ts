@@ -1,5 +1,7 @@
-// Wraps an undici dispatch handler to report the end of a request (exactly once) for P2C.
-// Two shapes, because undici 7 accepts both handler APIs and tells them apart by onRequestStart.
+// Wraps an undici dispatch handler so that the routed call sees its progress: connected (the
+// request is about to be written), the response status, failure (which the call may take over by
+// retrying elsewhere) and the end. Two shapes, because undici 7 accepts both handler APIs and
+// tells them apart by onRequestStart.
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 
@@ -7,8 +9,15 @@ type Handler = Dispatcher.DispatchHandler;
 type Controller = Dispatcher.DispatchController;
 type Headers = Parameters<NonNullable<Handler['onResponseStart']>>[2];
 
-/** Called once when the wrapped request ends (completed, failed or upgraded). */
+/** What the wrapped handler tells the routed call. */
 export interface EndReporter {
+  /** The request is about to be written to a connected socket (a byte may reach the instance from now on). */
+  connected(): void;
+  /** The response started with `statusCode`. */
+  responded(statusCode: number): void;
+  /** The attempt failed; true when the call took over (retried elsewhere): the error is not passed on. */
+  failed(error: Error): boolean;
+  /** The request ended (completed, failed or upgraded); called once per attempt. */
   end(): void;
 }
 
@@ -23,10 +32,12 @@ export class ReportingHandler implements Handler {
   }
 
   onRequestStart(controller: Controller, context: unknown): void {
+    this.#reporter.connected();
     this.#handler.onRequestStart?.(controller, context);
   }
 
   onRequestUpgrade(controller: Controller, statusCode: number, headers: Headers, socket: Duplex): void {
+    this.#reporter.responded(statusCode);
     this.#reporter.end();
     this.#handler.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
@@ -37,6 +48,7 @@ export class ReportingHandler implements Handler {
     headers: Headers,
     statusMessage?: string,
   ): void {
+    this.#reporter.responded(statusCode);
     this.#handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
   }
 
@@ -50,6 +62,7 @@ export class ReportingHandler implements Handler {
   }
 
   onResponseError(controller: Controller, error: Error): void {
+    if (this.#reporter.failed(error)) return;
     this.#reporter.end();
     this.#handler.onResponseError?.(controller, error);
   }
@@ -66,6 +79,7 @@ export class LegacyReportingHandler implements Handler {
   }
 
   onConnect(abort: (error?: Error) => void): void {
+    this.#reporter.connected();
     this.#handler.onConnect?.(abort);
   }
 
@@ -74,6 +88,7 @@ export class LegacyReportingHandler implements Handler {
   }
 
   onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+    this.#reporter.responded(statusCode);
     return this.#handler.onHeaders?.(statusCode, headers, resume, statusText) ?? true;
   }
 
@@ -87,12 +102,14 @@ export class LegacyReportingHandler implements Handler {
   }
 
   onError(error: Error): void {
+    if (this.#reporter.failed(error)) return;
     this.#reporter.end();
     if (this.#handler.onError === undefined) throw error;
     this.#handler.onError(error);
   }
 
   onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void {
+    this.#reporter.responded(statusCode);
     this.#reporter.end();
     this.#handler.onUpgrade?.(statusCode, headers, socket);
   }

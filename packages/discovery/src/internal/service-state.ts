@@ -3,7 +3,9 @@
 import { OTHER_LANES, parseLane } from '@graylane/core';
 import type { Instance } from '../instance';
 import { type CompiledLaneLabels, matchLaneLabel } from '../lane-labels';
+import type { CallOutcome, OutlierConfig } from '../outlier-detection';
 import { type BalancerCode, Bucket } from './bucket';
+import { Outliers } from './outliers';
 
 /** Routing configuration shared by every service of one discovery (validated at setup). */
 export interface RoutingConfig {
@@ -14,12 +16,19 @@ export interface RoutingConfig {
   readonly strictLanes: ReadonlySet<string>;
   /** Most lanes given a route of their own per service; later unknown lanes share `(other)`. */
   readonly maxRoutes: number;
+  /** Passive outlier ejection; `null` when off. */
+  readonly outlier: OutlierConfig | null;
 }
+
+/** Why a lane is served by a fallback. */
+export type FallbackReason = 'no-instance' | 'unhealthy' | 'ejected' | 'unreachable';
 
 /** Picks that went from a requested lane to a served lane (`undefined` = base). Persistent. */
 export interface FlowCounter {
   readonly from: string | undefined;
   readonly to: string | undefined;
+  /** For fallbacks: why (a flow per reason). */
+  readonly reason: FallbackReason | undefined;
   count: number;
 }
 
@@ -34,6 +43,49 @@ export interface Route {
   misses: number;
   /** Why nothing serves this lane (when `bucket` is null). */
   detail: string;
+  /** Why the lane falls back, when it does: its instances are ejected, unhealthy, or there are none. */
+  reason: FallbackReason | undefined;
+  /** `choose()` results of this route, one per pickable index of `bucket`; dropped when `bucket` changes. */
+  choices: Array<RouteChoice | undefined> | null;
+}
+
+/**
+ * One selection of `choose()`: the instance, and where to count it (the route, its bucket and
+ * the instance's index there, as they were when chosen). Immutable; made once per (route, index)
+ * and reused, so choosing allocates nothing once a route has been seen.
+ */
+export class RouteChoice {
+  readonly service: string;
+  /** The requested lane (`undefined` = base). */
+  readonly lane: string | undefined;
+  readonly instance: Instance;
+  readonly state: ServiceState;
+  readonly route: Route;
+  readonly bucket: Bucket;
+  readonly flow: FlowCounter;
+  readonly fallback: boolean;
+  readonly reason: FallbackReason | undefined;
+  readonly index: number;
+
+  constructor(
+    state: ServiceState,
+    route: Route,
+    bucket: Bucket,
+    index: number,
+    flow: FlowCounter = route.flow!,
+    reason: FallbackReason | undefined = route.reason,
+  ) {
+    this.service = state.service;
+    this.lane = route.lane;
+    this.instance = bucket.pickable[index]!;
+    this.state = state;
+    this.route = route;
+    this.bucket = bucket;
+    this.flow = flow;
+    this.fallback = flow.from !== flow.to;
+    this.reason = reason;
+    this.index = index;
+  }
 }
 
 /** An instance left out of every bucket because its lane label is not a valid lane. */
@@ -46,7 +98,16 @@ export interface InvalidLaneInstance {
 const NO_INSTANCES: readonly Instance[] = Object.freeze([]);
 
 function newRoute(lane: string | undefined): Route {
-  return { lane, bucket: null, flow: null, fallback: false, misses: 0, detail: '' };
+  return {
+    lane,
+    bucket: null,
+    flow: null,
+    fallback: false,
+    misses: 0,
+    detail: '',
+    reason: undefined,
+    choices: null,
+  };
 }
 
 export class ServiceState {
@@ -55,7 +116,12 @@ export class ServiceState {
   loaded = false;
   instances: readonly Instance[] = NO_INSTANCES;
   updatedAt = 0;
+  /** The registry's failure while it lasts; cleared by the next good set. */
   lastError: { readonly error: Error; readonly at: number } | null = null;
+  /** The most recent failure, kept after recovery for diagnostics. */
+  lastFailure: { readonly error: Error; readonly at: number; recoveredAt: number | null } | null = null;
+  /** Failures reported for this service since it was first tracked. */
+  failures = 0;
   base: Bucket;
   buckets = new Map<string, Bucket>();
   invalid: readonly InvalidLaneInstance[] = [];
@@ -71,11 +137,21 @@ export class ServiceState {
   invalidLanePicks = 0;
   unsubscribe: (() => void) | null = null;
   readonly watchers = new Set<(instances: readonly Instance[]) => void>();
+  /** Passive outlier ejection; `null` when off. */
+  readonly outliers: Outliers | null;
   readonly waiters = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
 
   constructor(service: string, config: RoutingConfig) {
     this.service = service;
     this.#config = config;
+    this.outliers =
+      config.outlier === null
+        ? null
+        : new Outliers(config.outlier, {
+            service,
+            eligibleIn: (lane) => (lane === undefined ? this.base : this.buckets.get(lane))?.eligible ?? 0,
+            rebuild: () => this.#build(),
+          });
     this.base = new Bucket(undefined, NO_INSTANCES, config.balancer);
     for (const [from, to] of config.fallback) {
       this.routes.set(from, newRoute(from));
@@ -87,6 +163,31 @@ export class ServiceState {
 
   /** Rebuilds buckets and routes from a complete instance set. */
   apply(instances: readonly Instance[]): void {
+    this.outliers?.retain(new Set(instances.map((i) => i.id)));
+    this.instances = instances;
+    this.#build();
+    this.loaded = true;
+    this.updatedAt = Date.now();
+  }
+
+  /** Records a call's outcome for outlier ejection (no-op when off). */
+  record(instance: Instance, outcome: CallOutcome): void {
+    const outliers = this.outliers;
+    if (outliers === null) return;
+    if (outcome === 'success' && outliers.records.size === 0) return;
+    const position = this.positions.get(instance.id);
+    const lane = position !== undefined ? position.bucket.lane : outliers.records.get(instance.id)?.lane;
+    if (position === undefined && !outliers.records.has(instance.id)) {
+      // Not in any bucket (left the registry, unhealthy): nothing to eject.
+      if (!this.instances.some((i) => i.id === instance.id)) return;
+    }
+    outliers.record(instance, lane, outcome, Date.now());
+  }
+
+  /** Rebuilds buckets and routes from `instances` and the current ejections. */
+  #build(): void {
+    const instances = this.instances;
+    const ejected = this.outliers?.ejected ?? null;
     const config = this.#config;
     const groups = new Map<string, Instance[]>();
     const base: Instance[] = [];
@@ -105,10 +206,10 @@ export class ServiceState {
     }
     const buckets = new Map<string, Bucket>();
     for (const [lane, members] of groups) {
-      buckets.set(lane, new Bucket(lane, members, config.balancer));
+      buckets.set(lane, new Bucket(lane, members, config.balancer, ejected));
       if (!this.routes.has(lane)) this.routes.set(lane, newRoute(lane));
     }
-    const baseBucket = new Bucket(undefined, base, config.balancer);
+    const baseBucket = new Bucket(undefined, base, config.balancer, ejected);
     // Carry counters over: in-flight requests move to the new buckets, picks into the history.
     const ids = new Set(instances.map((i) => i.id));
     for (const [id, { bucket, index }] of this.positions) {
@@ -130,9 +231,6 @@ export class ServiceState {
     this.base = baseBucket;
     this.buckets = buckets;
     this.invalid = invalid;
-    this.instances = instances;
-    this.loaded = true;
-    this.updatedAt = Date.now();
     this.#resolveAll();
   }
 
@@ -150,6 +248,32 @@ export class ServiceState {
     this.#resolve(route);
     this.routes.set(lane, route);
     return route;
+  }
+
+  /**
+   * The step after `after` in the fallback chain of `route`'s lane: the next lane of the chain
+   * with a pickable instance, then base unless strict. `null` when `after` is the last step.
+   */
+  nextStep(route: Route, after: Bucket): Bucket | null {
+    const lane = route.lane;
+    if (after.lane === undefined || lane === undefined) return null; // base is the last step
+    const config = this.#config;
+    let passed = false;
+    for (let hop: string | undefined = lane; hop !== undefined; hop = config.fallback.get(hop)) {
+      if (passed) {
+        const bucket = this.buckets.get(hop);
+        if (bucket !== undefined && bucket.size > 0) return bucket;
+      } else if (hop === after.lane) {
+        passed = true;
+      }
+    }
+    const strict = config.strictAll || config.strictLanes.has(lane);
+    return !strict && this.base.size > 0 ? this.base : null;
+  }
+
+  /** The persistent counter of calls from `from` served by `to` (for `reason`). */
+  flowFor(from: string | undefined, to: string | undefined, reason: FallbackReason | undefined): FlowCounter {
+    return this.#flow(from, to, reason);
   }
 
   #resolveAll(): void {
@@ -171,19 +295,24 @@ export class ServiceState {
         }
       }
     }
+    const own = lane === undefined ? this.base : this.buckets.get(lane);
+    const reason: FallbackReason =
+      own === undefined || own.all.length === 0 ? 'no-instance' : own.eligible > 0 ? 'ejected' : 'unhealthy';
     const strict = lane !== undefined && (config.strictAll || config.strictLanes.has(lane));
     if (target === null && !strict && this.base.size > 0) target = this.base;
+    if (route.bucket !== target) route.choices = null;
     route.bucket = target;
     route.fallback = target !== null && target.lane !== lane;
-    route.flow = target === null ? null : this.#flow(lane, target.lane);
+    route.reason = route.fallback ? reason : undefined;
+    route.flow = target === null ? null : this.#flow(lane, target.lane, route.reason);
     route.detail = target === null ? this.#why(lane, strict) : '';
   }
 
-  #flow(from: string | undefined, to: string | undefined): FlowCounter {
-    const key = `${from ?? ''}>${to ?? ''}`;
+  #flow(from: string | undefined, to: string | undefined, reason: FallbackReason | undefined): FlowCounter {
+    const key = `${from ?? ''}>${to ?? ''}>${reason ?? ''}`;
     let flow = this.flows.get(key);
     if (flow === undefined) {
-      flow = { from, to, count: 0 };
+      flow = { from, to, reason, count: 0 };
       this.flows.set(key, flow);
     }
     return flow;

@@ -1,9 +1,9 @@
 import type { CoreV1Api, Watch } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { RegistryUnavailableError } from '../errors';
 import { Backoff } from '../internal/backoff';
+import { Fanout } from '../internal/fanout';
 import type { RegistryListener } from '../registry';
 import { describeError, isGone, statusCodeOf, unavailable } from './api-errors';
-import { Fanout } from './fanout';
 import {
   MIN_HEALTHY_WATCH_MS,
   type ResolvedServiceOptions,
@@ -81,7 +81,7 @@ export class PodWatch {
     this.#settings = settings;
     this.#connect = connect;
     this.#set = new PodSet(options.port);
-    this.#fanout = new Fanout(service, () => this.#set.instances());
+    this.#fanout = new Fanout('kubernetes', service, () => this.#set.instances());
     this.#backoff = new Backoff(settings.retryInitialMs, settings.retryMaxMs);
   }
 

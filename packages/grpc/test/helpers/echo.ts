@@ -4,6 +4,7 @@ import type { TestContext } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
 import { currentLane } from '@graylane/core';
 import {
+  type CallOptions,
   type ChannelCredentials,
   type Client,
   type ClientDuplexStream,
@@ -47,6 +48,12 @@ export interface EchoReply {
 /** The generated Echo client, typed for the four methods of test/fixtures/echo.proto. */
 export interface EchoClient extends Client {
   Unary(req: EchoRequest, md: Metadata, cb: requestCallback<EchoReply>): ClientUnaryCall;
+  Unary(
+    req: EchoRequest,
+    md: Metadata,
+    options: CallOptions,
+    cb: requestCallback<EchoReply>,
+  ): ClientUnaryCall;
   ServerStream(req: EchoRequest, md: Metadata): ClientReadableStream<EchoReply>;
   ClientStream(md: Metadata, cb: requestCallback<EchoReply>): ClientWritableStream<EchoRequest>;
   Bidi(md: Metadata): ClientDuplexStream<EchoRequest, EchoReply>;
@@ -84,6 +91,8 @@ export interface EchoServerOptions {
   readonly onMetadata?: (metadata: Metadata) => void;
   /** Called from a bidi call's `cancelled` event with the lane it runs in. */
   readonly onCancelled?: (lane: string) => void;
+  /** Port to bind on 127.0.0.1. Default 0 (ephemeral). */
+  readonly port?: number;
 }
 
 /**
@@ -186,7 +195,7 @@ export async function startEchoServer(
     },
   });
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
+    server.bindAsync(`127.0.0.1:${options.port ?? 0}`, ServerCredentials.createInsecure(), (error, bound) =>
       error ? reject(error) : resolve(bound),
     );
   });

@@ -1,6 +1,47 @@
+// The one fan-out every built-in registry delivers through (static, etcd, Kubernetes), and the one
+// error policy for listeners: a throwing listener is reported, never rethrown.
 import { discoveryChannels } from '../diagnostics';
 import type { Instance } from '../instance';
 import type { RegistryListener, RegistryUpdate } from '../registry';
+
+/** Warning code emitted (once per process) when a listener throws and nobody listens on the error channel. */
+export const LISTENER_THREW_WARNING = 'GL_WARN_REGISTRY_LISTENER_THREW';
+
+let warned = false;
+
+/**
+ * Calls a registry (or discovery `watch()`) listener. A throw does not propagate: it is published
+ * on `graylane:registry:error` as `{ registry, service, error, listener: true }`; with no subscriber
+ * there, a one-time process warning says so. Either way the process does not crash and the other
+ * listeners still run.
+ */
+export function callListener<T>(
+  registry: string,
+  service: string,
+  listener: (value: T) => void,
+  value: T,
+): void {
+  try {
+    listener(value);
+  } catch (error) {
+    reportListenerError(registry, service, error);
+  }
+}
+
+/** Reports a listener's exception (see {@link callListener}). */
+export function reportListenerError(registry: string, service: string, error: unknown): void {
+  if (discoveryChannels.registryError.hasSubscribers) {
+    discoveryChannels.registryError.publish({ registry, service, error, listener: true });
+  } else if (!warned) {
+    warned = true;
+    const message = error instanceof Error ? error.message : String(error);
+    process.emitWarning(
+      `a listener of ${registry} registry updates for ${service} threw (${message}); it was skipped. ` +
+        'Subscribe to graylane:registry:error to see every such error.',
+      { code: LISTENER_THREW_WARNING },
+    );
+  }
+}
 
 interface Subscription {
   readonly listener: RegistryListener;
@@ -13,16 +54,17 @@ interface Subscription {
  * made by one chunk of watch events go out as one update, and the instance array is built once),
  * each subscriber at most once per update, a late subscriber starting from the last good set rather
  * than from a failure that followed it.
- * A throwing listener is reported on `graylane:registry:error` and does not stop the others.
+ * A throwing listener is reported through {@link callListener} and does not stop the others.
  *
  * @example
  * ```ts
- * const fanout = new Fanout('b', () => podSet.instances());
+ * const fanout = new Fanout('kubernetes', 'b', () => podSet.instances());
  * const remove = fanout.add((update) => console.log(update));
  * fanout.changed();
  * ```
  */
 export class Fanout {
+  readonly registry: string;
   readonly service: string;
   readonly #snapshot: () => readonly Instance[];
   readonly #subscriptions = new Set<Subscription>();
@@ -34,7 +76,8 @@ export class Fanout {
   #closed = false;
 
   /** `snapshot` returns the service's current instances; it is called once per delivered change. */
-  constructor(service: string, snapshot: () => readonly Instance[]) {
+  constructor(registry: string, service: string, snapshot: () => readonly Instance[]) {
+    this.registry = registry;
     this.service = service;
     this.#snapshot = snapshot;
   }
@@ -107,14 +150,8 @@ export class Fanout {
           ? { ok: true, instances: this.#lastGood }
           : current;
       subscription.seen = seq;
-      try {
-        subscription.listener(update);
-      } catch (error) {
-        // Reported, not rethrown: one listener's bug must not stop the others or the watch.
-        if (discoveryChannels.registryError.hasSubscribers) {
-          discoveryChannels.registryError.publish({ registry: 'kubernetes', service: this.service, error });
-        }
-      }
+      // Reported, not rethrown: one listener's bug must not stop the others or the watch.
+      callListener(this.registry, this.service, subscription.listener, update);
       if (this.#closed) return;
     }
   }
