@@ -207,7 +207,8 @@ function headerCondition(name: string, raw: unknown, at: string, invert: boolean
   const value = record(SOURCE, raw, at);
   if (Object.keys(value).length === 0) return { name, type: invert ? 'Absent' : 'Present' };
   const sm = stringMatch(value, at, false);
-  return invert ? { name, ...sm, invert: true } : { name, ...sm };
+  // Istio sets treat_missing_header_as_empty on withoutHeaders matchers (route.go TranslateRouteMatch).
+  return invert ? { name, ...sm, invert: true, treatMissingAsEmpty: true } : { name, ...sm };
 }
 
 function stringMatch(

@@ -14,6 +14,8 @@ interface MessageLike {
   readonly url: string;
   readonly originalUrl?: string;
   readonly headers?: HeaderRecord;
+  readonly rawHeaders?: readonly string[];
+  readonly socket?: { readonly encrypted?: boolean } | null;
 }
 
 /**
@@ -28,6 +30,8 @@ export class RequestView {
   #url: string | undefined;
   #plainPath: string | undefined;
   #headers: HeaderRecord | undefined;
+  // An IncomingMessage: its raw headers (Node joins repeated headers with ", ") and its socket.
+  #message: MessageLike | undefined;
   #fetchHeaders: HeadersLike | undefined;
   #scanHeaders = false;
   #givenQuery: QueryLike | undefined;
@@ -58,6 +62,7 @@ export class RequestView {
     const url = typeof message.originalUrl === 'string' ? message.originalUrl : message.url;
     if (typeof url === 'string') {
       this.#url = url;
+      this.#message = message;
       this.#plainPath = undefined;
       this.#givenQuery = undefined;
       this.#givenCookies = undefined;
@@ -65,6 +70,7 @@ export class RequestView {
     } else {
       const plain = request as EdgeRequest;
       this.#url = undefined;
+      this.#message = undefined;
       this.#plainPath = typeof plain.path === 'string' ? plain.path : undefined;
       this.#givenQuery = plain.query;
       this.#givenCookies = plain.cookies;
@@ -88,6 +94,7 @@ export class RequestView {
   /** Drops every reference to the last request. */
   clear(): void {
     this.#url = undefined;
+    this.#message = undefined;
     this.#plainPath = undefined;
     this.#headers = undefined;
     this.#fetchHeaders = undefined;
@@ -119,6 +126,29 @@ export class RequestView {
     return this.#path;
   }
 
+  /** The `:path` pseudo-header: the request target with its query, without scheme, authority or fragment. */
+  target(): string | undefined {
+    const target = this.#url ?? this.#plainPath;
+    if (target === undefined) return undefined;
+    const start = pathStart(target);
+    const hash = target.indexOf('#', start);
+    return start === 0 && hash === -1 ? target : target.slice(start, hash === -1 ? target.length : hash);
+  }
+
+  /** The `:authority` pseudo-header: HTTP/2's `:authority`, else `Host`. */
+  authority(): string | undefined {
+    return this.header(':authority') ?? this.header('host');
+  }
+
+  /** The `:scheme` pseudo-header: HTTP/2's `:scheme`, else `https` on a TLS socket and `http` on another. */
+  scheme(): string | undefined {
+    const given = this.header(':scheme');
+    if (given !== undefined) return given;
+    const socket = this.#message?.socket;
+    if (socket === undefined || socket === null) return undefined;
+    return socket.encrypted === true ? 'https' : 'http';
+  }
+
   /** {@link header}, cached in `slot` for the rest of the request. */
   headerAt(slot: number, name: string): string | undefined {
     if (this.#slotGeneration[slot] === this.#generation) return this.#slotValues[slot];
@@ -128,7 +158,11 @@ export class RequestView {
     return value;
   }
 
-  /** A header's value by lowercase name; repeated headers are joined with `, ` (`; ` for cookie). */
+  /**
+   * A header's value by lowercase name. Repeated headers are joined with `,` as Envoy and grpc-go
+   * match them (`; ` for cookie), also when Node already joined them with `, ` (read back from
+   * `rawHeaders`). Fetch `Headers` join with `, ` and cannot be split back.
+   */
   header(name: string): string | undefined {
     const fetchHeaders = this.#fetchHeaders;
     if (fetchHeaders !== undefined) {
@@ -139,11 +173,16 @@ export class RequestView {
     if (headers === undefined) return undefined;
     let value = headers[name];
     if (value === undefined && this.#scanHeaders) value = scanHeader(headers, name);
-    if (typeof value === 'string') return value;
+    if (typeof value === 'string') {
+      const raw = this.#message?.rawHeaders;
+      return raw !== undefined && name !== 'cookie' && value.includes(', ')
+        ? rejoinRaw(raw, name, value)
+        : value;
+    }
     if (value === undefined) return undefined;
     if (typeof value === 'number') return String(value);
     if (Array.isArray(value))
-      return value.length === 0 ? undefined : value.join(name === 'cookie' ? '; ' : ', ');
+      return value.length === 0 ? undefined : value.join(name === 'cookie' ? '; ' : ',');
     return undefined;
   }
 
@@ -218,6 +257,21 @@ function queryStart(target: string): number {
     if (c === 63 /* ? */ || c === 35 /* # */) return i;
   }
   return target.length;
+}
+
+// The values of `name` in an IncomingMessage's rawHeaders joined with `,`; `joined` (Node's own
+// join) when the header came once, or rawHeaders is not the [name, value, ...] list it should be.
+function rejoinRaw(raw: readonly string[], name: string, joined: string): string {
+  let out: string | undefined;
+  let count = 0;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const key = raw[i]!;
+    if (typeof key !== 'string' || key.length !== name.length || key.toLowerCase() !== name) continue;
+    const value = raw[i + 1]!;
+    out = count === 0 ? value : `${out},${value}`;
+    count++;
+  }
+  return count > 1 && out !== undefined ? out : joined;
 }
 
 function scanHeader(headers: HeaderRecord, name: string): HeaderRecord[string] {
