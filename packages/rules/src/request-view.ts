@@ -266,12 +266,22 @@ function rejoinRaw(raw: readonly string[], name: string, joined: string): string
   let count = 0;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const key = raw[i]!;
-    if (typeof key !== 'string' || key.length !== name.length || key.toLowerCase() !== name) continue;
+    if (typeof key !== 'string' || !sameHeaderName(key, name)) continue;
     const value = raw[i + 1]!;
     out = count === 0 ? value : `${out},${value}`;
     count++;
   }
   return count > 1 && out !== undefined ? out : joined;
+}
+
+// `key` equals the lowercase `name` ignoring ASCII case, without allocating.
+function sameHeaderName(key: string, name: string): boolean {
+  if (key.length !== name.length) return false;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if ((c >= 65 && c <= 90 ? c | 32 : c) !== name.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 function scanHeader(headers: HeaderRecord, name: string): HeaderRecord[string] {
