@@ -12,8 +12,19 @@ const PATH = 1;
 const HEADER = 2;
 const QUERY = 3;
 const COOKIE = 4;
+// The pseudo-headers Envoy's header matchers read (`:path` is the path WITH its query string).
+const TARGET = 5;
+const AUTHORITY = 6;
+const SCHEME = 7;
 
 export { COOKIE, HEADER, METHOD, PATH, QUERY };
+
+const PSEUDO_HEADERS: Readonly<Record<string, number>> = {
+  ':method': METHOD,
+  ':path': TARGET,
+  ':authority': AUTHORITY,
+  ':scheme': SCHEME,
+};
 
 // How it compares.
 const EXACT = 0;
@@ -21,10 +32,14 @@ const PREFIX = 1;
 const REGEX = 2;
 const PRESENT = 3;
 const ABSENT = 4;
+const SUFFIX = 5;
+const CONTAINS = 6;
 
 const KINDS: Readonly<Record<string, number>> = {
   Exact: EXACT,
   Prefix: PREFIX,
+  Suffix: SUFFIX,
+  Contains: CONTAINS,
   RegularExpression: REGEX,
   Present: PRESENT,
   Absent: ABSENT,
@@ -58,6 +73,10 @@ export class CompiledCondition {
     readonly regex: WholeMatcher | null,
     readonly invert: boolean,
     readonly cost: number,
+    /** Compare ASCII letters case-insensitively (`value` is then stored lowercase). */
+    readonly ignoreCase: boolean = false,
+    /** A missing value is compared as `''` (Envoy `treat_missing_header_as_empty`). */
+    readonly missingAsEmpty: boolean = false,
   ) {
     this.memo = regex === null || regex instanceof DfaMatcher ? null : new Map();
   }
@@ -82,7 +101,13 @@ function regexHolds(condition: CompiledCondition, value: string): boolean {
 
 /** True for a condition that requires one exact header value (what the exact index can use). */
 export function exactHeaderCondition(condition: CompiledCondition): boolean {
-  return condition.source === HEADER && condition.kind === EXACT && !condition.invert;
+  return (
+    condition.source === HEADER &&
+    condition.kind === EXACT &&
+    !condition.invert &&
+    !condition.ignoreCase &&
+    !condition.missingAsEmpty
+  );
 }
 
 /** True when `condition` holds for the request in `view`. Never throws on request input. */
@@ -101,35 +126,65 @@ export function conditionHolds(condition: CompiledCondition, view: RequestView):
     case QUERY:
       value = view.queryParam(condition.name);
       break;
-    default:
+    case COOKIE:
       value = view.cookie(condition.name);
+      break;
+    case TARGET:
+      value = view.target();
+      break;
+    case AUTHORITY:
+      value = view.authority();
+      break;
+    default:
+      value = view.scheme();
   }
-  let holds: boolean;
+  const kind = condition.kind;
   if (value === undefined) {
-    holds = condition.kind === ABSENT;
-  } else {
-    switch (condition.kind) {
-      case EXACT:
-        holds = value === condition.value;
-        break;
-      case PREFIX:
-        holds = value.startsWith(condition.value);
-        break;
-      case REGEX:
-        holds = view.bounded(value) && regexHolds(condition, value);
-        break;
-      case PRESENT:
-        holds = true;
-        break;
-      default:
-        holds = false;
-    }
+    if (kind === ABSENT) return !condition.invert;
+    if (kind === PRESENT) return condition.invert;
+    // As Envoy's HeaderUtility::matchHeaders: a missing value matches nothing, inverted or not,
+    // unless it is to be compared as the empty string.
+    if (!condition.missingAsEmpty) return false;
+    value = '';
+  }
+  if (condition.ignoreCase) value = asciiLowerCase(value);
+  let holds: boolean;
+  switch (kind) {
+    case EXACT:
+      holds = value === condition.value;
+      break;
+    case PREFIX:
+      holds = value.startsWith(condition.value);
+      break;
+    case SUFFIX:
+      holds = value.endsWith(condition.value);
+      break;
+    case CONTAINS:
+      holds = value.includes(condition.value);
+      break;
+    case REGEX:
+      holds = view.bounded(value) && regexHolds(condition, value);
+      break;
+    default:
+      holds = kind === PRESENT;
   }
   return holds !== condition.invert;
 }
 
-const CONDITION_KEYS = ['name', 'type', 'value', 'invert'];
-const STRING_MATCH_KEYS = ['type', 'value', 'invert'];
+const ASCII_UPPER = /[A-Z]/;
+const ASCII_UPPER_RUNS = /[A-Z]+/g;
+
+function lowerRun(run: string): string {
+  return run.toLowerCase();
+}
+
+/** Lowercases A-Z only (Envoy's `ignore_case` is ASCII-only); returns `text` itself when it has none. */
+function asciiLowerCase(text: string): string {
+  return ASCII_UPPER.test(text) ? text.replace(ASCII_UPPER_RUNS, lowerRun) : text;
+}
+
+const CONDITION_KEYS = ['name', 'type', 'value', 'invert', 'ignoreCase', 'treatMissingAsEmpty'];
+const STRING_MATCH_KEYS = ['type', 'value', 'invert', 'ignoreCase'];
 
 /** Validates a header, query-parameter or cookie condition. */
 export function compileCondition(
@@ -144,6 +199,16 @@ export function compileCondition(
   const name = raw.name;
   if (typeof name !== 'string' || name.length === 0) {
     throw new InvalidRuleError(`${path}.name`, `expected a non-empty string, got ${describeValue(name)}`);
+  }
+  if (source === HEADER && name.charCodeAt(0) === 58 /* : */) {
+    const pseudo = PSEUDO_HEADERS[name.toLowerCase()];
+    if (pseudo === undefined) {
+      throw new InvalidRuleError(
+        `${path}.name`,
+        `${JSON.stringify(name)} is not a request pseudo-header (:method, :path, :authority, :scheme)`,
+      );
+    }
+    return build(raw, pseudo, '', path, true, maxInputLength);
   }
   if (source === HEADER && !isHttpToken(name)) {
     throw new InvalidRuleError(`${path}.name`, `${JSON.stringify(name)} is not a header name`);
@@ -177,7 +242,9 @@ function build(
   const type = raw.type ?? 'Exact';
   const kind = typeof type === 'string' ? KINDS[type] : undefined;
   if (kind === undefined || (!presence && (kind === PRESENT || kind === ABSENT))) {
-    const allowed = presence ? Object.keys(KINDS).join(', ') : 'Exact, Prefix, RegularExpression';
+    const allowed = presence
+      ? Object.keys(KINDS).join(', ')
+      : 'Exact, Prefix, Suffix, Contains, RegularExpression';
     throw new InvalidRuleError(
       `${path}.type`,
       `unknown condition type ${describeValue(type)}; expected one of ${allowed}`,
@@ -187,14 +254,42 @@ function build(
   if (typeof invert !== 'boolean') {
     throw new InvalidRuleError(`${path}.invert`, `expected a boolean, got ${describeValue(invert)}`);
   }
+  const ignoreCase = raw.ignoreCase ?? false;
+  if (typeof ignoreCase !== 'boolean') {
+    throw new InvalidRuleError(`${path}.ignoreCase`, `expected a boolean, got ${describeValue(ignoreCase)}`);
+  }
+  const missingAsEmpty = raw.treatMissingAsEmpty ?? false;
+  if (typeof missingAsEmpty !== 'boolean') {
+    throw new InvalidRuleError(
+      `${path}.treatMissingAsEmpty`,
+      `expected a boolean, got ${describeValue(missingAsEmpty)}`,
+    );
+  }
   const value = raw.value;
   if (kind === PRESENT || kind === ABSENT) {
     if (value !== undefined)
       throw new InvalidRuleError(`${path}.value`, `a ${type as string} condition takes no value`);
+    if (ignoreCase || missingAsEmpty) {
+      throw new InvalidRuleError(
+        `${path}.${ignoreCase ? 'ignoreCase' : 'treatMissingAsEmpty'}`,
+        `has no meaning for a ${type as string} condition`,
+      );
+    }
     return new CompiledCondition(source, name, kind, '', null, invert, source === HEADER ? 0 : 2);
   }
   if (typeof value !== 'string') {
     throw new InvalidRuleError(`${path}.value`, `expected a string, got ${describeValue(value)}`);
+  }
+  if (kind === REGEX && ignoreCase) {
+    throw new InvalidRuleError(`${path}.ignoreCase`, 'not for RegularExpression: write (?i) in the pattern');
+  }
+  // xDS StringMatcher: prefix, suffix and contains need at least one character. A path prefix may
+  // be empty (RouteMatch.prefix: "" matches every path), so Istio's `uri: { prefix: "" }` imports.
+  if (value.length === 0 && (kind === SUFFIX || kind === CONTAINS || (kind === PREFIX && source !== PATH))) {
+    throw new InvalidRuleError(
+      `${path}.value`,
+      `an empty ${type as string} value matches everything; use Present, or remove the condition`,
+    );
   }
   let regex: WholeMatcher | null = null;
   if (kind === REGEX) {
@@ -212,8 +307,18 @@ function build(
       throw new RegexTooCostlyError(`${path}.value`, value, work, maxInputLength, MAX_REGEX_WORK);
     }
   }
-  const base = source === METHOD || source === HEADER ? 0 : source === PATH ? 1 : 2;
-  return new CompiledCondition(source, name, kind, value, regex, invert, kind === REGEX ? base + 3 : base);
+  const base = source === PATH || source === TARGET ? 1 : source === QUERY || source === COOKIE ? 2 : 0;
+  return new CompiledCondition(
+    source,
+    name,
+    kind,
+    ignoreCase ? asciiLowerCase(value) : value,
+    regex,
+    invert,
+    kind === REGEX ? base + 3 : base,
+    ignoreCase,
+    missingAsEmpty,
+  );
 }
 
 function errorText(err: unknown): string {

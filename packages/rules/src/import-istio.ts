@@ -30,14 +30,17 @@ export interface IstioVirtualServiceOptions extends ImportStickyOption {
   readonly subsetLanes: SubsetLanes;
   /**
    * Ignore match fields an application edge cannot evaluate (`gateways`, `port`, `sourceLabels`,
-   * `sourceNamespace`, `scheme`) instead of failing. Ignoring one widens the match. Default false.
+   * `sourceNamespace`) instead of failing. Ignoring one widens the match. Default false.
    */
   readonly ignoreUnsupported?: boolean;
 }
 
-const UNSUPPORTED_MATCH = ['gateways', 'port', 'sourceLabels', 'sourceNamespace', 'scheme'];
+const UNSUPPORTED_MATCH = ['gateways', 'port', 'sourceLabels', 'sourceNamespace'];
 // Istio ignores these keys in `headers` (they are matched by their own fields).
-const PSEUDO_HEADERS = new Set(['uri', 'scheme', 'method', 'authority']);
+const IGNORED_HEADERS = new Set(['uri', 'scheme', 'method', 'authority']);
+// The request pseudo-headers Envoy can match (istio/istio pkg/config/validation/validation.go
+// `pseudoHeaders` also admits :status, which a request never carries).
+const PSEUDO_HEADERS = new Set([':method', ':scheme', ':authority', ':path']);
 
 /**
  * Rules with the outcome of an Istio `VirtualService` (the object, or its `spec`), following the
@@ -45,10 +48,14 @@ const PSEUDO_HEADERS = new Set(['uri', 'scheme', 'method', 'authority']);
  *
  * - `http[]` routes are tried in order; the first whose `match` holds takes the request.
  * - `match[]` entries are ORed; the fields within one are ANDed: `uri`, `method`, `authority` (Host),
- *   `headers`, `queryParams`, `withoutHeaders` (the header must NOT match), `ignoreUriCase`.
- *   A StringMatch is `exact`, `prefix` or `regex` (RE2, whole value); a header given as `{}` only
- *   has to be present (absent, under `withoutHeaders`). `uri` is compared without the query string;
- *   `ignoreUriCase` applies to `exact` and `prefix` only.
+ *   `scheme`, `headers`, `queryParams`, `withoutHeaders` (the header must NOT match),
+ *   `ignoreUriCase`. A StringMatch is `exact`, `prefix` or `regex` (RE2, whole value); a header
+ *   given as `{}` or `{ regex: "*" }` only has to be present (absent, under `withoutHeaders`);
+ *   under `withoutHeaders` a missing header is compared as `""`, so `{ regex: ".*" }` never holds.
+ *   Header names may be the pseudo-headers `:method`, `:authority`, `:scheme`, `:path`. `uri` is
+ *   compared without the query string; `ignoreUriCase` applies to `exact` and `prefix` only.
+ *   Empty values are refused where Istio's validation refuses them: an empty `regex` anywhere, an
+ *   empty `prefix` except in `uri`; an empty `exact` is a match on the empty value.
  * - `route[]` destinations share the route's traffic by `weight` (weight / sum of weights; a single
  *   destination takes everything). A destination's `subset` maps to a lane through `subsetLanes`;
  *   no subset is the base lane. `headers.request` `set` / `add` / `remove` (route and destination)
@@ -164,12 +171,16 @@ function convertMatch(raw: unknown, path: string, ignoreUnsupported: boolean): R
     headers?: Condition[];
     queryParams?: Condition[];
   } = {};
-  if (m.uri !== undefined && m.uri !== null) match.path = stringMatch(m.uri, `${path}.uri`, ignoreCase);
+  if (m.uri !== undefined && m.uri !== null) match.path = stringMatch(m.uri, `${path}.uri`, ignoreCase, true);
   if (m.method !== undefined && m.method !== null)
     match.method = stringMatch(m.method, `${path}.method`, false);
   const headers: Condition[] = [];
+  // Istio matches these as the :authority and :scheme pseudo-headers (route.go TranslateRouteMatch).
   if (m.authority !== undefined && m.authority !== null) {
-    headers.push({ name: 'host', ...stringMatch(m.authority, `${path}.authority`, false) });
+    headers.push({ name: ':authority', ...stringMatch(m.authority, `${path}.authority`, false) });
+  }
+  if (m.scheme !== undefined && m.scheme !== null) {
+    headers.push({ name: ':scheme', ...stringMatch(m.scheme, `${path}.scheme`, false) });
   }
   for (const [field, invert] of [
     ['headers', false],
@@ -179,9 +190,10 @@ function convertMatch(raw: unknown, path: string, ignoreUnsupported: boolean): R
     if (map === undefined || map === null) continue;
     for (const [name, value] of Object.entries(record(SOURCE, map, `${path}.${field}`))) {
       const at = `${path}.${field}.${name}`;
-      headerName(SOURCE, name, at);
-      if (PSEUDO_HEADERS.has(name.toLowerCase())) continue;
-      headers.push(headerCondition(name.toLowerCase(), value, at, invert));
+      const lower = name.toLowerCase();
+      if (!PSEUDO_HEADERS.has(lower)) headerName(SOURCE, name, at);
+      if (IGNORED_HEADERS.has(lower)) continue;
+      headers.push(headerCondition(lower, value, at, invert));
     }
   }
   if (headers.length > 0) match.headers = headers;
@@ -189,14 +201,12 @@ function convertMatch(raw: unknown, path: string, ignoreUnsupported: boolean): R
     const params: Condition[] = [];
     for (const [name, value] of Object.entries(record(SOURCE, m.queryParams, `${path}.queryParams`))) {
       const at = `${path}.queryParams.${name}`;
-      const sm = stringMatch(value, at, false);
-      if (sm.type === 'Prefix')
-        throw new InvalidImportError(
-          SOURCE,
-          `${at}.prefix`,
-          'Istio does not support prefix matching of query parameters',
-        );
-      params.push({ name, ...sm });
+      // `regex: "*"` is present_match here too (route.go translateQueryParamMatch); a prefix is
+      // accepted by Istio's validation (virtualservice_test.go "prefix queryParams match") and
+      // becomes an Envoy prefix StringMatcher, though the API reference lists exact and regex only.
+      if (isCatchAll(value) || (isRecord(value) && Object.keys(value).length === 0))
+        params.push({ name, type: 'Present' });
+      else params.push({ name, ...stringMatch(value, at, false) });
     }
     if (params.length > 0) match.queryParams = params;
   }
@@ -205,15 +215,24 @@ function convertMatch(raw: unknown, path: string, ignoreUnsupported: boolean): R
 
 function headerCondition(name: string, raw: unknown, at: string, invert: boolean): Condition {
   const value = record(SOURCE, raw, at);
-  if (Object.keys(value).length === 0) return { name, type: invert ? 'Absent' : 'Present' };
+  // `{}` and `regex: "*"` are Envoy present_match (route.go canBeConvertedToPresentMatch: "`*` is
+  // NOT a RE2 style regex ... It will be translated as present_match").
+  if (Object.keys(value).length === 0 || isCatchAll(value))
+    return { name, type: invert ? 'Absent' : 'Present' };
   const sm = stringMatch(value, at, false);
-  return invert ? { name, ...sm, invert: true } : { name, ...sm };
+  // Istio sets treat_missing_header_as_empty on withoutHeaders matchers (route.go TranslateRouteMatch).
+  return invert ? { name, ...sm, invert: true, treatMissingAsEmpty: true } : { name, ...sm };
+}
+
+function isCatchAll(raw: unknown): boolean {
+  return isRecord(raw) && raw.regex === '*' && Object.keys(raw).length === 1;
 }
 
 function stringMatch(
   raw: unknown,
   at: string,
   ignoreCase: boolean,
+  emptyPrefix = false,
 ): StringMatch & { type: NonNullable<StringMatch['type']> } {
   const m = record(SOURCE, raw, at);
   const kinds = ['exact', 'prefix', 'regex'].filter((k) => m[k] !== undefined && m[k] !== null);
@@ -224,6 +243,12 @@ function stringMatch(
     throw new InvalidImportError(SOURCE, at, 'expected exactly one of exact, prefix, regex');
   const kind = kinds[0]!;
   const value = optionalString(SOURCE, m[kind], `${at}.${kind}`)!;
+  // istio/istio pkg/config/validation/validation.go validateStringMatch and virtualservice.go
+  // validateHTTPRouteMatchRequest: an empty regex is refused everywhere, an empty prefix everywhere
+  // but in `uri` (Envoy's RouteMatch.prefix may be empty), an empty exact nowhere.
+  if (value.length === 0 && (kind === 'regex' || (kind === 'prefix' && !emptyPrefix))) {
+    throw new InvalidImportError(SOURCE, `${at}.${kind}`, `${kind} string match should not be empty`);
+  }
   if (kind === 'regex') {
     // "The case will be ignored only in the case of exact and prefix URI matches."
     return { type: 'RegularExpression', value: checkPattern(SOURCE, value, `${at}.regex`) };

@@ -1,5 +1,6 @@
 import { LANE_HEADER, type Lane } from '@graylane/core';
 import { InvalidImportError } from './errors';
+import { rulesFromNginxCanary } from './import-nginx';
 import {
   checkPattern,
   headerName,
@@ -27,6 +28,15 @@ export interface KruiseTrafficRoutingOptions extends ImportStickyOption {
   readonly laneHeader?: string;
   /** For a `Rollout`: the index of the canary step to import. Required for a Rollout. */
   readonly step?: number;
+  /**
+   * The traffic provider that carries out the strategy. `'ingress-nginx'`: Kruise writes
+   * ingress-nginx canary annotations (its `trafficrouting_ingress/nginx.lua`), so a header named
+   * `canary-by-cookie` names a cookie that must carry `always`, only the first header of each match
+   * counts (the last match wins), and the rest of a match is ignored, as there. `'gateway'`: the
+   * matches as Gateway API matches. Default: `'ingress-nginx'` when the object references an
+   * Ingress whose `classType` is `nginx` or unset (Kruise's default), else `'gateway'`.
+   */
+  readonly provider?: 'ingress-nginx' | 'gateway';
 }
 
 /**
@@ -42,6 +52,11 @@ export interface KruiseTrafficRoutingOptions extends ImportStickyOption {
  * - `requestHeaderModifier` `set` / `add` / `remove` become the rule's header changes.
  *
  * Neither matches nor a weight: no rule (nothing enters the canary).
+ *
+ * With the ingress-nginx provider (see `options.provider`), the matches become the canary
+ * annotations Kruise's `nginx.lua` writes and then decide as {@link rulesFromNginxCanary}: the
+ * `canary-by-cookie` convention (`{ name: 'canary-by-cookie', value: 'c' }` means cookie `c` must
+ * be `always`), `canary-by-header` / `-value` / `-pattern` from the first header of each match.
  *
  * @throws {InvalidImportError} `GL_ERR_INVALID_IMPORT` naming the field (unknown match type, bad
  *   regular expression, weight out of range, no lane).
@@ -93,7 +108,16 @@ export function rulesFromKruiseTrafficRouting(
   if (removeHeaders !== undefined) rule.removeHeaders = removeHeaders;
 
   const matches = strategy.matches;
+  const provider = opts.provider ?? detectProvider(trafficRouting);
+  if (provider !== 'ingress-nginx' && provider !== 'gateway') {
+    throw new InvalidImportError(
+      SOURCE,
+      'options.provider',
+      `expected "ingress-nginx" or "gateway", got ${describeValue(provider)}`,
+    );
+  }
   if (matches !== undefined && matches !== null && list(SOURCE, matches, `${at}.matches`).length > 0) {
+    if (provider === 'ingress-nginx') return viaNginx(matches as unknown[], `${at}.matches`, rule);
     rule.matches = (matches as unknown[]).map((match, i) => convertMatch(match, `${at}.matches[${i}]`));
     return [rule];
   }
@@ -102,6 +126,60 @@ export function rulesFromKruiseTrafficRouting(
   rule.weight = weight;
   if (opts.sticky !== undefined) rule.sticky = opts.sticky as Rule['sticky'];
   return [rule];
+}
+
+// Kruise picks the ingress provider's Lua by `classType`, "nginx" when unset
+// (pkg/trafficrouting/network/ingress/nginx.go getTrafficRoutingIngressLuaScript).
+function detectProvider(root: unknown): 'ingress-nginx' | 'gateway' {
+  if (!isRecord(root) || !isRecord(root.spec)) return 'gateway';
+  const spec = root.spec;
+  const refs: unknown[] = [];
+  if (Array.isArray(spec.objectRef)) refs.push(...spec.objectRef);
+  const canary = isRecord(spec.strategy) && isRecord(spec.strategy.canary) ? spec.strategy.canary : undefined;
+  if (canary !== undefined && Array.isArray(canary.trafficRoutings)) refs.push(...canary.trafficRoutings);
+  for (const ref of refs) {
+    if (!isRecord(ref) || !isRecord(ref.ingress)) continue;
+    const classType = ref.ingress.classType;
+    if (classType === undefined || classType === null || classType === '' || classType === 'nginx')
+      return 'ingress-nginx';
+  }
+  return 'gateway';
+}
+
+// openkruise/rollouts lua_configuration/trafficrouting_ingress/nginx.lua: for each match, its first
+// header only: a header named "canary-by-cookie" sets canary-by-cookie to the header's value, any
+// other sets canary-by-header, and canary-by-header-pattern (RegularExpression) or
+// canary-by-header-value; a later match overwrites an earlier one. The weight is not used here:
+// matches take precedence, as for the other providers.
+function viaNginx(matches: readonly unknown[], at: string, base: ImportedRule): Rule[] {
+  const annotations: Record<string, string> = { 'nginx.ingress.kubernetes.io/canary': 'true' };
+  matches.forEach((raw, i) => {
+    const match = record(SOURCE, raw, `${at}[${i}]`);
+    if (match.headers === undefined || match.headers === null) return;
+    const headers = list(SOURCE, match.headers, `${at}[${i}].headers`);
+    if (headers.length === 0) return;
+    const header = record(SOURCE, headers[0], `${at}[${i}].headers[0]`);
+    const name = optionalString(SOURCE, header.name, `${at}[${i}].headers[0].name`) ?? '';
+    const value = optionalString(SOURCE, header.value, `${at}[${i}].headers[0].value`) ?? '';
+    if (name === 'canary-by-cookie') {
+      annotations['nginx.ingress.kubernetes.io/canary-by-cookie'] = value;
+      return;
+    }
+    annotations['nginx.ingress.kubernetes.io/canary-by-header'] = name;
+    delete annotations['nginx.ingress.kubernetes.io/canary-by-header-pattern'];
+    delete annotations['nginx.ingress.kubernetes.io/canary-by-header-value'];
+    const kind = header.type === 'RegularExpression' ? 'pattern' : 'value';
+    annotations[`nginx.ingress.kubernetes.io/canary-by-header-${kind}`] = value;
+  });
+  const rules = rulesFromNginxCanary(annotations, { lane: base.lane! });
+  return rules.map((rule) => {
+    if (rule.lane === undefined) return rule;
+    const out: ImportedRule = { ...(rule as ImportedRule), name: `kruise canary (${rule.name})` };
+    if (base.setHeaders !== undefined) out.setHeaders = base.setHeaders;
+    if (base.addHeaders !== undefined) out.addHeaders = base.addHeaders;
+    if (base.removeHeaders !== undefined) out.removeHeaders = base.removeHeaders;
+    return out;
+  });
 }
 
 function locateStrategy(

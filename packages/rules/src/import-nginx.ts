@@ -1,4 +1,4 @@
-import type { Lane } from '@graylane/core';
+import { isHttpToken, type Lane } from '@graylane/core';
 import { InvalidImportError } from './errors';
 import {
   checkPattern,
@@ -9,6 +9,7 @@ import {
   record,
   share,
 } from './import-util';
+import { quoteRegex } from './regex';
 import type { Rule } from './rule';
 import { describeValue, isRecord } from './validate';
 
@@ -21,6 +22,21 @@ export interface NginxCanaryOptions extends ImportStickyOption {
   /** The annotation prefix (`--annotations-prefix`). Default `nginx.ingress.kubernetes.io`. */
   readonly prefix?: string;
 }
+
+/**
+ * Warning code emitted (once per pattern, with `process.emitWarning`) when a
+ * `canary-by-header-pattern` is not a valid regular expression: as in ingress-nginx, that
+ * condition never matches and a request carrying the header stays in the base lane.
+ */
+const INVALID_CANARY_PATTERN_WARNING = 'GL_WARN_INVALID_CANARY_PATTERN';
+
+const warnedPatterns = new Set<string>();
+
+// What PCRE accepts and RE2 may not: lookaround, atomic groups, backreferences, possessive
+// quantifiers, recursion, conditionals, comments, branch reset, named groups, \K \G \Z \R \X \h.
+// A pattern using one is valid in nginx, so graylane cannot reproduce it (a load error, not a
+// "never matches").
+const PCRE_ONLY = /\\(?:[1-9]|[kgKGZRXhH])|\(\?(?:[=!>#|(]|<[=!A-Za-z]|P[>=]|R\)|[+-]?\d+\))|[*+?}]\+/;
 
 const SUFFIXES = [
   'canary',
@@ -39,13 +55,23 @@ const SUFFIXES = [
  * 1. `canary-by-header`: with `canary-by-header-value`, that exact value enters the lane (other
  *    values fall through); else with `canary-by-header-pattern`, a value the PCRE pattern finds
  *    (an unanchored search) enters; else `always` enters and `never` stays in the base lane
- *    WITHOUT looking at the cookie or the weight; other values fall through.
+ *    WITHOUT looking at the cookie or the weight; other values fall through. The header is read
+ *    as nginx's `$http_<name>`: `_` in the annotation stands for `-` (`X_Canary` is `x-canary`).
+ *    A pattern that is not a valid regular expression never matches: a request carrying the
+ *    header stays in the base lane (nginx logs the error and routes to the mainline), and a
+ *    `GL_WARN_INVALID_CANARY_PATTERN` warning is emitted once.
  * 2. `canary-by-cookie`: `always` enters, `never` stays in the base lane, other values fall through.
+ *    The cookie is found as nginx's `$cookie_<name>`: the first cookie of that name compared
+ *    case-insensitively, pairs split on `;` or `,` (this needs `re2js`).
  * 3. `canary-weight` / `canary-weight-total` (default 100): that share enters at random.
  *
- * @throws {InvalidImportError} `GL_ERR_INVALID_IMPORT` naming the annotation: canary settings without
- *   `canary: "true"`, a non-integer or out-of-range weight, a total below 100, a bad header name,
- *   a pattern RE2 cannot run, or an unknown `canary-*` annotation.
+ * `canary: "false"` (or no `canary`) means the Ingress is not a canary: no rules, whatever other
+ * canary annotations it carries (ingress-nginx drops the canary configuration).
+ *
+ * @throws {InvalidImportError} `GL_ERR_INVALID_IMPORT` naming the annotation: a `canary` value
+ *   that is not a boolean, a non-integer or out-of-range weight, a total below 100, a bad header
+ *   or cookie name, a pattern using PCRE features RE2 cannot run, session affinity on the canary
+ *   (`affinity`, `affinity-canary-behavior: sticky`), or an unknown `canary-*` annotation.
  * @example
  * rulesFromNginxCanary({
  *   'nginx.ingress.kubernetes.io/canary': 'true',
@@ -109,16 +135,10 @@ export function rulesFromNginxCanary(
   const configured = [header, headerValue, headerPattern, cookie, weightText, totalText].some(
     (v) => v !== undefined,
   );
-  if (!enabled) {
-    if (configured) {
-      throw new InvalidImportError(
-        SOURCE,
-        field(at, `${prefix}/canary`),
-        'canary annotations are configured but canary is not "true"',
-      );
-    }
-    return [];
-  }
+  // ingress-nginx (internal/ingress/annotations/canary/main.go) answers "configured but not
+  // enabled" with an error the annotation extractor skips: the Ingress is then not a canary.
+  if (!enabled || !configured) return [];
+  checkAffinity(map, prefix, at);
   const weight =
     weightText === undefined ? 0 : parseInteger(weightText, field(at, `${prefix}/canary-weight`));
   const total =
@@ -140,7 +160,9 @@ export function rulesFromNginxCanary(
 
   const rules: Rule[] = [];
   if (header !== undefined) {
-    const name = headerName(SOURCE, header, field(at, `${prefix}/canary-by-header`));
+    // balancer.lua reads ngx.var["http_" .. name with "-" replaced by "_"]: nginx's $http_ variable
+    // for the request header whose lowercased name, with "-" as "_", is that.
+    const name = headerName(SOURCE, header, field(at, `${prefix}/canary-by-header`)).replace(/_/g, '-');
     if (headerValue !== undefined) {
       rules.push({
         lane,
@@ -148,14 +170,23 @@ export function rulesFromNginxCanary(
         matches: [{ headers: [{ name, value: headerValue }] }],
       });
     } else if (headerPattern !== undefined) {
-      checkPattern(SOURCE, headerPattern, field(at, `${prefix}/canary-by-header-pattern`));
-      // ngx.re.match searches: the pattern may match anywhere in the value.
-      const value = `(?s:.*)(?:${headerPattern})(?s:.*)`;
-      rules.push({
-        lane,
-        name: 'canary-by-header-pattern',
-        matches: [{ headers: [{ name, type: 'RegularExpression', value }] }],
-      });
+      const patternAt = field(at, `${prefix}/canary-by-header-pattern`);
+      if (patternRunsOnRe2(headerPattern, patternAt)) {
+        // ngx.re.match searches: the pattern may match anywhere in the value.
+        const value = `(?s:.*)(?:${headerPattern})(?s:.*)`;
+        rules.push({
+          lane,
+          name: 'canary-by-header-pattern',
+          matches: [{ headers: [{ name, type: 'RegularExpression', value }] }],
+        });
+      } else {
+        // balancer.lua: ngx.re.match returns an error, which is logged, and the request goes to
+        // the mainline without looking at the cookie or the weight.
+        rules.push({
+          name: 'canary-by-header-pattern (invalid: never matches)',
+          matches: [{ headers: [{ name, type: 'Present' }] }],
+        });
+      }
     } else {
       rules.push({
         lane,
@@ -166,14 +197,25 @@ export function rulesFromNginxCanary(
     }
   }
   if (cookie !== undefined) {
+    if (!isHttpToken(cookie)) {
+      throw new InvalidImportError(
+        SOURCE,
+        field(at, `${prefix}/canary-by-cookie`),
+        `${describeValue(cookie)} is not a cookie name`,
+      );
+    }
     rules.push({
       lane,
       name: 'canary-by-cookie always',
-      matches: [{ cookies: [{ name: cookie, value: 'always' }] }],
+      matches: [
+        { headers: [{ name: 'cookie', type: 'RegularExpression', value: nginxCookie(cookie, 'always') }] },
+      ],
     });
     rules.push({
       name: 'canary-by-cookie never',
-      matches: [{ cookies: [{ name: cookie, value: 'never' }] }],
+      matches: [
+        { headers: [{ name: 'cookie', type: 'RegularExpression', value: nginxCookie(cookie, 'never') }] },
+      ],
     });
   }
   if (weight > 0) {
@@ -186,6 +228,84 @@ export function rulesFromNginxCanary(
     rules.push(rule);
   }
   return rules;
+}
+
+/**
+ * An RE2 pattern over the whole Cookie header that holds when nginx's `$cookie_<name>` is exactly
+ * `value`. nginx (src/http/ngx_http_parse.c, ngx_http_parse_multi_header_lines) takes the FIRST
+ * pair whose name equals `name` case-insensitively; pairs are separated by `;` or `,`, spaces after
+ * a separator and around `=` are skipped, and the value runs to the next `;`. A pair "not named"
+ * `name` is spelled out as the alternatives that differ from it at some character.
+ */
+function nginxCookie(name: string, value: string): string {
+  const letter = /^[A-Za-z]$/;
+  const literal = (c: string) => (letter.test(c) ? `[${c.toLowerCase()}${c.toUpperCase()}]` : quoteRegex(c));
+  const inClass = (c: string) =>
+    letter.test(c) ? `${c.toLowerCase()}${c.toUpperCase()}` : /[0-9]/.test(c) ? c : `\\${c}`;
+  const others: string[] = [];
+  let named = '';
+  for (let i = 0; i < name.length; i++) {
+    // Equal so far, then a different character (not a space at the very start), or the end.
+    others.push(`${named}(?:[^;,${i === 0 ? ' ' : ''}${inClass(name[i]!)}][^;,]*)?`);
+    named += literal(name[i]!);
+  }
+  others.push(`${named} *(?:[^;,= ][^;,]*)?`);
+  const other = `(?:${others.join('|')})`;
+  return `(?s)(?: [^;,]*[;,] *)?(?:${other}[;,] *)*${named} *= *${quoteRegex(value)}(?:;.*)?`;
+}
+
+/**
+ * True when `pattern` runs on RE2; false (with a one-time warning) when it is not a valid regular
+ * expression at all; throws when it uses a PCRE feature RE2 lacks (valid in nginx, not reproducible).
+ */
+function patternRunsOnRe2(pattern: string, path: string): boolean {
+  if (PCRE_ONLY.test(pattern)) {
+    checkPattern(SOURCE, pattern, path);
+    return true;
+  }
+  try {
+    checkPattern(SOURCE, pattern, path);
+    return true;
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'GL_ERR_INVALID_IMPORT') throw err;
+    if (!warnedPatterns.has(pattern)) {
+      warnedPatterns.add(pattern);
+      process.emitWarning(
+        `ingress-nginx ${path}: ${describeValue(pattern)} is not a valid regular expression; as in ingress-nginx, the condition never matches and a request with the header stays in the base lane (${(err as Error).message})`,
+        { type: 'GraylaneWarning', code: INVALID_CANARY_PATTERN_WARNING },
+      );
+    }
+    return false;
+  }
+}
+
+// Session affinity pins a user to the backend that served them (a response cookie naming the
+// backend, rootfs/etc/nginx/lua/balancer.lua is_affinitized); rules decide each request alone.
+function checkAffinity(map: Readonly<Record<string, unknown>>, prefix: string, at: string): void {
+  const behaviorKey = `${prefix}/affinity-canary-behavior`;
+  const behavior = map[behaviorKey];
+  if (
+    behavior !== undefined &&
+    behavior !== null &&
+    behavior !== '' &&
+    behavior !== 'sticky' &&
+    behavior !== 'legacy'
+  ) {
+    throw new InvalidImportError(
+      SOURCE,
+      field(at, behaviorKey),
+      `expected "sticky" or "legacy", got ${describeValue(behavior)}`,
+    );
+  }
+  const affinityKey = `${prefix}/affinity`;
+  const affinity = map[affinityKey];
+  if ((affinity !== undefined && affinity !== null && affinity !== '') || behavior === 'sticky') {
+    throw new InvalidImportError(
+      SOURCE,
+      field(at, affinity !== undefined && affinity !== null && affinity !== '' ? affinityKey : behaviorKey),
+      'session affinity between canary and mainline is not supported: it keeps a user on the backend that served them through a response cookie, and graylane rules decide each request on its own. Remove affinity from the canary Ingress (affinity-canary-behavior: "legacy" without affinity imports), or use the sticky option to keep a user on one side of the weight',
+    );
+  }
 }
 
 function field(at: string, key: string): string {

@@ -18,6 +18,8 @@ interface MessageLike {
   readonly url: string;
   readonly originalUrl?: string;
   readonly headers?: HeaderRecord;
+  readonly rawHeaders?: readonly string[];
+  readonly socket?: { readonly encrypted?: boolean } | null;
 }
 
 /**
@@ -32,6 +34,8 @@ export class RequestView {
   #url: string | undefined;
   #plainPath: string | undefined;
   #headers: HeaderRecord | undefined;
+  // An IncomingMessage: its raw headers (Node joins repeated headers with ", ") and its socket.
+  #message: MessageLike | undefined;
   #fetchHeaders: HeadersLike | undefined;
   #scanHeaders = false;
   // For plain records, whose keys may be in any case: the values of the header names the rules
@@ -79,6 +83,7 @@ export class RequestView {
     const url = typeof message.originalUrl === 'string' ? message.originalUrl : message.url;
     if (typeof url === 'string') {
       this.#url = url;
+      this.#message = message;
       this.#plainPath = undefined;
       this.#givenQuery = undefined;
       this.#givenCookies = undefined;
@@ -86,6 +91,7 @@ export class RequestView {
     } else {
       const plain = request as EdgeRequest;
       this.#url = undefined;
+      this.#message = undefined;
       this.#plainPath = this.#typed(plain.path, 'string') as string | undefined;
       this.#givenQuery = this.#typed(plain.query, 'object') as QueryLike | undefined;
       this.#givenCookies = this.#typed(plain.cookies, 'object') as EdgeRequest['cookies'];
@@ -130,6 +136,7 @@ export class RequestView {
   /** Drops every reference to the last request. */
   clear(): void {
     this.#url = undefined;
+    this.#message = undefined;
     this.#plainPath = undefined;
     this.#headers = undefined;
     this.#fetchHeaders = undefined;
@@ -171,6 +178,29 @@ export class RequestView {
     return this.#path;
   }
 
+  /** The `:path` pseudo-header: the request target with its query, without scheme, authority or fragment. */
+  target(): string | undefined {
+    const target = this.#url ?? this.#plainPath;
+    if (target === undefined) return undefined;
+    const start = pathStart(target);
+    const hash = target.indexOf('#', start);
+    return start === 0 && hash === -1 ? target : target.slice(start, hash === -1 ? target.length : hash);
+  }
+
+  /** The `:authority` pseudo-header: HTTP/2's `:authority`, else `Host`. */
+  authority(): string | undefined {
+    return this.header(':authority') ?? this.header('host');
+  }
+
+  /** The `:scheme` pseudo-header: HTTP/2's `:scheme`, else `https` on a TLS socket and `http` on another. */
+  scheme(): string | undefined {
+    const given = this.header(':scheme');
+    if (given !== undefined) return given;
+    const socket = this.#message?.socket;
+    if (socket === undefined || socket === null) return undefined;
+    return socket.encrypted === true ? 'https' : 'http';
+  }
+
   /** {@link header}, cached in `slot` for the rest of the request. */
   headerAt(slot: number, name: string): string | undefined {
     if (this.#slotGeneration[slot] === this.#generation) return this.#slotValues[slot];
@@ -181,8 +211,10 @@ export class RequestView {
   }
 
   /**
-   * A header's value by lowercase name; repeated headers are joined with `, ` (`; ` for cookie).
-   * A value that is not a string, a number or an array of strings is ignored and counted.
+   * A header's value by lowercase name. Repeated headers are joined with `,` as Envoy and grpc-go
+   * match them (`; ` for cookie), also when Node already joined them with `, ` (read back from
+   * `rawHeaders`). Fetch `Headers` join with `, ` and cannot be split back. A value that is not a
+   * string, a number or an array of strings is ignored and counted.
    */
   header(name: string): string | undefined {
     const fetchHeaders = this.#fetchHeaders;
@@ -197,7 +229,12 @@ export class RequestView {
     if (headers === undefined) return undefined;
     let value = headers[name];
     if (value === undefined && this.#scanHeaders) value = this.#foldedHeader(headers, name);
-    if (typeof value === 'string') return value;
+    if (typeof value === 'string') {
+      const raw = this.#message?.rawHeaders;
+      return raw !== undefined && name !== 'cookie' && value.includes(', ')
+        ? rejoinRaw(raw, name, value)
+        : value;
+    }
     if (value === undefined) return undefined;
     if (typeof value === 'number') return String(value);
     if (Array.isArray(value)) return joinValues(value, name, this.#stats);
@@ -301,7 +338,7 @@ function pathEnd(target: string, start: number): number {
   return target.length;
 }
 
-/** Repeated header values joined (`, `, or `; ` for cookie); undefined and counted when one is not a string. */
+/** Repeated header values joined (`,` as Envoy does, or `; ` for cookie); undefined and counted when one is not a string. */
 function joinValues(values: readonly unknown[], name: string, stats: Float64Array): string | undefined {
   const length = values.length;
   if (length === 0) return undefined;
@@ -312,7 +349,32 @@ function joinValues(values: readonly unknown[], name: string, stats: Float64Arra
     }
   }
   if (length === 1) return values[0] as string;
-  return (values as readonly string[]).join(name === 'cookie' ? '; ' : ', ');
+  return (values as readonly string[]).join(name === 'cookie' ? '; ' : ',');
+}
+
+// The values of `name` in an IncomingMessage's rawHeaders joined with `,`; `joined` (Node's own
+// join) when the header came once, or rawHeaders is not the [name, value, ...] list it should be.
+function rejoinRaw(raw: readonly string[], name: string, joined: string): string {
+  let out: string | undefined;
+  let count = 0;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const key = raw[i]!;
+    if (typeof key !== 'string' || !sameHeaderName(key, name)) continue;
+    const value = raw[i + 1]!;
+    out = count === 0 ? value : `${out},${value}`;
+    count++;
+  }
+  return count > 1 && out !== undefined ? out : joined;
+}
+
+// `key` equals the lowercase `name` ignoring ASCII case, without allocating.
+function sameHeaderName(key: string, name: string): boolean {
+  if (key.length !== name.length) return false;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if ((c >= 65 && c <= 90 ? c | 32 : c) !== name.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 function readGivenQuery(query: QueryLike, name: string): unknown {

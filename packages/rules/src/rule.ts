@@ -1,41 +1,66 @@
 import type { HeaderRecord, HeadersLike, Lane } from '@graylane/core';
 
 /**
- * How a value is compared.
+ * How a value is compared (the xDS `StringMatcher` kinds, plus presence).
  *
  * | type | holds when |
  * |---|---|
- * | `Exact` | the value equals `value` (case-sensitive) |
- * | `Prefix` | the value starts with `value` |
+ * | `Exact` | the value equals `value` (case-sensitive unless `ignoreCase`) |
+ * | `Prefix` | the value starts with `value` (not empty, except for the path) |
+ * | `Suffix` | the value ends with `value` (not empty) |
+ * | `Contains` | the value contains `value` (not empty) |
  * | `RegularExpression` | `value` (RE2 syntax) matches the WHOLE value, as in Envoy, Istio and the Gateway API |
  * | `Present` | the header, query parameter or cookie is there (any value, even empty) |
  * | `Absent` | it is not there |
  */
-export type ConditionType = 'Exact' | 'Prefix' | 'RegularExpression' | 'Present' | 'Absent';
+export type ConditionType =
+  | 'Exact'
+  | 'Prefix'
+  | 'Suffix'
+  | 'Contains'
+  | 'RegularExpression'
+  | 'Present'
+  | 'Absent';
 
 /** A comparison of the method or the path. `type` defaults to `Exact`. */
 export interface StringMatch {
-  readonly type?: 'Exact' | 'Prefix' | 'RegularExpression';
+  readonly type?: 'Exact' | 'Prefix' | 'Suffix' | 'Contains' | 'RegularExpression';
   readonly value: string;
   /** Holds when the comparison does NOT hold. Default false. */
   readonly invert?: boolean;
+  /** Compare ASCII letters case-insensitively (xDS `ignore_case`); not for `RegularExpression`. Default false. */
+  readonly ignoreCase?: boolean;
 }
 
 /**
  * A condition on a header, query parameter or cookie. Header names are case-insensitive; query
- * parameter and cookie names are case-sensitive; values are always case-sensitive.
+ * parameter and cookie names are case-sensitive; values are case-sensitive unless `ignoreCase`.
  * `type` defaults to `Exact`; `value` is required except for `Present` and `Absent`.
+ *
+ * Header names may be the pseudo-headers Envoy matches: `:method`, `:path` (the path WITH its
+ * query string), `:authority` (HTTP/2 `:authority`, else `Host`) and `:scheme` (HTTP/2 `:scheme`,
+ * else `https` on a TLS socket, `http` otherwise; not `X-Forwarded-Proto`). A header sent more than
+ * once is matched on its values joined with `,` (as Envoy and grpc-go).
  */
 export interface Condition {
   readonly name: string;
   readonly type?: ConditionType;
   readonly value?: string;
   /**
-   * Holds when the condition does NOT hold (Envoy `invert_match`, Istio `withoutHeaders`): a
-   * missing value counts as not matching, so an inverted `Exact` holds when the header is absent.
-   * Default false.
+   * Holds when the comparison does NOT hold (Envoy `invert_match`). As in Envoy, a missing header,
+   * parameter or cookie matches NO comparison, inverted or not: an inverted `Exact` does not hold
+   * when the header is absent. Add `treatMissingAsEmpty` to make it hold (Istio `withoutHeaders`),
+   * or use `Absent` / `Present` (an inverted `Present` is `Absent`). Default false.
    */
   readonly invert?: boolean;
+  /** Compare ASCII letters case-insensitively (xDS `ignore_case`); not for `RegularExpression`. Default false. */
+  readonly ignoreCase?: boolean;
+  /**
+   * Compare a missing value as the empty string (Envoy `treat_missing_header_as_empty`), so an
+   * inverted `Exact: 'x'` holds without the header and an inverted `RegularExpression: '.*'` never
+   * holds. Default false.
+   */
+  readonly treatMissingAsEmpty?: boolean;
 }
 
 /** Every field present must hold (AND). An empty match holds for every request. */

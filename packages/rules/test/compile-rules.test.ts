@@ -187,7 +187,7 @@ test('first match wins; a base-lane rule stops the search; decisions are shared 
   assert.equal(rules.counters().noMatch, 1);
 });
 
-test('inverted conditions hold when the condition does not (a missing value counts as not matching)', () => {
+test('inverted conditions hold when the comparison does not; a missing value matches nothing, inverted or not (Envoy)', () => {
   const rules = compileRules([
     {
       lane: 'gray',
@@ -197,7 +197,7 @@ test('inverted conditions hold when the condition does not (a missing value coun
     },
   ]);
   assert.equal(laneOf(rules, { path: '/b', headers: { 'x-env': 'qa' } }), 'gray');
-  assert.equal(laneOf(rules, { path: '/b', headers: {} }), 'gray');
+  assert.equal(laneOf(rules, { path: '/b', headers: {} }), undefined);
   assert.equal(laneOf(rules, { path: '/b', headers: { 'x-env': 'prod' } }), undefined);
   assert.equal(laneOf(rules, { path: '/a', headers: {} }), undefined);
 });

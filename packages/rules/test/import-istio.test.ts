@@ -257,7 +257,7 @@ test('bad VirtualServices fail at load naming the field', () => {
     /RE2/,
   );
   bad(
-    { spec: { http: [{ match: [{ queryParams: { a: { prefix: 'x' } } }], route: to('g') }] } },
+    { spec: { http: [{ match: [{ queryParams: { a: { prefix: '' } } }], route: to('g') }] } },
     'spec.http[0].match[0].queryParams.a.prefix',
   );
   bad(
@@ -285,4 +285,106 @@ test('bad VirtualServices fail at load naming the field', () => {
     { subsetLanes: { g: 'gray' }, ignoreUnsupported: true },
   );
   assert.deepEqual(ignored[0]!.matches, [{ path: { type: 'Prefix', value: '/a' } }]);
+});
+
+// Conformance with Istio's own translation and validation (istio/istio at 86c9f01).
+function istioRoute(match: object) {
+  return compileRules(
+    rulesFromIstioVirtualService(
+      { http: [{ match: [match], route: [{ destination: { host: 'r', subset: 'g' } }] }] },
+      { subsetLanes: { g: 'gray' } },
+    ),
+  );
+}
+
+function istioLane(match: object, request: EdgeRequest): string | undefined {
+  return istioRoute(match).decide(request).lane;
+}
+
+// istio/istio pilot/pkg/networking/core/route/route.go, canBeConvertedToPresentMatch: "`*` is NOT
+// a RE2 style regex, it's a metacharacter. It will be translated as present_match" (used by
+// translateHeaderMatch for headers and withoutHeaders, and translateQueryParamMatch);
+// pkg/config/validation/virtualservice_test.go "regex without headers match *" is valid.
+test('Istio: regex "*" is a presence match in headers, withoutHeaders and queryParams', () => {
+  assert.equal(
+    istioLane({ headers: { 'end-user': { regex: '*' } } }, { headers: { 'end-user': '' } }),
+    'gray',
+  );
+  assert.equal(istioLane({ headers: { 'end-user': { regex: '*' } } }, { headers: {} }), undefined);
+  assert.equal(istioLane({ withoutHeaders: { 'end-user': { regex: '*' } } }, { headers: {} }), 'gray');
+  assert.equal(
+    istioLane({ withoutHeaders: { 'end-user': { regex: '*' } } }, { headers: { 'end-user': 'x' } }),
+    undefined,
+  );
+  assert.equal(istioLane({ queryParams: { debug: { regex: '*' } } }, { path: '/?debug=no' }), 'gray');
+  assert.equal(istioLane({ queryParams: { debug: { regex: '*' } } }, { path: '/' }), undefined);
+});
+
+// istio/istio pkg/config/validation/validation.go `pseudoHeaders` (:method, :scheme, :authority,
+// :path) are valid header names (ValidateHTTPHeaderNameOrJwtClaimRoute); route.go passes header
+// names through to Envoy, and matches `method`, `authority` and `scheme` as :method, :authority,
+// :scheme (TranslateRouteMatch).
+test('Istio: :method, :authority, :scheme and :path are matchable header names; scheme is matched', () => {
+  assert.equal(istioLane({ headers: { ':method': { exact: 'POST' } } }, { method: 'POST' }), 'gray');
+  assert.equal(istioLane({ headers: { ':method': { exact: 'POST' } } }, { method: 'GET' }), undefined);
+  assert.equal(
+    istioLane({ headers: { ':authority': { prefix: 'gray.' } } }, { headers: { host: 'gray.shop' } }),
+    'gray',
+  );
+  assert.equal(istioLane({ headers: { ':path': { regex: '/a\\?x=.*' } } }, { path: '/a?x=1' }), 'gray');
+  assert.equal(
+    istioLane({ headers: { ':scheme': { exact: 'https' } } }, { headers: { ':scheme': 'https' } }),
+    'gray',
+  );
+  assert.equal(istioLane({ scheme: { exact: 'https' } }, { headers: { ':scheme': 'http' } }), undefined);
+  assert.equal(istioLane({ scheme: { exact: 'https' } }, { headers: { ':scheme': 'https' } }), 'gray');
+});
+
+// istio/istio pilot/pkg/networking/core/route/route.go TranslateRouteMatch: withoutHeaders matchers
+// get InvertMatch and, unless present_match, TreatMissingHeaderAsEmpty; Envoy then compares a
+// missing header as "" (api/envoy/config/route/v3/route_components.proto treat_missing_header_as_empty).
+test('Istio: withoutHeaders treats a missing header as "", so { regex: ".*" } never matches', () => {
+  const anyValue = { withoutHeaders: { 'end-user': { regex: '.*' } } };
+  assert.equal(istioLane(anyValue, { headers: {} }), undefined, 'missing header is "", which .* matches');
+  assert.equal(istioLane(anyValue, { headers: { 'end-user': 'jason' } }), undefined);
+  const notJason = { withoutHeaders: { 'end-user': { exact: 'jason' } } };
+  assert.equal(istioLane(notJason, { headers: {} }), 'gray', '"" is not jason');
+  assert.equal(istioLane(notJason, { headers: { 'end-user': 'jason' } }), undefined);
+  const nonEmpty = { withoutHeaders: { 'end-user': { exact: '' } } };
+  assert.equal(istioLane(nonEmpty, { headers: {} }), undefined);
+  assert.equal(istioLane(nonEmpty, { headers: { 'end-user': 'x' } }), 'gray');
+});
+
+// istio/istio pkg/config/validation/validation.go validateStringMatch / validateStringMatchRegexp
+// and virtualservice.go validateHTTPRouteMatchRequest ("uri allows empty prefix match ... whereas
+// scheme/method/authority does not"); virtualservice_test.go cases "empty prefix header match"
+// (invalid), "prefix queryParams match" (valid), "empty prefix match in method" (invalid), "empty
+// regex match in method" (invalid), "empty prefix match in uri" (valid).
+test('Istio: empty exact/prefix/regex are refused or accepted exactly where Istio validation does', () => {
+  const refused = [
+    [{ headers: { a: { prefix: '' } } }, 'match[0].headers.a.prefix'],
+    [{ headers: { a: { regex: '' } } }, 'match[0].headers.a.regex'],
+    [{ withoutHeaders: { a: { prefix: '' } } }, 'match[0].withoutHeaders.a.prefix'],
+    [{ queryParams: { a: { prefix: '' } } }, 'match[0].queryParams.a.prefix'],
+    [{ queryParams: { a: { regex: '' } } }, 'match[0].queryParams.a.regex'],
+    [{ method: { prefix: '' } }, 'match[0].method.prefix'],
+    [{ method: { regex: '' } }, 'match[0].method.regex'],
+    [{ authority: { prefix: '' } }, 'match[0].authority.prefix'],
+    [{ scheme: { regex: '' } }, 'match[0].scheme.regex'],
+    [{ uri: { regex: '' } }, 'match[0].uri.regex'],
+  ] as const;
+  for (const [match, path] of refused) {
+    assertTypedError(() => istioRoute(match), InvalidImportError, {
+      code: 'GL_ERR_INVALID_IMPORT',
+      path: `virtualService.http[0].${path}`,
+    });
+  }
+  // Accepted: an empty exact (matches the empty value), an empty uri prefix (every path), and a
+  // non-empty queryParams prefix (an Envoy prefix StringMatcher).
+  assert.equal(istioLane({ headers: { a: { exact: '' } } }, { headers: { a: '' } }), 'gray');
+  assert.equal(istioLane({ headers: { a: { exact: '' } } }, { headers: { a: 'x' } }), undefined);
+  assert.equal(istioLane({ queryParams: { a: { exact: '' } } }, { path: '/?a=' }), 'gray');
+  assert.equal(istioLane({ uri: { prefix: '' } }, { path: '/anything' }), 'gray');
+  assert.equal(istioLane({ queryParams: { v: { prefix: 'beta' } } }, { path: '/?v=beta-2' }), 'gray');
+  assert.equal(istioLane({ queryParams: { v: { prefix: 'beta' } } }, { path: '/?v=alpha' }), undefined);
 });

@@ -168,3 +168,48 @@ test('bad strategies fail at load naming the field', () => {
   bad({ spec: { strategy: { weight: 10 } } }, 'options.lane', {}, /no lane/);
   bad({ kind: 'Rollout', spec: { strategy: { canary: { steps: [{}] } } } }, 'options.step');
 });
+
+// openkruise/rollouts lua_configuration/trafficrouting_ingress/nginx.lua: a match header named
+// "canary-by-cookie" becomes `nginx.ingress.kubernetes.io/canary-by-cookie: <value>`, so the value
+// names a cookie and ingress-nginx routes on it carrying "always" (balancer.lua); any other first
+// header becomes canary-by-header + canary-by-header-value (or -pattern for RegularExpression).
+// pkg/trafficrouting/network/ingress/nginx.go: classType "" means "nginx".
+test('OpenKruise on ingress-nginx: the canary-by-cookie convention (the cookie must carry "always")', () => {
+  const rollout = {
+    apiVersion: 'rollouts.kruise.io/v1alpha1',
+    kind: 'Rollout',
+    spec: {
+      strategy: {
+        canary: {
+          trafficRoutings: [{ service: 'echo', ingress: { name: 'echo' } }],
+          steps: [
+            {
+              matches: [{ headers: [{ name: 'canary-by-cookie', value: 'demo' }] }],
+              requestHeaderModifier: { set: [{ name: 'x-mse-tag', value: 'gray' }] },
+            },
+            { matches: [{ headers: [{ name: 'user_id', value: '123456' }] }] },
+          ],
+        },
+      },
+    },
+  };
+  const rules = compileRules(rulesFromKruiseTrafficRouting(rollout, { step: 0 }));
+  assert.equal(decide(rules, { headers: { cookie: 'demo=always' } }).lane, 'gray');
+  assert.deepEqual(decide(rules, { headers: { cookie: 'demo=always' } }).setHeaders, { 'x-mse-tag': 'gray' });
+  assert.equal(decide(rules, { headers: { cookie: 'demo=yes' } }).lane, undefined, 'only "always"');
+  assert.equal(decide(rules, { headers: { cookie: 'demo=never' } }).lane, undefined);
+  assert.equal(decide(rules, { headers: { 'canary-by-cookie': 'demo' } }).lane, undefined, 'not a header');
+  // Another header: its exact value, read as nginx reads $http_user_id (user-id on the wire).
+  const byHeader = compileRules(rulesFromKruiseTrafficRouting(rollout, { step: 1, lane: 'gray' }));
+  assert.equal(decide(byHeader, { headers: { 'user-id': '123456' } }).lane, 'gray');
+  assert.equal(decide(byHeader, { headers: { 'user-id': 'always' } }).lane, undefined);
+  // With the Gateway API provider the name is an ordinary header name.
+  const gateway = compileRules(rulesFromKruiseTrafficRouting(rollout, { step: 0, provider: 'gateway' }));
+  assert.equal(decide(gateway, { headers: { 'canary-by-cookie': 'demo' } }).lane, 'gray');
+  assert.equal(decide(gateway, { headers: { cookie: 'demo=always' } }).lane, undefined);
+  // The MSE example keeps its Gateway-API semantics (classType: mse).
+  assert.equal(
+    rulesFromKruiseTrafficRouting(trafficRouting)[0]!.matches?.[0]?.headers?.[0]?.name,
+    'User-Agent',
+  );
+});
