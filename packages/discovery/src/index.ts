@@ -1,3 +1,9 @@
+export {
+  DEFAULT_LABELS_FILE,
+  DEFAULT_LANE_ENV,
+  parseDownwardLabels,
+  readDownwardLabels,
+} from '@graylane/core';
 export type {
   BalancerName,
   Discovery,
@@ -6,7 +12,6 @@ export type {
   ReadyOptions,
 } from './create-discovery';
 export { createDiscovery, DEFAULT_BALANCER, DEFAULT_READY_TIMEOUT_MS } from './create-discovery';
-export { DEFAULT_LABELS_FILE, parseDownwardLabels, readDownwardLabels } from './downward-labels';
 export {
   ClosedError,
   InvalidInstanceError,
@@ -31,7 +36,7 @@ export {
 } from './normalize-instance';
 export type { Registration, Registry, RegistryListener, RegistryUpdate } from './registry';
 export type { RegisterOptions } from './self-register';
-export { closeOnSignals, DEFAULT_CLOSE_SIGNALS, DEFAULT_LANE_ENV, register } from './self-register';
+export { closeOnSignals, DEFAULT_CLOSE_SIGNALS, register } from './self-register';
 export type {
   ConfigSnapshot,
   DiscoverySnapshot,
