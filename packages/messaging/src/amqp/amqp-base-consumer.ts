@@ -1,10 +1,10 @@
-import type { Lane } from '@graylane/core';
+import { type Lane, parseLane } from '@graylane/core';
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { readMessageLane } from '../internal/lane-tag';
 import { countFellBack, countRouted, publishLiveness } from '../message-counters';
 import type { AmqpLaneHandler, CompiledAmqpOptions } from './amqp-consumer-options';
 import { AmqpHandling } from './amqp-handling';
-import { laneQueueName, PRESENCE_QUEUE_OPTIONS, presenceQueueName } from './amqp-names';
+import { ANNOUNCE_HEADER, laneQueueName, PRESENCE_QUEUE_OPTIONS, presenceQueueName } from './amqp-names';
 
 interface LaneState {
   /** `undefined` until the first liveness read. */
@@ -72,8 +72,17 @@ export class AmqpBaseConsumer extends AmqpHandling {
 
   #onMessage(message: ConsumeMessage | null, source: Lane | undefined): void {
     if (message === null) return; // the broker cancelled the consumer (queue deleted)
+    const headers = message.properties.headers;
+    const announced = headers?.[ANNOUNCE_HEADER];
+    if (announced !== undefined) {
+      // A lane consumer started: watch its lane from now on. Not a message for the handler.
+      const lane = parseLane(typeof announced === 'string' ? announced : String(announced));
+      if (lane === undefined) this.settle(message, true, false);
+      else this.#track(lane).firstRead?.finally(() => this.settle(message, true, false));
+      return;
+    }
     const header = this.options.routing.header;
-    const lane = readMessageLane(message.properties.headers?.[header], 'amqp', header);
+    const lane = readMessageLane(headers?.[header], 'amqp', header);
     if (lane === undefined) {
       this.handle(message, undefined);
       return;

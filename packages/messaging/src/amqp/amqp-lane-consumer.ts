@@ -3,7 +3,7 @@ import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { readMessageLane } from '../internal/lane-tag';
 import type { AmqpLaneHandler, CompiledAmqpOptions } from './amqp-consumer-options';
 import { AmqpHandling } from './amqp-handling';
-import { laneQueueName, PRESENCE_QUEUE_OPTIONS, presenceQueueName } from './amqp-names';
+import { ANNOUNCE_HEADER, laneQueueName, PRESENCE_QUEUE_OPTIONS, presenceQueueName } from './amqp-names';
 
 /**
  * A lane consumer: consumes its presence queue (that is its liveness, read by base consumers from
@@ -37,6 +37,9 @@ export class AmqpLaneConsumer extends AmqpHandling {
     await this.channel.assertQueue(presenceQueue, PRESENCE_QUEUE_OPTIONS);
     this.#presenceTag = (await this.channel.consume(presenceQueue, ignore, { noAck: true })).consumerTag;
     this.#laneTag = (await this.channel.consume(laneQueue, (m) => this.#onMessage(m))).consumerTag;
+    // Tell base consumers this lane exists (they learn lanes from what passes the work queue).
+    this.#confirm.sendToQueue(queue, Buffer.alloc(0), { headers: { [ANNOUNCE_HEADER]: this.#self } });
+    await this.#confirm.waitForConfirms();
   }
 
   /** A lane consumer reports only its own lane. */

@@ -29,3 +29,9 @@ export const PRESENCE_QUEUE_OPTIONS: Options.AssertQueue = Object.freeze({
   autoDelete: false,
   arguments: Object.freeze({ 'x-expires': 86_400_000 }),
 });
+
+/**
+ * Header of the announcement a lane consumer sends through the work queue when it starts, so base
+ * consumers learn its lane at once (they ack it without calling the handler).
+ */
+export const ANNOUNCE_HEADER = 'x-graylane-announce';
