@@ -172,9 +172,7 @@ export class StreamLaneConsumer {
           ...streams.map(() => '>'),
         ])) as ReadReply;
         if (reply === null) continue;
-        const work: Promise<void>[] = [];
-        for (const [key, entries] of reply) for (const entry of entries) work.push(this.#process(key, entry));
-        await Promise.all(work);
+        for (const [key, entries] of reply) await this.#processAll(key, entries);
       } catch {
         if (this.#closed) return;
         await new Promise((r) => setTimeout(r, routing.livenessIntervalMs).unref());
@@ -205,43 +203,47 @@ export class StreamLaneConsumer {
           batch,
         ])) as [string, RawEntry[]];
         cursor = next;
-        await Promise.all(entries.map((entry) => this.#process(key, entry)));
+        await this.#processAll(key, entries);
       } while (cursor !== '0-0' && !this.#closed);
     }
   }
 
-  async #process(key: string, [id, fields]: RawEntry): Promise<void> {
-    const { stream, group, routing } = this.#options;
-    if (fields === null) {
-      await this.#redis.call('XACK', [key, group, id]); // deleted before we read it
-      return;
-    }
+  /** Processes a batch of one stream concurrently, then acks what was handled in one `XACK`. */
+  async #processAll(key: string, entries: readonly RawEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const done = await Promise.all(entries.map((entry) => this.#process(key, entry)));
+    const ids: string[] = [];
+    for (let i = 0; i < entries.length; i++) if (done[i]) ids.push(entries[i]![0]);
+    if (ids.length > 0) await this.#redis.call('XACK', [key, this.#options.group, ...ids]);
+  }
+
+  /** Handles, moves or routes one entry; resolves `true` when it is to be acked on `key` (handled, or deleted). */
+  async #process(key: string, [id, fields]: RawEntry): Promise<boolean> {
+    const { stream, routing } = this.#options;
+    if (fields === null) return true; // deleted before we read it
     const entry: StreamEntry = { stream: key, id, fields };
     const lane = readMessageLane(fieldValue(fields, routing.header), 'redis-streams', routing.header);
     if (this.#self !== undefined) {
       // Untagged entries never reach a lane consumer: one put straight into a lane stream goes back.
-      if (lane === undefined) await this.#move(key, stream, entry);
-      else await this.#handle(entry, lane);
-      return;
+      if (lane !== undefined) return this.#handle(entry, lane);
+      await this.#move(key, stream, entry);
+      return false;
     }
-    if (lane === undefined) {
-      await this.#handle(entry, undefined);
-      return;
-    }
+    if (lane === undefined) return this.#handle(entry, undefined);
     const chain = routing.chain(lane);
     for (const target of chain) {
       if (!this.#live.has(target)) continue;
       if (target !== lane) countFellBack('redis-streams', lane, target);
       await this.#route(key, entry, target);
-      return;
+      return false; // the move acked it
     }
     const source = key === stream ? undefined : key.slice(stream.length + 1);
     if (routing.strict(lane) && source !== lane) {
       await this.#route(key, entry, lane);
-      return;
+      return false;
     }
     countFellBack('redis-streams', lane, undefined);
-    await this.#handle(entry, lane);
+    return this.#handle(entry, lane);
   }
 
   async #route(key: string, entry: StreamEntry, target: Lane): Promise<void> {
@@ -268,15 +270,16 @@ export class StreamLaneConsumer {
     return acked === 1;
   }
 
-  async #handle(entry: StreamEntry, lane: Lane | undefined): Promise<void> {
+  /** Runs the handler in `lane`; `true` when it succeeded (a failed entry stays pending: retried after claimIdleMs). */
+  async #handle(entry: StreamEntry, lane: Lane | undefined): Promise<boolean> {
     let failed = false;
     try {
       await runInMessageLane(lane, () => this.#handler(entry, lane));
     } catch {
-      failed = true; // left pending: retried after claimIdleMs
+      failed = true;
     }
     countConsumed('redis-streams', lane, this.#self, failed);
-    if (!failed) await this.#redis.call('XACK', [entry.stream, this.#options.group, entry.id]);
+    return !failed;
   }
 }
 
