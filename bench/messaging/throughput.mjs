@@ -3,9 +3,10 @@
 // same publish without the helper, three plain competing consumers on one queue), in the same run,
 // alternating rounds; the median of each is reported with the ratio lanes / plain.
 //
-// Two traffic mixes: "base" (untagged: what lane machinery costs when nobody is in a lane) and
-// "mixed" (half the messages in lanes gray and blue, which graylane moves once to their lane's
-// queue / stream / subject before the lane consumer gets them; the plain client cannot route them).
+// Two traffic mixes: "base" (untagged, three base consumers: what the lane machinery costs when
+// nobody is in a lane) and "mixed" (half the messages in lanes gray and blue, a base, a gray and a
+// blue consumer: graylane moves each lane message once to its lane's queue / stream / subject
+// through the base consumer; the plain client, three consumers, cannot route them).
 // Handlers do nothing. Needs the machine's brokers. Not a test: run it by hand.
 //
 //   npx tsc -b && node bench/messaging/throughput.mjs [amqp|redis-streams|nats|bullmq ...] [--n 4000] [--rounds 3]
@@ -97,8 +98,8 @@ const brokers = {
         };
         const consumers = [
           await amqpLanes.consumeLanes(conn, { queue: q, lane: null }, handler),
-          await amqpLanes.consumeLanes(conn, { queue: q, lane: 'gray' }, handler),
-          await amqpLanes.consumeLanes(conn, { queue: q, lane: 'blue' }, handler),
+          await amqpLanes.consumeLanes(conn, { queue: q, lane: mix === 'base' ? null : 'gray' }, handler),
+          await amqpLanes.consumeLanes(conn, { queue: q, lane: mix === 'base' ? null : 'blue' }, handler),
         ];
         await new Promise((r) => setTimeout(r, 300));
         const t0 = performance.now();
@@ -192,10 +193,19 @@ const brokers = {
         };
         const consumers = [
           await streamLanes.consumeLanes(redis, { stream: s, group: 'g', lane: null }, handler),
-          await streamLanes.consumeLanes(redis, { stream: s, group: 'g', lane: 'gray' }, handler),
-          await streamLanes.consumeLanes(redis, { stream: s, group: 'g', lane: 'blue' }, handler),
+          await streamLanes.consumeLanes(
+            redis,
+            { stream: s, group: 'g', lane: mix === 'base' ? null : 'gray' },
+            handler,
+          ),
+          await streamLanes.consumeLanes(
+            redis,
+            { stream: s, group: 'g', lane: mix === 'base' ? null : 'blue' },
+            handler,
+          ),
         ];
-        while (consumers[0].liveLanes().length < 2) await new Promise((r) => setTimeout(r, 20));
+        while (mix !== 'base' && consumers[0].liveLanes().length < 2)
+          await new Promise((r) => setTimeout(r, 20));
         const t0 = performance.now();
         await publish(s, n, mix, true);
         await waitCount(c, n);
@@ -269,8 +279,16 @@ const brokers = {
         };
         const consumers = [
           await natsLanes.consumeLanes(nc, { stream: s, durable: 'g', lane: null }, handler),
-          await natsLanes.consumeLanes(nc, { stream: s, durable: 'g', lane: 'gray' }, handler),
-          await natsLanes.consumeLanes(nc, { stream: s, durable: 'g', lane: 'blue' }, handler),
+          await natsLanes.consumeLanes(
+            nc,
+            { stream: s, durable: 'g', lane: mix === 'base' ? null : 'gray' },
+            handler,
+          ),
+          await natsLanes.consumeLanes(
+            nc,
+            { stream: s, durable: 'g', lane: mix === 'base' ? null : 'blue' },
+            handler,
+          ),
         ];
         await new Promise((r) => setTimeout(r, 300));
         const t0 = performance.now();
@@ -346,8 +364,14 @@ const brokers = {
         };
         const consumers = [
           await bullLanes.consumeLanes({ queue: name, connection, lane: null }, handler),
-          await bullLanes.consumeLanes({ queue: name, connection, lane: 'gray' }, handler),
-          await bullLanes.consumeLanes({ queue: name, connection, lane: 'blue' }, handler),
+          await bullLanes.consumeLanes(
+            { queue: name, connection, lane: mix === 'base' ? null : 'gray' },
+            handler,
+          ),
+          await bullLanes.consumeLanes(
+            { queue: name, connection, lane: mix === 'base' ? null : 'blue' },
+            handler,
+          ),
         ];
         await new Promise((r) => setTimeout(r, 500));
         const t0 = performance.now();

@@ -8,3 +8,5 @@ export type {
   MessageLaneCounters,
 } from './message-counters';
 export { messageLaneCounters, messagingChannels, resetMessageLaneCounters } from './message-counters';
+export type { MessagingMetrics, MessagingMetricsOptions } from './messaging-metrics';
+export { enableMessagingMetrics, MESSAGING_METRICS } from './messaging-metrics';
