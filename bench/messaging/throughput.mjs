@@ -72,7 +72,7 @@ const brokers = {
         const chans = [];
         for (let k = 0; k < 3; k++) {
           const ch = await conn.createChannel();
-          await ch.prefetch(20);
+          await ch.prefetch(100); // as consumeLanes (DEFAULT_AMQP_PREFETCH)
           await ch.consume(q, (m) => {
             c.n++;
             ch.ack(m);

@@ -7,7 +7,7 @@ import {
 } from '../lane-routing-options';
 
 /** Default {@link AmqpLaneConsumerOptions.prefetch}. */
-export const DEFAULT_AMQP_PREFETCH = 20;
+export const DEFAULT_AMQP_PREFETCH = 100;
 
 /** Options of `consumeLanes` (AMQP). */
 export interface AmqpLaneConsumerOptions extends LaneRoutingOptions {
