@@ -7,7 +7,14 @@ import {
   resetMessageLaneCounters,
 } from '@graylane/messaging';
 import { consumeLanes, laneStreamName, lanesKey, presenceKey } from '@graylane/messaging/redis-streams';
+import { context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { type DataPoint, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { Redis } from 'ioredis';
 import { brokerOrFail, uniqueName, waitFor } from './helpers';
 
@@ -93,4 +100,53 @@ test('message counters per lane, in diagnostics and as OpenTelemetry metrics', a
   assert.deepEqual(await counter(reader, MESSAGING_METRICS.fallbacks), {
     'graylane.broker=redis-streams,graylane.lane=gray,graylane.served_lane=(base)': 1,
   });
+});
+
+test('where OpenTelemetry is active, the span active when a handler starts gets graylane.lane', async (t) => {
+  const redis = await brokerOrFail(
+    'Redis',
+    '127.0.0.1:6379',
+    'redis-server --daemonize yes ...',
+    async () => {
+      const client = new Redis({
+        host: '127.0.0.1',
+        port: 6379,
+        lazyConnect: true,
+        retryStrategy: () => null,
+      });
+      client.on('error', () => undefined);
+      await client.connect();
+      return client;
+    },
+  );
+  const stream = uniqueName('gl-span');
+  await redis.xgroup('CREATE', stream, 'g', '0', 'MKSTREAM');
+  t.after(async () => {
+    await redis.del(stream, presenceKey(stream), lanesKey(stream));
+    redis.disconnect();
+  });
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(contextManager);
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  trace.setGlobalTracerProvider(provider);
+  t.after(() => {
+    trace.disable();
+    context.disable();
+  });
+  const tracer = trace.getTracer('test');
+  let handled = 0;
+  // Stands in for a consume span of an instrumentation: the consumer loop runs inside it.
+  const span = tracer.startSpan('consume');
+  const base = await context.with(trace.setSpan(context.active(), span), () =>
+    consumeLanes(redis, { stream, group: 'g', lane: null, livenessIntervalMs: 100 }, () => {
+      handled++;
+    }),
+  );
+  t.after(() => base.close());
+  await redis.xadd(stream, '*', 'v', '1', 'x-mse-tag', 'gray');
+  await waitFor(() => handled >= 1, 'entry handled');
+  span.end();
+  const [finished] = exporter.getFinishedSpans();
+  assert.equal(finished?.attributes['graylane.lane'], 'gray');
 });
