@@ -77,7 +77,7 @@ laneContract({
     return {
       consumer: (lane, handle, extra) =>
         consumeLanes(
-          { queue: name, connection, lane, livenessIntervalMs: LIVENESS_MS, concurrency: 20, ...extra },
+          { queue: name, connection, lane, livenessIntervalMs: LIVENESS_MS, concurrency: 50, ...extra },
           (job) => handle((job.data as { id: string }).id),
         ),
       send: (id, tag, viaContext) => send(queue, id, tag, viaContext),

@@ -89,7 +89,8 @@ laneContract({
       async consumer(lane, handle, extra) {
         return consumeLanes(
           await connect(),
-          { stream, group: GROUP, lane, livenessIntervalMs: LIVENESS_MS, ...extra },
+          // A long TTL: on a loaded machine a late heartbeat must not read as a crash (not tested here).
+          { stream, group: GROUP, lane, livenessIntervalMs: LIVENESS_MS, livenessTtlMs: 10_000, ...extra },
           (entry) => handle(idOf(entry.fields)),
         );
       },

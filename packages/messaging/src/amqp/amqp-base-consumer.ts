@@ -77,8 +77,14 @@ export class AmqpBaseConsumer extends AmqpHandling {
     if (announced !== undefined) {
       // A lane consumer started: watch its lane from now on. Not a message for the handler.
       const lane = parseLane(typeof announced === 'string' ? announced : String(announced));
-      if (lane === undefined) this.settle(message, true, false);
-      else this.#track(lane).firstRead?.finally(() => this.settle(message, true, false));
+      if (lane === undefined) {
+        this.settle(message, true, false);
+      } else {
+        const known = this.#lanes.get(lane);
+        // A lane seen before is read again now, so a consumer that comes back gets its lane at once.
+        const read = known === undefined ? this.#track(lane).firstRead : this.#read(lane, known);
+        void read?.finally(() => this.settle(message, true, false));
+      }
       return;
     }
     const header = this.options.routing.header;

@@ -115,7 +115,11 @@ export class BullLaneConsumer {
     const { routing, queue } = this.#options;
     if (job.name === ANNOUNCE_JOB_NAME && source === undefined && this.#self === undefined) {
       const lane = parseLane((job.data as { lane?: unknown } | null)?.lane);
-      if (lane !== undefined) await this.#track(lane).firstRead;
+      if (lane === undefined) return undefined;
+      const known = this.#lanes.get(lane);
+      // A lane seen before is read again now, so a worker that comes back gets its lane at once.
+      if (known === undefined) await this.#track(lane).firstRead;
+      else await this.#read(lane, known);
       return undefined;
     }
     const data = job.data as Record<string, unknown> | null;

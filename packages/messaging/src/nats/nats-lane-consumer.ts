@@ -84,7 +84,10 @@ export class NatsLaneConsumer {
     this.#hello = this.#nc.subscribe(`${prefix}.hello`, {
       callback: (_error, message) => {
         const lane = parseLane(message.string());
-        if (lane !== undefined) this.#track(lane);
+        if (lane === undefined) return;
+        const known = this.#lanes.get(lane);
+        if (known === undefined) this.#track(lane);
+        else void this.#read(lane, known); // a consumer that comes back gets its lane at once
       },
     });
     await this.#ensureDurable(stream, durable, filterSubject);
