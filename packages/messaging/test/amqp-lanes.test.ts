@@ -1,95 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { enablePropagation, withLane } from '@graylane/core';
-import { consumeLanes, lanePublishOptions, laneQueueName, presenceQueueName } from '@graylane/messaging/amqp';
-import amqplib, { type ChannelModel, type ConfirmChannel } from 'amqplib';
-import { brokerOrFail, uniqueName, waitFor } from './helpers';
-import { type ContractGroup, laneContract } from './lane-contract';
+import { test } from 'node:test';
+import { consumeLanes, lanePublishOptions } from '@graylane/messaging/amqp';
+import { admin, connect, contractBroker, publisher, send, workQueue } from './amqp-fixture';
+import { waitFor } from './helpers';
+import { laneContract } from './lane-contract';
 
-const LIVENESS_MS = 200;
-const connections: ChannelModel[] = [];
-
-async function connect(): Promise<ChannelModel> {
-  const connection = await brokerOrFail('RabbitMQ', '127.0.0.1:5672', 'rabbitmq-server -detached', () =>
-    amqplib.connect('amqp://guest:guest@127.0.0.1:5672'),
-  );
-  connection.on('error', () => undefined);
-  connections.push(connection);
-  return connection;
-}
-
-let admin: ChannelModel;
-let publisher: ConfirmChannel;
-const propagation = enablePropagation();
-
-before(async () => {
-  admin = await connect();
-  publisher = await admin.createConfirmChannel();
-});
-
-after(async () => {
-  propagation.disable();
-  for (const c of connections) await c.close().catch(() => undefined);
-});
-
-/** A work queue deleted, with its lane and presence queues, after the test. */
-async function workQueue(
-  t: { after(fn: () => Promise<void>): void },
-  lanes: readonly string[],
-): Promise<string> {
-  const queue = uniqueName('gl-amqp');
-  await publisher.assertQueue(queue, { durable: false });
-  t.after(async () => {
-    const ch = await admin.createChannel();
-    for (const name of [
-      queue,
-      ...lanes.flatMap((l) => [laneQueueName(queue, l), presenceQueueName(queue, l)]),
-    ]) {
-      await ch.deleteQueue(name).catch(() => undefined);
-    }
-    await ch.close().catch(() => undefined);
-  });
-  return queue;
-}
-
-function send(queue: string, id: number, tag: string | undefined, viaContext: boolean): void {
-  const options = { messageId: String(id) };
-  if (tag !== undefined && viaContext) {
-    withLane(tag, () => publisher.sendToQueue(queue, Buffer.from(String(id)), lanePublishOptions(options)));
-  } else {
-    const headers = tag === undefined ? {} : { 'x-mse-tag': tag };
-    publisher.sendToQueue(queue, Buffer.from(String(id)), { ...options, headers });
-  }
-}
-
-laneContract({
-  broker: 'amqp',
-  livenessMs: LIVENESS_MS,
-  async group(t): Promise<ContractGroup> {
-    const queue = await workQueue(t, ['gray', 'blue', 'red']);
-    return {
-      async consumer(lane, handle, extra) {
-        return consumeLanes(
-          await connect(),
-          { queue, lane, livenessIntervalMs: LIVENESS_MS, ...extra },
-          (message) => handle(message.properties.messageId as string),
-        );
-      },
-      send: (id, tag, viaContext) => send(queue, id, tag, viaContext),
-      flush: () => publisher.waitForConfirms(),
-      async backlog(lane) {
-        const ch = await admin.createChannel();
-        try {
-          return (await ch.checkQueue(laneQueueName(queue, lane))).messageCount;
-        } catch {
-          return 0;
-        } finally {
-          await ch.close().catch(() => undefined);
-        }
-      },
-    };
-  },
-});
+laneContract(contractBroker, ['handoff', 'strict']);
 
 test('amqp: a handler runs in its message lane — publishing again from it carries the lane', async (t) => {
   const queue = await workQueue(t, []);
