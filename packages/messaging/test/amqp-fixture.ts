@@ -67,6 +67,7 @@ export const contractBroker: ContractBroker = {
   async group(t): Promise<ContractGroup> {
     const queue = await workQueue(t, ['gray', 'blue', 'red']);
     return {
+      name: queue,
       async consumer(lane, handle, extra) {
         return consumeLanes(
           await connect(),

@@ -15,6 +15,8 @@ export interface ContractConsumer {
 
 /** One test run's group (queue, stream, ...), made unique per test and removed after it. */
 export interface ContractGroup {
+  /** The queue / stream name, for tests that start consumers elsewhere. */
+  readonly name?: string;
   /** Starts a consumer; its handler calls `handle(id)` for each message (id = what `send` was given). */
   consumer(
     lane: string | null,
