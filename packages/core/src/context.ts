@@ -30,6 +30,9 @@ const storage = laneStorage();
 // Hook slots: `null` when no integration is enabled, so the plain path is one null check.
 let enterRunner: EnterRunner | null = null;
 let contextFallback: ContextFallback | null = null;
+// The instance lane's context while `enableInstanceLane()` is on, else `null`: what work outside
+// any lane context (startup, timers set at startup, jobs) runs in. Read only when no store is set.
+let outsideContext: LaneContext | null = null;
 
 /** The base lane with nothing carried. Shared, never mutated. */
 export const BASE_CONTEXT: LaneContext = Object.freeze({ lane: undefined, carry: undefined });
@@ -69,7 +72,17 @@ export function setContextFallback(fallback: ContextFallback | null): void {
 }
 
 /**
- * Runs `fn` in `lane` (or in the base lane when `lane` is `undefined`) and returns its result.
+ * Installs (or with `null` removes) the context reported outside any lane context.
+ * @internal Used by `instance-lane.ts` only.
+ */
+export function setOutsideContext(context: LaneContext | null): void {
+  outsideContext = context;
+}
+
+/**
+ * Runs `fn` in `lane` (or in the base lane when `lane` is `undefined` or `null`) and returns its
+ * result. `withLane(null, fn)` forces the base lane, also where the instance lane would apply
+ * (see `enableInstanceLane`).
  * Everything `fn` starts — awaits, timers, emitters, streams — sees the lane.
  * Carried headers of the enclosing context are kept.
  *
@@ -79,11 +92,13 @@ export function setContextFallback(fallback: ContextFallback | null): void {
  *   await fetch('http://svc-b/'); // sent with x-mse-tag: gray once propagation is enabled
  * });
  */
-export function withLane<R>(lane: Lane | undefined, fn: () => R): R {
-  if (lane !== undefined && parseLane(lane) === undefined) throw new InvalidLaneError(lane);
+export function withLane<R>(lane: Lane | null | undefined, fn: () => R): R {
+  const own = lane === null ? undefined : lane;
+  if (own !== undefined && parseLane(own) === undefined) throw new InvalidLaneError(own);
   const parent = storage.getStore();
   const carry = parent === undefined ? undefined : parent.carry;
-  const context: LaneContext = carry === undefined ? laneContextFor(lane) : Object.freeze({ lane, carry });
+  const context: LaneContext =
+    carry === undefined ? laneContextFor(own) : Object.freeze({ lane: own, carry });
   if (enterRunner !== null) return enterRunner(context, fn);
   return storage.run(context, fn);
 }
@@ -122,7 +137,8 @@ export function createLaneContext(
 /**
  * The lane of the current async context, or `undefined` in the base lane. Never throws.
  * Outside any graylane context, and only while the OpenTelemetry bridge is enabled, the lane
- * entry of the active OpenTelemetry baggage is reported (see `enableOpenTelemetryBridge`).
+ * entry of the active OpenTelemetry baggage is reported (see `enableOpenTelemetryBridge`); else,
+ * while `enableInstanceLane()` is on, the instance lane.
  *
  * @example
  * withLane('gray', () => currentLane()); // 'gray'
@@ -131,9 +147,11 @@ export function createLaneContext(
 export function currentLane(): Lane | undefined {
   const context = storage.getStore();
   if (context !== undefined) return context.lane;
-  if (contextFallback === null) return undefined;
-  const fallback = contextFallback();
-  return fallback === undefined ? undefined : fallback.lane;
+  if (contextFallback !== null) {
+    const fallback = contextFallback();
+    if (fallback !== undefined) return fallback.lane;
+  }
+  return outsideContext === null ? undefined : outsideContext.lane;
 }
 
 /**
@@ -146,6 +164,9 @@ export function currentLane(): Lane | undefined {
 export function currentLaneContext(): LaneContext {
   const context = storage.getStore();
   if (context !== undefined) return context;
-  if (contextFallback === null) return BASE_CONTEXT;
-  return contextFallback() ?? BASE_CONTEXT;
+  if (contextFallback !== null) {
+    const fallback = contextFallback();
+    if (fallback !== undefined) return fallback;
+  }
+  return outsideContext ?? BASE_CONTEXT;
 }

@@ -41,6 +41,7 @@ export type {
   InvalidTagReason,
 } from './diagnostics';
 export { channels } from './diagnostics';
+export { DEFAULT_LABELS_FILE, parseDownwardLabels, readDownwardLabels } from './downward-labels';
 export {
   GraylaneError,
   InvalidLaneError,
@@ -51,12 +52,29 @@ export type { HttpHookMode } from './http-hook';
 export { isHttpToken } from './http-token';
 export type { CompiledIngress, IngressOptions, LaneExtractor, LaneSource } from './ingress';
 export { compileIngress, extractCarry, extractLane, laneFromHeaders } from './ingress';
+export type { InstanceLaneHandle, InstanceLaneOptions } from './instance-lane';
+export {
+  backgroundLane,
+  DEFAULT_LANE_ENV,
+  enableInstanceLane,
+  instanceLane,
+  readInstanceLane,
+  setInstanceLane,
+} from './instance-lane';
 export type { Lane } from './lane';
 export { isLane, parseLane } from './lane';
 export type { AxiosLike, LaneAxiosHandle, LaneAxiosOptions } from './lane-axios';
 export { laneAxios } from './lane-axios';
 export type { LaneDispatch, LaneDispatchOptions, LaneInterceptorOptions } from './lane-interceptor';
 export { laneInterceptor } from './lane-interceptor';
+export type { CompiledLaneLabels, LaneLabelMatch } from './lane-labels';
+export {
+  COMPILED_DEFAULT_LANE_LABELS,
+  compileLaneLabels,
+  DEFAULT_LANE_LABELS,
+  laneLabelFor,
+  matchLaneLabel,
+} from './lane-labels';
 export type { OpenTelemetryBridge, OpenTelemetryBridgeOptions } from './otel-bridge';
 export { enableOpenTelemetryBridge } from './otel-bridge';
 export type {

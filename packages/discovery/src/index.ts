@@ -1,3 +1,9 @@
+export {
+  DEFAULT_LABELS_FILE,
+  DEFAULT_LANE_ENV,
+  parseDownwardLabels,
+  readDownwardLabels,
+} from '@graylane/core';
 export type {
   BalancerName,
   Choice,
@@ -17,7 +23,6 @@ export type {
   RetryMessage,
 } from './diagnostics';
 export { discoveryChannels } from './diagnostics';
-export { DEFAULT_LABELS_FILE, parseDownwardLabels, readDownwardLabels } from './downward-labels';
 export type { DrainableServer, DrainOptions } from './drain';
 export { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_DRAIN_MS, drainAndClose } from './drain';
 export {
@@ -57,7 +62,7 @@ export {
 } from './outlier-detection';
 export type { Registration, Registry, RegistryListener, RegistryUpdate } from './registry';
 export type { RegisterOptions } from './self-register';
-export { closeOnSignals, DEFAULT_CLOSE_SIGNALS, DEFAULT_LANE_ENV, register } from './self-register';
+export { closeOnSignals, DEFAULT_CLOSE_SIGNALS, register } from './self-register';
 export type { ServiceHosts } from './service-hosts';
 export { DEFAULT_LOAD_TIMEOUT_MS, isServiceHost } from './service-hosts';
 export type {

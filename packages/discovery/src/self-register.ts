@@ -1,12 +1,8 @@
 import { networkInterfaces } from 'node:os';
-import { InvalidOptionError, parseLane } from '@graylane/core';
-import { DEFAULT_LABELS_FILE, readDownwardLabels } from './downward-labels';
+import { InvalidOptionError, parseLane, readInstanceLane } from '@graylane/core';
 import { type DrainableServer, type DrainOptions, drainAndClose, drainOptions, whenListening } from './drain';
 import { compileLaneLabels, DEFAULT_LANE_LABELS, laneLabelFor, matchLaneLabel } from './lane-labels';
 import type { Registration, Registry } from './registry';
-
-/** Environment variable holding the lane of this process's instance. */
-export const DEFAULT_LANE_ENV = 'GRAYLANE_LANE';
 
 /** Signals {@link closeOnSignals} listens to by default. */
 export const DEFAULT_CLOSE_SIGNALS: readonly NodeJS.Signals[] = Object.freeze(['SIGTERM', 'SIGINT']);
@@ -24,8 +20,9 @@ export interface RegisterOptions {
   readonly weight?: number;
   /**
    * This instance's lane; `null` = base (skips the environment and the labels file). When
-   * omitted: a lane label already in `labels`, else `$GRAYLANE_LANE`, else the downward-API
-   * labels file, else base.
+   * omitted: a lane label already in `labels`, else the instance lane of `@graylane/core`
+   * (`readInstanceLane()`: the lane set with `setInstanceLane()`, else `$GRAYLANE_LANE`, else the
+   * downward-API labels file, else base).
    */
   readonly lane?: string | null;
   /** Lane labels (as in `createDiscovery`): the first names the label written; all are read from the labels file. Default {@link DEFAULT_LANE_LABELS}. */
@@ -73,7 +70,12 @@ export async function register(registry: Registry, options: RegisterOptions): Pr
   if (own !== undefined) {
     checked(own.value, `labels.${own.key}`); // already labelled: keep the labels as given
   } else {
-    const lane = resolveLane(options, env, compiled);
+    const lane = readInstanceLane({
+      ...(options.lane === undefined ? {} : { lane: options.lane }),
+      laneLabels: compiled.source,
+      ...(options.labelsFile === undefined ? {} : { labelsFile: options.labelsFile }),
+      env,
+    });
     if (lane !== undefined) labels[laneLabelFor(lane, compiled)] = lane;
   }
   const host = options.host ?? (nonEmpty(env.POD_IP) || firstExternalIPv4() || '127.0.0.1');
@@ -101,23 +103,6 @@ export async function register(registry: Registry, options: RegisterOptions): Pr
   if (signals === true) closeOnSignals(registration, DEFAULT_CLOSE_SIGNALS, drain);
   else if (Array.isArray(signals)) closeOnSignals(registration, signals, drain);
   return registration;
-}
-
-function resolveLane(
-  options: RegisterOptions,
-  env: Readonly<Record<string, string | undefined>>,
-  compiled: ReturnType<typeof compileLaneLabels>,
-): string | undefined {
-  if (options.lane === null) return undefined;
-  if (options.lane !== undefined) return checked(options.lane, 'lane');
-  const fromEnv = nonEmpty(env[DEFAULT_LANE_ENV]);
-  if (fromEnv !== undefined) return checked(fromEnv, DEFAULT_LANE_ENV);
-  if (options.labelsFile === false) return undefined;
-  const file = options.labelsFile ?? DEFAULT_LABELS_FILE;
-  const podLabels = readDownwardLabels(file);
-  if (podLabels === undefined) return undefined;
-  const match = matchLaneLabel(podLabels, compiled);
-  return match === undefined ? undefined : checked(match.value, `${file}: ${match.key}`);
 }
 
 function checked(lane: unknown, path: string): string {

@@ -1,0 +1,436 @@
+// Message-lane throughput per broker: publish N messages and consume them all, with graylane
+// (produce helper + consumeLanes: one base and two lane consumers) against the plain client (the
+// same publish without the helper, three plain competing consumers on one queue), in the same run,
+// alternating rounds; the median of each is reported with the ratio lanes / plain.
+//
+// Two traffic mixes: "base" (untagged, three base consumers: what the lane machinery costs when
+// nobody is in a lane) and "mixed" (half the messages in lanes gray and blue, a base, a gray and a
+// blue consumer: graylane moves each lane message once to its lane's queue / stream / subject
+// through the base consumer; the plain client, three consumers, cannot route them).
+// Handlers do nothing. Needs the machine's brokers. Not a test: run it by hand.
+//
+//   npx tsc -b && node bench/messaging/throughput.mjs [amqp|redis-streams|nats|bullmq ...] [--n 4000] [--rounds 3]
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { withLane } from '@graylane/core';
+import * as amqpLanes from '@graylane/messaging/amqp';
+import * as bullLanes from '@graylane/messaging/bullmq';
+import * as natsLanes from '@graylane/messaging/nats';
+import * as streamLanes from '@graylane/messaging/redis-streams';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect as natsConnect, headers as natsHeaders } from '@nats-io/transport-node';
+import amqplib from 'amqplib';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+
+const { values: args, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { n: { type: 'string' }, rounds: { type: 'string', default: '3' } },
+});
+const ROUNDS = Number(args.rounds);
+const BROKERS = positionals.length > 0 ? positionals : ['amqp', 'redis-streams', 'nats', 'bullmq'];
+const N = { amqp: 4000, 'redis-streams': 4000, nats: 4000, bullmq: 2000 };
+const unique = (p) => `${p}-${process.pid}-${randomBytes(3).toString('hex')}`;
+const tagOf = (mix, i) =>
+  mix === 'base' ? undefined : i % 4 === 0 ? 'gray' : i % 4 === 1 ? 'blue' : undefined;
+
+function waitCount(counter, n) {
+  return new Promise((resolve) => {
+    const t = setInterval(() => {
+      if (counter.n >= n) {
+        clearInterval(t);
+        resolve();
+      }
+    }, 2);
+  });
+}
+
+// ---- per broker: setup(), plain(n, mix) and lanes(n, mix), each returning ms for n messages ----
+
+const brokers = {
+  async amqp() {
+    const conn = await amqplib.connect('amqp://guest:guest@127.0.0.1:5672');
+    const pub = await conn.createConfirmChannel();
+    const made = [];
+    async function queue() {
+      const q = unique('bench-amqp');
+      await pub.assertQueue(q, { durable: false });
+      made.push(
+        q,
+        ...['gray', 'blue'].flatMap((l) => [
+          amqpLanes.laneQueueName(q, l),
+          amqpLanes.presenceQueueName(q, l),
+        ]),
+      );
+      return q;
+    }
+    return {
+      async plain(n, mix) {
+        const q = await queue();
+        const c = { n: 0 };
+        const chans = [];
+        for (let k = 0; k < 3; k++) {
+          const ch = await conn.createChannel();
+          await ch.prefetch(100); // as consumeLanes (DEFAULT_AMQP_PREFETCH)
+          await ch.consume(q, (m) => {
+            c.n++;
+            ch.ack(m);
+          });
+          chans.push(ch);
+        }
+        const t0 = performance.now();
+        for (let i = 0; i < n; i++) {
+          const tag = tagOf(mix, i);
+          pub.sendToQueue(q, Buffer.from('x'), tag === undefined ? {} : { headers: { 'x-mse-tag': tag } });
+        }
+        await pub.waitForConfirms();
+        await waitCount(c, n);
+        const ms = performance.now() - t0;
+        for (const ch of chans) await ch.close();
+        return ms;
+      },
+      async lanes(n, mix) {
+        const q = await queue();
+        const c = { n: 0 };
+        const handler = () => {
+          c.n++;
+        };
+        const consumers = [
+          await amqpLanes.consumeLanes(conn, { queue: q, lane: null }, handler),
+          await amqpLanes.consumeLanes(conn, { queue: q, lane: mix === 'base' ? null : 'gray' }, handler),
+          await amqpLanes.consumeLanes(conn, { queue: q, lane: mix === 'base' ? null : 'blue' }, handler),
+        ];
+        await new Promise((r) => setTimeout(r, 300));
+        const t0 = performance.now();
+        for (let i = 0; i < n; i++) {
+          const tag = tagOf(mix, i);
+          const send = () => pub.sendToQueue(q, Buffer.from('x'), amqpLanes.lanePublishOptions());
+          if (tag === undefined) send();
+          else withLane(tag, send);
+        }
+        await pub.waitForConfirms();
+        await waitCount(c, n);
+        const ms = performance.now() - t0;
+        for (const x of consumers) await x.close();
+        return ms;
+      },
+      async close() {
+        const ch = await conn.createChannel();
+        for (const q of made) await ch.deleteQueue(q).catch(() => undefined);
+        await conn.close();
+      },
+    };
+  },
+
+  async 'redis-streams'() {
+    const redis = new Redis({ host: '127.0.0.1', port: 6379 });
+    const made = [];
+    async function stream() {
+      const s = unique('bench-stream');
+      await redis.xgroup('CREATE', s, 'g', '0', 'MKSTREAM');
+      made.push(
+        s,
+        streamLanes.presenceKey(s),
+        streamLanes.lanesKey(s),
+        streamLanes.laneStreamName(s, 'gray'),
+        streamLanes.laneStreamName(s, 'blue'),
+      );
+      return s;
+    }
+    async function publish(s, n, mix, helper) {
+      const p = redis.pipeline();
+      for (let i = 0; i < n; i++) {
+        const tag = tagOf(mix, i);
+        if (helper) {
+          const add = () => p.xadd(s, '*', ...streamLanes.laneFields(['v', 'x']));
+          if (tag === undefined) add();
+          else withLane(tag, add);
+        } else p.xadd(s, '*', ...(tag === undefined ? ['v', 'x'] : ['v', 'x', 'x-mse-tag', tag]));
+      }
+      await p.exec();
+    }
+    return {
+      async plain(n, mix) {
+        const s = await stream();
+        const c = { n: 0 };
+        let stop = false;
+        const readers = [0, 1, 2].map(async (k) => {
+          const r = redis.duplicate();
+          while (!stop) {
+            const reply = await r.xreadgroup(
+              'GROUP',
+              'g',
+              `c${k}`,
+              'COUNT',
+              50,
+              'BLOCK',
+              100,
+              'STREAMS',
+              s,
+              '>',
+            );
+            if (reply === null) continue;
+            const ids = reply[0][1].map(([id]) => id);
+            await r.xack(s, 'g', ...ids);
+            c.n += ids.length;
+          }
+          r.disconnect();
+        });
+        const t0 = performance.now();
+        await publish(s, n, mix, false);
+        await waitCount(c, n);
+        const ms = performance.now() - t0;
+        stop = true;
+        await Promise.all(readers);
+        return ms;
+      },
+      async lanes(n, mix) {
+        const s = await stream();
+        const c = { n: 0 };
+        const handler = () => {
+          c.n++;
+        };
+        const consumers = [
+          await streamLanes.consumeLanes(redis, { stream: s, group: 'g', lane: null }, handler),
+          await streamLanes.consumeLanes(
+            redis,
+            { stream: s, group: 'g', lane: mix === 'base' ? null : 'gray' },
+            handler,
+          ),
+          await streamLanes.consumeLanes(
+            redis,
+            { stream: s, group: 'g', lane: mix === 'base' ? null : 'blue' },
+            handler,
+          ),
+        ];
+        while (mix !== 'base' && consumers[0].liveLanes().length < 2)
+          await new Promise((r) => setTimeout(r, 20));
+        const t0 = performance.now();
+        await publish(s, n, mix, true);
+        await waitCount(c, n);
+        const ms = performance.now() - t0;
+        for (const x of consumers) await x.close();
+        return ms;
+      },
+      async close() {
+        if (made.length > 0) await redis.del(...made);
+        redis.disconnect();
+      },
+    };
+  },
+
+  async nats() {
+    const nc = await natsConnect({ servers: '127.0.0.1:4222' });
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    const made = [];
+    async function stream() {
+      const s = unique('bench_js').replace(/[^A-Za-z0-9_-]/g, '_');
+      await jsm.streams.add({ name: s, subjects: [`${s}.work`] });
+      made.push(s, `${s}-lanes`);
+      return s;
+    }
+    async function publish(s, n, mix, helper) {
+      const acks = [];
+      for (let i = 0; i < n; i++) {
+        const tag = tagOf(mix, i);
+        if (helper) {
+          const pub = () => js.publish(`${s}.work`, 'x', { headers: natsLanes.laneHeaders() });
+          acks.push(tag === undefined ? pub() : withLane(tag, pub));
+        } else {
+          const h = natsHeaders();
+          if (tag !== undefined) h.set('x-mse-tag', tag);
+          acks.push(js.publish(`${s}.work`, 'x', { headers: h }));
+        }
+        if (acks.length >= 256) await Promise.all(acks.splice(0));
+      }
+      await Promise.all(acks);
+    }
+    return {
+      async plain(n, mix) {
+        const s = await stream();
+        await jsm.consumers.add(s, { durable_name: 'g', ack_policy: AckPolicy.Explicit });
+        const c = { n: 0 };
+        let stop = false;
+        const loops = [0, 1, 2].map(async () => {
+          const consumer = await js.consumers.get(s, 'g');
+          while (!stop) {
+            const it = await consumer.fetch({ max_messages: 50, expires: 1000 });
+            for await (const m of it) {
+              c.n++;
+              m.ack();
+            }
+          }
+        });
+        const t0 = performance.now();
+        await publish(s, n, mix, false);
+        await waitCount(c, n);
+        const ms = performance.now() - t0;
+        stop = true;
+        await Promise.all(loops);
+        return ms;
+      },
+      async lanes(n, mix) {
+        const s = await stream();
+        const c = { n: 0 };
+        const handler = () => {
+          c.n++;
+        };
+        const consumers = [
+          await natsLanes.consumeLanes(nc, { stream: s, durable: 'g', lane: null }, handler),
+          await natsLanes.consumeLanes(
+            nc,
+            { stream: s, durable: 'g', lane: mix === 'base' ? null : 'gray' },
+            handler,
+          ),
+          await natsLanes.consumeLanes(
+            nc,
+            { stream: s, durable: 'g', lane: mix === 'base' ? null : 'blue' },
+            handler,
+          ),
+        ];
+        await new Promise((r) => setTimeout(r, 300));
+        const t0 = performance.now();
+        await publish(s, n, mix, true);
+        await waitCount(c, n);
+        const ms = performance.now() - t0;
+        for (const x of consumers) await x.close();
+        return ms;
+      },
+      async close() {
+        for (const s of made) await jsm.streams.delete(s).catch(() => undefined);
+        await nc.close();
+      },
+    };
+  },
+
+  async bullmq() {
+    const connection = { host: '127.0.0.1', port: 6379 };
+    const made = [];
+    function queue() {
+      const name = unique('bench-bull');
+      const q = new Queue(name, { connection });
+      made.push(
+        q,
+        ...['gray', 'blue'].map((l) => new Queue(bullLanes.laneQueueName(name, l), { connection })),
+      );
+      return { name, q };
+    }
+    async function publish(q, n, mix, helper) {
+      const jobs = [];
+      for (let i = 0; i < n; i++) {
+        const tag = tagOf(mix, i);
+        const data = { v: 'x' };
+        if (helper)
+          jobs.push({
+            name: 'j',
+            data:
+              tag === undefined
+                ? bullLanes.laneJobData(data)
+                : withLane(tag, () => bullLanes.laneJobData(data)),
+          });
+        else jobs.push({ name: 'j', data: tag === undefined ? data : { ...data, 'x-mse-tag': tag } });
+      }
+      for (let i = 0; i < jobs.length; i += 500) await q.addBulk(jobs.slice(i, i + 500));
+    }
+    return {
+      async plain(n, mix) {
+        const { name, q } = queue();
+        const c = { n: 0 };
+        const workers = [0, 1, 2].map(
+          () =>
+            new Worker(
+              name,
+              async () => {
+                c.n++;
+              },
+              { connection, concurrency: 10 },
+            ),
+        );
+        await Promise.all(workers.map((w) => w.waitUntilReady()));
+        const t0 = performance.now();
+        await publish(q, n, mix, false);
+        await waitCount(c, n);
+        const ms = performance.now() - t0;
+        for (const w of workers) await w.close();
+        return ms;
+      },
+      async lanes(n, mix) {
+        const { name, q } = queue();
+        const c = { n: 0 };
+        const handler = () => {
+          c.n++;
+        };
+        const consumers = [
+          await bullLanes.consumeLanes({ queue: name, connection, lane: null }, handler),
+          await bullLanes.consumeLanes(
+            { queue: name, connection, lane: mix === 'base' ? null : 'gray' },
+            handler,
+          ),
+          await bullLanes.consumeLanes(
+            { queue: name, connection, lane: mix === 'base' ? null : 'blue' },
+            handler,
+          ),
+        ];
+        await new Promise((r) => setTimeout(r, 500));
+        const t0 = performance.now();
+        await publish(q, n, mix, true);
+        await waitCount(c, n);
+        const ms = performance.now() - t0;
+        for (const x of consumers) await x.close();
+        return ms;
+      },
+      async close() {
+        for (const q of made) {
+          await q.obliterate({ force: true }).catch(() => undefined);
+          await q.close();
+        }
+      },
+    };
+  },
+};
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const rows = [];
+for (const name of BROKERS) {
+  const n = Number(args.n ?? N[name]);
+  const b = await brokers[name]();
+  try {
+    for (const mix of ['base', 'mixed']) {
+      const plain = [];
+      const lanes = [];
+      await b.plain(Math.min(n, 500), mix); // warm-up
+      await b.lanes(Math.min(n, 500), mix);
+      for (let r = 0; r < ROUNDS; r++) {
+        plain.push(n / ((await b.plain(n, mix)) / 1000));
+        lanes.push(n / ((await b.lanes(n, mix)) / 1000));
+      }
+      const row = { broker: name, mix, n, plain: median(plain), lanes: median(lanes) };
+      row.ratio = row.lanes / row.plain;
+      rows.push(row);
+      console.error(
+        `${name} ${mix}: plain ${row.plain.toFixed(0)} msg/s, lanes ${row.lanes.toFixed(0)} msg/s, ratio ${row.ratio.toFixed(2)}`,
+      );
+    }
+  } finally {
+    await b.close();
+  }
+}
+
+const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
+console.log(`\n### Message lanes: publish + consume throughput (${new Date().toISOString().slice(0, 10)})\n`);
+console.log(
+  `Node ${process.version}, ${os.platform()} ${os.arch()}, ${os.cpus().length} × ${cpu}, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}; median of ${ROUNDS} rounds; brokers on loopback.\n`,
+);
+console.log('| broker | traffic | messages | plain client msg/s | graylane msg/s | ratio |');
+console.log('|---|---|---|---|---|---|');
+for (const r of rows) {
+  console.log(
+    `| ${r.broker} | ${r.mix === 'base' ? 'all untagged' : 'half in lanes gray/blue'} | ${r.n} | ${r.plain.toFixed(0)} | ${r.lanes.toFixed(0)} | ${r.ratio.toFixed(2)} |`,
+  );
+}
+process.exit(0);

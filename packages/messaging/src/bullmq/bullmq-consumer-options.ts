@@ -1,0 +1,68 @@
+import { InvalidOptionError, type Lane, parseLane } from '@graylane/core';
+import type { ConnectionOptions, Job } from 'bullmq';
+import {
+  type CompiledLaneRouting,
+  compileLaneRouting,
+  type LaneRoutingOptions,
+} from '../lane-routing-options';
+
+/** Default {@link BullLaneConsumerOptions.concurrency}. */
+export const DEFAULT_BULL_CONCURRENCY = 10;
+
+/** Options of `consumeLanes` (BullMQ). */
+export interface BullLaneConsumerOptions extends LaneRoutingOptions {
+  /** The queue producers add jobs to. */
+  readonly queue: string;
+  /** BullMQ connection (as for `new Worker`). */
+  readonly connection: ConnectionOptions;
+  /** BullMQ key prefix. Default BullMQ's (`bull`). */
+  readonly prefix?: string;
+  /** Jobs processed at once per worker. Default {@link DEFAULT_BULL_CONCURRENCY}. */
+  readonly concurrency?: number;
+  /** Lanes a base consumer watches from its start, besides those it learns from jobs. Default `[]`. */
+  readonly lanes?: readonly string[];
+}
+
+/**
+ * Processes one job in its lane (`lane` undefined: untagged or an invalid tag); what it returns is
+ * the job's return value, what it throws fails the job (BullMQ's `attempts` and `backoff` apply).
+ */
+export type BullLaneProcessor = (job: Job, lane: Lane | undefined) => unknown;
+
+/** Validated options. */
+export interface CompiledBullOptions {
+  readonly queue: string;
+  readonly connection: ConnectionOptions;
+  readonly prefix: string | undefined;
+  readonly concurrency: number;
+  readonly lanes: readonly Lane[];
+  readonly routing: CompiledLaneRouting;
+}
+
+/** Validates the options at setup. */
+export function compileBullOptions(options: BullLaneConsumerOptions): CompiledBullOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', 'expected { queue, connection, lane?, ... }');
+  }
+  const { queue, connection, prefix } = options;
+  if (typeof queue !== 'string' || queue.length === 0 || queue.includes(':')) {
+    throw new InvalidOptionError('queue', 'expected a queue name without ":"');
+  }
+  if (typeof connection !== 'object' || connection === null) {
+    throw new InvalidOptionError('connection', 'expected BullMQ connection options or an ioredis client');
+  }
+  if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length === 0)) {
+    throw new InvalidOptionError('prefix', 'expected a non-empty string');
+  }
+  const concurrency = options.concurrency ?? DEFAULT_BULL_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) {
+    throw new InvalidOptionError('concurrency', 'expected an integer from 1 to 10000');
+  }
+  const routing = compileLaneRouting(options);
+  const lanes = options.lanes ?? [];
+  if (!Array.isArray(lanes)) throw new InvalidOptionError('lanes', 'expected an array of lanes');
+  lanes.forEach((lane: unknown, i) => {
+    if (parseLane(lane) === undefined) throw new InvalidOptionError(`lanes[${i}]`, 'expected a lane');
+  });
+  return Object.freeze({ queue, connection, prefix, concurrency, lanes: Object.freeze([...lanes]), routing });
+}

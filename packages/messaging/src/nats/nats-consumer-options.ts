@@ -1,0 +1,100 @@
+import { InvalidOptionError, type Lane, parseLane } from '@graylane/core';
+import type { JsMsg } from '@nats-io/jetstream';
+import {
+  type CompiledLaneRouting,
+  compileLaneRouting,
+  type LaneRoutingOptions,
+} from '../lane-routing-options';
+
+/** Default {@link NatsLaneConsumerOptions.batch}. */
+export const DEFAULT_NATS_BATCH = 50;
+/** Default {@link NatsLaneConsumerOptions.ackWaitMs}. */
+export const DEFAULT_NATS_ACK_WAIT_MS = 30_000;
+
+/** Options of `consumeLanes` (NATS JetStream). */
+export interface NatsLaneConsumerOptions extends LaneRoutingOptions {
+  /** The work stream producers publish to (yours, as without graylane). */
+  readonly stream: string;
+  /** The durable pull consumer base consumers share on `stream` (created when missing). */
+  readonly durable: string;
+  /** Subject filter of that durable when this call creates it. Default: none (the whole stream). */
+  readonly filterSubject?: string;
+  /** The stream that holds lane messages (work-queue retention; created when missing). Default `<stream>-lanes`. */
+  readonly laneStream?: string;
+  /** Subject prefix of lane messages and presence requests. Default `graylane.<stream>`. */
+  readonly subjectPrefix?: string;
+  /** Messages per pull (handled concurrently). Default {@link DEFAULT_NATS_BATCH}. */
+  readonly batch?: number;
+  /** `ack_wait` of the consumers this call creates: a crashed consumer's messages come back after it. Default {@link DEFAULT_NATS_ACK_WAIT_MS}. */
+  readonly ackWaitMs?: number;
+  /** Lanes a base consumer watches from its start, besides the lane durables it finds. Default `[]`. */
+  readonly lanes?: readonly string[];
+}
+
+/**
+ * Handles one message in its lane (`lane` undefined: untagged or an invalid tag). Resolve to
+ * `ack`; throw or reject to `nak` (redelivered, as with the plain client).
+ */
+export type NatsLaneHandler = (message: JsMsg, lane: Lane | undefined) => unknown;
+
+/** Validated options. */
+export interface CompiledNatsOptions {
+  readonly stream: string;
+  readonly durable: string;
+  readonly filterSubject: string | undefined;
+  readonly laneStream: string;
+  readonly prefix: string;
+  readonly batch: number;
+  readonly ackWaitMs: number;
+  readonly lanes: readonly Lane[];
+  readonly routing: CompiledLaneRouting;
+}
+
+const NAME = /^[A-Za-z0-9_-]{1,200}$/;
+const SUBJECT = /^[^\s*>]+(\.[^\s*>.]+)*$/;
+
+/** Validates the options at setup. */
+export function compileNatsOptions(options: NatsLaneConsumerOptions): CompiledNatsOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', 'expected { stream, durable, lane?, ... }');
+  }
+  const { stream, durable } = options;
+  if (typeof stream !== 'string' || !NAME.test(stream))
+    throw new InvalidOptionError('stream', 'expected a stream name');
+  if (typeof durable !== 'string' || !NAME.test(durable))
+    throw new InvalidOptionError('durable', 'expected a durable name');
+  const laneStream = options.laneStream ?? `${stream}-lanes`;
+  if (typeof laneStream !== 'string' || !NAME.test(laneStream) || laneStream === stream) {
+    throw new InvalidOptionError('laneStream', 'expected a stream name other than `stream`');
+  }
+  const prefix = options.subjectPrefix ?? `graylane.${stream}`;
+  if (typeof prefix !== 'string' || !SUBJECT.test(prefix))
+    throw new InvalidOptionError('subjectPrefix', 'expected a subject without wildcards');
+  const filterSubject = options.filterSubject;
+  if (filterSubject !== undefined && (typeof filterSubject !== 'string' || filterSubject.length === 0)) {
+    throw new InvalidOptionError('filterSubject', 'expected a subject');
+  }
+  const batch = options.batch ?? DEFAULT_NATS_BATCH;
+  if (!Number.isInteger(batch) || batch < 1 || batch > 10_000)
+    throw new InvalidOptionError('batch', 'expected an integer from 1 to 10000');
+  const ackWaitMs = options.ackWaitMs ?? DEFAULT_NATS_ACK_WAIT_MS;
+  if (!Number.isInteger(ackWaitMs) || ackWaitMs < 1000)
+    throw new InvalidOptionError('ackWaitMs', 'expected an integer ≥ 1000');
+  const routing = compileLaneRouting(options);
+  const lanes = options.lanes ?? [];
+  if (!Array.isArray(lanes)) throw new InvalidOptionError('lanes', 'expected an array of lanes');
+  lanes.forEach((lane: unknown, i) => {
+    if (parseLane(lane) === undefined) throw new InvalidOptionError(`lanes[${i}]`, 'expected a lane');
+  });
+  return Object.freeze({
+    stream,
+    durable,
+    filterSubject,
+    laneStream,
+    prefix,
+    batch,
+    ackWaitMs,
+    lanes: Object.freeze([...lanes]),
+    routing,
+  });
+}

@@ -1,0 +1,21 @@
+import { currentLane, LANE_HEADER } from '@graylane/core';
+import { type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node';
+
+/**
+ * NATS headers carrying the current lane (`x-mse-tag`), for `js.publish(subject, data, { headers })`.
+ * The current lane is the request's lane, else the instance lane while core's
+ * `enableInstanceLane()` is on. Headers that already carry a tag keep it; no lane: `existing` is
+ * returned as given (possibly `undefined`).
+ *
+ * @param header Default `x-mse-tag`.
+ * @example
+ * await js.publish('orders.created', body, { headers: laneHeaders() });
+ */
+export function laneHeaders(existing?: MsgHdrs, header: string = LANE_HEADER): MsgHdrs | undefined {
+  const lane = currentLane();
+  if (lane === undefined) return existing;
+  if (existing?.has(header)) return existing;
+  const out = existing ?? natsHeaders();
+  out.set(header, lane);
+  return out;
+}

@@ -1,0 +1,308 @@
+import { type Lane, parseLane } from '@graylane/core';
+import {
+  AckPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+} from '@nats-io/jetstream';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { readMessageLane } from '../internal/lane-tag';
+import { runInMessageLane } from '../internal/run-in-lane';
+import { countConsumed, countFellBack, countRouted, publishLiveness } from '../message-counters';
+import type { CompiledNatsOptions, NatsLaneHandler } from './nats-consumer-options';
+import { laneDurableName, laneOfDurable, laneSubject, presenceSubject } from './nats-names';
+
+/** Header a base consumer adds when it moves a message to a lane subject: where it was published. */
+export const ORIGIN_SUBJECT_HEADER = 'x-graylane-subject';
+
+interface LaneState {
+  live: boolean | undefined;
+  firstRead: Promise<void> | null;
+  durable: Promise<void> | null;
+  /** The drain loop while this base consumer reads the lane's durable (no live lane consumer). */
+  drain: Promise<void> | null;
+}
+
+// fetch() holds a pull request open this long at most (the client's minimum is 1 s).
+const MIN_EXPIRES_MS = 1000;
+
+/**
+ * One member of a consumer group shared by several lanes (both roles: see `consumeLanes`). Pulls
+ * in batches with `fetch()`, so stopping never strands a delivered message.
+ */
+export class NatsLaneConsumer {
+  readonly #options: CompiledNatsOptions;
+  readonly #nc: NatsConnection;
+  readonly #handler: NatsLaneHandler;
+  readonly #self: Lane | undefined;
+  readonly #lanes = new Map<Lane, LaneState>();
+  #js!: JetStreamClient;
+  #jsm!: JetStreamManager;
+  #presence: Subscription | null = null;
+  #hello: Subscription | null = null;
+  #main: Promise<void> | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  constructor(options: CompiledNatsOptions, nc: NatsConnection, handler: NatsLaneHandler) {
+    this.#options = options;
+    this.#nc = nc;
+    this.#handler = handler;
+    this.#self = options.routing.lane;
+  }
+
+  get lane(): Lane | undefined {
+    return this.#self;
+  }
+
+  liveLanes(): Lane[] {
+    if (this.#self !== undefined) return [this.#self];
+    const live: Lane[] = [];
+    for (const [lane, state] of this.#lanes) if (state.live === true) live.push(lane);
+    return live.sort();
+  }
+
+  async start(): Promise<void> {
+    const { stream, durable, laneStream, prefix, filterSubject, routing } = this.#options;
+    this.#jsm = await jetstreamManager(this.#nc);
+    this.#js = jetstream(this.#nc);
+    await this.#ensureLaneStream();
+    if (this.#self !== undefined) {
+      const name = laneDurableName(durable, this.#self);
+      await this.#ensureDurable(laneStream, name, laneSubject(prefix, this.#self));
+      this.#presence = this.#nc.subscribe(presenceSubject(prefix, this.#self), {
+        callback: (_error, message) => void message.respond(),
+      });
+      this.#nc.publish(`${prefix}.hello`, this.#self); // base consumers learn the lane at once
+      await this.#nc.flush();
+      this.#main = this.#loop(laneStream, name, this.#self, () => true);
+      return;
+    }
+    this.#hello = this.#nc.subscribe(`${prefix}.hello`, {
+      callback: (_error, message) => {
+        const lane = parseLane(message.string());
+        if (lane === undefined) return;
+        const known = this.#lanes.get(lane);
+        if (known === undefined) this.#track(lane);
+        else void this.#read(lane, known); // a consumer that comes back gets its lane at once
+      },
+    });
+    await this.#ensureDurable(stream, durable, filterSubject);
+    const known = new Set<Lane>(this.#options.lanes);
+    for await (const info of this.#jsm.consumers.list(laneStream)) {
+      const lane = laneOfDurable(durable, info.name);
+      if (lane !== undefined) known.add(lane);
+    }
+    await Promise.all([...known].map((lane) => this.#track(lane).firstRead));
+    this.#main = this.#loop(stream, durable, undefined, () => true);
+    this.#timer = setInterval(() => void this.#poll(), routing.livenessIntervalMs);
+    this.#timer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#presence !== null) {
+      this.#presence.unsubscribe(); // base consumers see "no responders" from now on
+      await this.#nc.flush().catch(() => undefined);
+    }
+    this.#closed = true;
+    this.#hello?.unsubscribe();
+    if (this.#timer !== null) clearInterval(this.#timer);
+    await Promise.allSettled([this.#main, ...[...this.#lanes.values()].map((s) => s.drain)]);
+  }
+
+  async #ensureLaneStream(): Promise<void> {
+    const { laneStream, prefix } = this.#options;
+    try {
+      await this.#jsm.streams.info(laneStream);
+    } catch {
+      try {
+        await this.#jsm.streams.add({
+          name: laneStream,
+          subjects: [`${prefix}.lane.>`],
+          retention: RetentionPolicy.Workqueue,
+        });
+      } catch (error) {
+        await this.#jsm.streams.info(laneStream).catch(() => Promise.reject(error)); // created meanwhile?
+      }
+    }
+  }
+
+  async #ensureDurable(stream: string, name: string, filter: string | undefined): Promise<void> {
+    try {
+      await this.#jsm.consumers.info(stream, name);
+    } catch {
+      await this.#jsm.consumers.add(stream, {
+        durable_name: name,
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: this.#options.ackWaitMs * 1_000_000,
+        ...(filter === undefined ? {} : { filter_subject: filter }),
+      });
+    }
+  }
+
+  async #loop(
+    stream: string,
+    durable: string,
+    source: Lane | undefined,
+    active: () => boolean,
+  ): Promise<void> {
+    const { batch, routing } = this.#options;
+    const expires = Math.max(MIN_EXPIRES_MS, routing.livenessIntervalMs);
+    while (!this.#closed && active()) {
+      try {
+        const consumer = await this.#js.consumers.get(stream, durable);
+        while (!this.#closed && active()) {
+          const messages = await consumer.fetch({ max_messages: batch, expires });
+          const work: Promise<void>[] = [];
+          for await (const message of messages) work.push(this.#process(message, source));
+          await Promise.all(work);
+        }
+      } catch {
+        if (!this.#closed) await new Promise((r) => setTimeout(r, routing.livenessIntervalMs).unref());
+      }
+    }
+  }
+
+  async #process(message: JsMsg, source: Lane | undefined): Promise<void> {
+    const { header } = this.#options.routing;
+    const raw = message.headers?.has(header) ? message.headers.get(header) : undefined;
+    const lane = readMessageLane(raw, 'nats', header);
+    if (this.#self !== undefined) {
+      if (lane !== undefined) await this.#handle(message, lane);
+      else await this.#returnUntagged(message);
+      return;
+    }
+    if (lane === undefined) {
+      await this.#handle(message, undefined);
+      return;
+    }
+    const chain = this.#options.routing.chain(lane);
+    for (const l of chain) {
+      const state = this.#track(l);
+      if (state.live === undefined && state.firstRead !== null) await state.firstRead;
+    }
+    for (const target of chain) {
+      if (this.#lanes.get(target)?.live !== true) continue;
+      if (target !== lane) countFellBack('nats', lane, target);
+      await this.#forward(message, target);
+      return;
+    }
+    if (this.#options.routing.strict(lane) && source !== lane) {
+      await this.#forward(message, lane);
+      return;
+    }
+    countFellBack('nats', lane, undefined);
+    await this.#handle(message, lane);
+  }
+
+  /** Moves a message to its lane subject (deduplicated by message id), then acks it. */
+  async #forward(message: JsMsg, target: Lane): Promise<void> {
+    const { prefix } = this.#options;
+    const state = this.#track(target);
+    try {
+      await this.#laneDurable(target, state);
+      const headers = message.headers!;
+      if (!headers.has(ORIGIN_SUBJECT_HEADER)) headers.set(ORIGIN_SUBJECT_HEADER, message.subject);
+      await this.#js.publish(laneSubject(prefix, target), message.data, {
+        headers,
+        msgID: `${message.info.stream}:${message.seq}`,
+      });
+      countRouted(target);
+      message.ack();
+    } catch {
+      state.durable = null;
+      message.nak();
+    }
+  }
+
+  /** Untagged messages never reach a lane consumer: one published straight to a lane subject goes back to where it came from. */
+  async #returnUntagged(message: JsMsg): Promise<void> {
+    const origin = message.headers?.has(ORIGIN_SUBJECT_HEADER)
+      ? message.headers.get(ORIGIN_SUBJECT_HEADER)
+      : '';
+    if (origin === '') {
+      message.term('graylane: untagged message on a lane subject, with no origin to return it to');
+      return;
+    }
+    try {
+      await this.#js.publish(origin, message.data, {
+        headers: message.headers!,
+        msgID: `${message.info.stream}:${message.seq}`,
+      });
+      message.ack();
+    } catch {
+      message.nak();
+    }
+  }
+
+  async #handle(message: JsMsg, lane: Lane | undefined): Promise<void> {
+    let failed = false;
+    try {
+      await runInMessageLane(lane, () => this.#handler(message, lane));
+    } catch {
+      failed = true;
+    }
+    countConsumed('nats', lane, this.#self, failed);
+    if (failed) message.nak();
+    else message.ack();
+  }
+
+  /** Creates the lane's durable on the lane stream once. */
+  #laneDurable(lane: Lane, state: LaneState): Promise<void> {
+    const { laneStream, durable, prefix } = this.#options;
+    state.durable ??= this.#ensureDurable(
+      laneStream,
+      laneDurableName(durable, lane),
+      laneSubject(prefix, lane),
+    );
+    return state.durable;
+  }
+
+  #track(lane: Lane): LaneState {
+    let state = this.#lanes.get(lane);
+    if (state === undefined) {
+      state = { live: undefined, firstRead: null, durable: null, drain: null };
+      this.#lanes.set(lane, state);
+      state.firstRead = this.#read(lane, state);
+    }
+    return state;
+  }
+
+  /** Asks the lane's presence subject: a reply means a live lane consumer, "no responders" none. */
+  async #read(lane: Lane, state: LaneState): Promise<void> {
+    const { prefix, routing, stream, laneStream, durable } = this.#options;
+    let live: boolean;
+    try {
+      await this.#nc.request(presenceSubject(prefix, lane), undefined, {
+        timeout: Math.min(1000, routing.livenessIntervalMs * 2),
+      });
+      live = true;
+    } catch (error) {
+      if (!/no responders/i.test(String((error as Error).message))) return; // slow or disconnected: keep the last view
+      live = false;
+    }
+    if (state.live !== live) {
+      state.live = live;
+      publishLiveness('nats', stream, lane, live);
+    }
+    if (this.#closed || live || routing.strict(lane) || state.drain !== null) return;
+    const name = laneDurableName(durable, lane);
+    state.drain = (async () => {
+      await this.#laneDurable(lane, state);
+      await this.#loop(laneStream, name, lane, () => state.live === false);
+    })()
+      .catch(() => undefined)
+      .finally(() => {
+        state.drain = null;
+      });
+  }
+
+  async #poll(): Promise<void> {
+    if (this.#closed) return;
+    await Promise.all([...this.#lanes].map(([lane, state]) => this.#read(lane, state)));
+  }
+}

@@ -1,0 +1,108 @@
+import { InvalidOptionError, type Lane, parseLane } from '@graylane/core';
+import {
+  type CompiledLaneRouting,
+  compileLaneRouting,
+  type LaneRoutingOptions,
+} from '../lane-routing-options';
+
+/** Default {@link StreamLaneConsumerOptions.batch}. */
+export const DEFAULT_STREAM_BATCH = 50;
+/** Default {@link StreamLaneConsumerOptions.claimIdleMs}. */
+export const DEFAULT_CLAIM_IDLE_MS = 30_000;
+
+/** Options of `consumeLanes` (Redis Streams). */
+export interface StreamLaneConsumerOptions extends LaneRoutingOptions {
+  /** The stream producers `XADD` to. */
+  readonly stream: string;
+  /** The consumer group every lane shares (created on the lane streams; on the stream too, from `startId`). */
+  readonly group: string;
+  /** This consumer's name in the group. Default `<hostname>-<pid>-<random>`. */
+  readonly consumer?: string;
+  /** Where the group starts on `stream` when this call creates it. Default `'$'` (new entries). */
+  readonly startId?: string;
+  /** Entries per `XREADGROUP` (handled concurrently). Default {@link DEFAULT_STREAM_BATCH}. */
+  readonly batch?: number;
+  /**
+   * Entries pending longer than this on a consumer of the same lane are claimed (`XAUTOCLAIM`), so
+   * a crashed peer's entries are retried. Default {@link DEFAULT_CLAIM_IDLE_MS}.
+   */
+  readonly claimIdleMs?: number;
+  /**
+   * How long a lane consumer's presence lasts without a refresh: its crash is noticed after this.
+   * Default 3 × `livenessIntervalMs`.
+   */
+  readonly livenessTtlMs?: number;
+  /** Lanes a base consumer watches from its start, besides those in `<stream>~lanes`. Default `[]`. */
+  readonly lanes?: readonly string[];
+}
+
+/** One stream entry, as `XREADGROUP` returns it. */
+export interface StreamEntry {
+  /** The stream it was read from (`<stream>` or a lane stream). */
+  readonly stream: string;
+  readonly id: string;
+  /** `[field, value, field, value, ...]`. */
+  readonly fields: readonly string[];
+}
+
+/**
+ * Handles one entry in its lane (`lane` undefined: untagged or an invalid tag). Resolve to
+ * `XACK`; throw or reject to leave it pending (retried after `claimIdleMs`, as in any group).
+ */
+export type StreamLaneHandler = (entry: StreamEntry, lane: Lane | undefined) => unknown;
+
+/** Validated options. */
+export interface CompiledStreamOptions {
+  readonly stream: string;
+  readonly group: string;
+  readonly consumer: string | undefined;
+  readonly startId: string;
+  readonly batch: number;
+  readonly claimIdleMs: number;
+  readonly livenessTtlMs: number;
+  readonly lanes: readonly Lane[];
+  readonly routing: CompiledLaneRouting;
+}
+
+function name(value: unknown, path: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 512) {
+    throw new InvalidOptionError(path, 'expected a non-empty string');
+  }
+  return value;
+}
+
+function integer(value: number, path: string, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(path, `expected an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** Validates the options at setup. */
+export function compileStreamOptions(options: StreamLaneConsumerOptions): CompiledStreamOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', 'expected { stream, group, lane?, ... }');
+  }
+  const routing = compileLaneRouting(options);
+  const lanes = options.lanes ?? [];
+  if (!Array.isArray(lanes)) throw new InvalidOptionError('lanes', 'expected an array of lanes');
+  lanes.forEach((lane: unknown, i) => {
+    if (parseLane(lane) === undefined) throw new InvalidOptionError(`lanes[${i}]`, 'expected a lane');
+  });
+  return Object.freeze({
+    stream: name(options.stream, 'stream'),
+    group: name(options.group, 'group'),
+    consumer: options.consumer === undefined ? undefined : name(options.consumer, 'consumer'),
+    startId: name(options.startId ?? '$', 'startId'),
+    batch: integer(options.batch ?? DEFAULT_STREAM_BATCH, 'batch', 1, 10_000),
+    claimIdleMs: integer(options.claimIdleMs ?? DEFAULT_CLAIM_IDLE_MS, 'claimIdleMs', 100, 86_400_000),
+    livenessTtlMs: integer(
+      options.livenessTtlMs ?? 3 * routing.livenessIntervalMs,
+      'livenessTtlMs',
+      routing.livenessIntervalMs + 1,
+      86_400_000,
+    ),
+    lanes: Object.freeze([...lanes]),
+    routing,
+  });
+}

@@ -1,0 +1,4 @@
+import { contractBroker } from './amqp-fixture';
+import { laneContract } from './lane-contract';
+
+laneContract(contractBroker, ['volume']);

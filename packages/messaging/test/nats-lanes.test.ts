@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { consumeLanes, laneHeaders } from '@graylane/messaging/nats';
+import { waitFor } from './helpers';
+import { laneContract } from './lane-contract';
+import { admin, contractBroker, DURABLE, natsConnection, send, workStream } from './nats-fixture';
+
+laneContract(contractBroker, ['handoff', 'strict']);
+
+test('nats: a handler runs in its message lane — publishing again from it carries the lane', async (t) => {
+  const stream = await workStream(t);
+  const got: Array<[string, string | undefined]> = [];
+  const sub = admin.subscribe(`${stream}.out`, {
+    callback: (_e, m) => {
+      got.push([m.string(), m.headers?.has('x-mse-tag') ? m.headers.get('x-mse-tag') : undefined]);
+    },
+  });
+  t.after(() => sub.unsubscribe());
+  const relay = await consumeLanes(
+    await natsConnection(),
+    { stream, durable: DURABLE, lane: null },
+    (message) => {
+      admin.publish(`${stream}.out`, message.data, { headers: laneHeaders() });
+    },
+  );
+  t.after(() => relay.close());
+  await send(stream, 1, 'feature-x', false);
+  await send(stream, 2, undefined, false);
+  await waitFor(() => got.length === 2, 'relayed messages');
+  assert.deepEqual(got.sort(), [
+    ['1', 'feature-x'],
+    ['2', undefined],
+  ]);
+});
+
+test('nats: options are validated at setup', async () => {
+  const nc = await natsConnection();
+  const bad: Array<[Record<string, unknown>, string]> = [
+    [{ durable: 'd' }, 'stream'],
+    [{ stream: 's' }, 'durable'],
+    [{ stream: 's', durable: 'd', lane: 'a/b' }, 'lane'],
+    [{ stream: 's', durable: 'd', laneStream: 's' }, 'laneStream'],
+    [{ stream: 's', durable: 'd', subjectPrefix: 'a.>' }, 'subjectPrefix'],
+    [{ stream: 's', durable: 'd', batch: 0 }, 'batch'],
+  ];
+  for (const [options, path] of bad) {
+    await assert.rejects(
+      consumeLanes(nc, options as never, () => undefined),
+      (err: { code?: string; path?: string }) => err.code === 'GL_ERR_INVALID_OPTION' && err.path === path,
+      path,
+    );
+  }
+});
