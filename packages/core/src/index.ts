@@ -42,6 +42,7 @@ export type {
 } from './diagnostics';
 export { channels } from './diagnostics';
 export {
+  FactoryNotCalledError,
   GraylaneError,
   InvalidImportError,
   InvalidLaneError,
@@ -58,6 +59,7 @@ export type { AxiosLike, LaneAxiosHandle, LaneAxiosOptions } from './lane-axios'
 export { laneAxios } from './lane-axios';
 export type { LaneDispatch, LaneDispatchOptions, LaneInterceptorOptions } from './lane-interceptor';
 export { laneInterceptor } from './lane-interceptor';
+export { assertKnownOptions, closestKey, factoryNotCalled, isIncomingRequest } from './options';
 export type { OpenTelemetryBridge, OpenTelemetryBridgeOptions } from './otel-bridge';
 export { enableOpenTelemetryBridge } from './otel-bridge';
 export type {

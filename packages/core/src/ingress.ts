@@ -13,6 +13,7 @@ import type { InvalidTagMessage } from './diagnostics';
 import { InvalidOptionError } from './errors';
 import { HTTP_TOKEN } from './internal/http-token';
 import { type Lane, parseLane } from './lane';
+import { assertKnownOptions } from './options';
 
 /** A header (or metadata key) that names a lane, optionally through a value -> lane map. */
 export interface LaneSource {
@@ -38,6 +39,15 @@ export interface IngressOptions {
   /** Extra request headers carried downstream like the lane (e.g. `x-user-id`, `x-request-id`). Default none. */
   readonly carry?: readonly string[];
 }
+
+/** Every key of {@link IngressOptions} (checked by `assertKnownOptions`). */
+const INGRESS_OPTION_KEYS: readonly string[] = Object.keys({
+  header: 1,
+  sources: 1,
+  baggageKey: 1,
+  baggageValues: 1,
+  carry: 1,
+} satisfies Record<keyof IngressOptions, 1>);
 
 /** Reads a lane from a carrier. Never throws; invalid input is ignored and counted. */
 export type LaneExtractor<C> = (carrier: C) => Lane | undefined;
@@ -67,6 +77,7 @@ export function compileIngress(options: IngressOptions = {}): CompiledIngress {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new InvalidOptionError('options', 'must be an object');
   }
+  assertKnownOptions('compileIngress()', options, INGRESS_OPTION_KEYS);
   // `header` is checked even when `sources` (which wins) is given: a typo should not pass silently.
   const header = compileSource(options.header ?? LANE_HEADER, 'header');
   let sources: CompiledSource[];

@@ -11,9 +11,15 @@ import {
   undiciHookState,
   writeOutbound,
 } from './internal/outbound-headers';
+import { assertKnownOptions } from './options';
 
 /** Options of {@link laneInterceptor}. */
 export interface LaneInterceptorOptions extends OutboundOptions {}
+
+const LANE_INTERCEPTOR_OPTION_KEYS: readonly string[] = Object.keys({
+  header: 1,
+  carry: 1,
+} satisfies Record<keyof LaneInterceptorOptions, 1>);
 
 /** The part of undici's `DispatchOptions` the interceptor reads. */
 export interface LaneDispatchOptions {
@@ -112,6 +118,7 @@ function taggedOptions(
 export function laneInterceptor(
   options?: LaneInterceptorOptions,
 ): <D extends LaneDispatch>(dispatch: D) => D {
+  assertKnownOptions('laneInterceptor()', options, LANE_INTERCEPTOR_OPTION_KEYS);
   const config: OutboundConfig = compileOutbound(options);
   return function laneInterceptor<D extends LaneDispatch>(dispatch: D): D {
     const next = dispatch as unknown as Dispatch;

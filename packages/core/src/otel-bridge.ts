@@ -6,6 +6,7 @@ import { addEnterHook, type EnterHook, removeEnterHook, runEnterChain } from './
 import { HTTP_TOKEN } from './internal/http-token';
 import { loadOtelApi, type OtelApiModule } from './internal/otel-api';
 import { parseLane } from './lane';
+import { assertKnownOptions } from './options';
 
 /** Options of {@link enableOpenTelemetryBridge}. */
 export interface OpenTelemetryBridgeOptions {
@@ -19,6 +20,11 @@ export interface OpenTelemetryBridgeOptions {
    */
   readonly readActiveBaggage?: boolean;
 }
+
+const OPEN_TELEMETRY_BRIDGE_OPTION_KEYS: readonly string[] = Object.keys({
+  baggageKey: 1,
+  readActiveBaggage: 1,
+} satisfies Record<keyof OpenTelemetryBridgeOptions, 1>);
 
 /** Handle returned by {@link enableOpenTelemetryBridge}. */
 export interface OpenTelemetryBridge {
@@ -168,6 +174,7 @@ export function enableOpenTelemetryBridge(options: OpenTelemetryBridgeOptions = 
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'must be an object');
   }
+  assertKnownOptions('enableOpenTelemetryBridge()', options, OPEN_TELEMETRY_BRIDGE_OPTION_KEYS);
   const key = options.baggageKey ?? LANE_BAGGAGE_KEY;
   if (typeof key !== 'string' || !HTTP_TOKEN.test(key)) {
     throw new InvalidOptionError('baggageKey', `${JSON.stringify(key)} is not a baggage key (a token)`);

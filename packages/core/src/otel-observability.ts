@@ -4,6 +4,7 @@ import { BASE_LANE_KEY, MAX_COUNTED_LANES, OTHER_LANES } from './counters';
 import { channels, type IngressLaneMessage, type InvalidTagMessage } from './diagnostics';
 import { InvalidOptionError } from './errors';
 import { loadOtelApi, type OtelApiModule } from './internal/otel-api';
+import { assertKnownOptions } from './options';
 
 /** The span attribute that names a request's lane. */
 export const LANE_SPAN_ATTRIBUTE = 'graylane.lane';
@@ -63,6 +64,13 @@ export interface LaneObservabilityOptions {
   /** Where notable events go. Default: nowhere (silent). */
   readonly logger?: LaneLogger;
 }
+
+const LANE_OBSERVABILITY_OPTION_KEYS: readonly string[] = Object.keys({
+  meter: 1,
+  metrics: 1,
+  spanAttribute: 1,
+  logger: 1,
+} satisfies Record<keyof LaneObservabilityOptions, 1>);
 
 /** Handle returned by {@link enableLaneObservability}. */
 export interface LaneObservability {
@@ -312,6 +320,7 @@ export function enableLaneObservability(options: LaneObservabilityOptions = {}):
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'must be an object');
   }
+  assertKnownOptions('enableLaneObservability()', options, LANE_OBSERVABILITY_OPTION_KEYS);
   const metrics = options.metrics ?? true;
   if (typeof metrics !== 'boolean') throw new InvalidOptionError('metrics', 'must be a boolean');
   const spanAttribute = options.spanAttribute ?? LANE_SPAN_ATTRIBUTE;

@@ -6,6 +6,7 @@ import {
   type OutboundOptions,
   outboundCounters,
 } from './internal/outbound-headers';
+import { assertKnownOptions } from './options';
 import { enableOpenTelemetryBridge, type OpenTelemetryBridge } from './otel-bridge';
 import { installUndiciHook, uninstallUndiciHook } from './undici-hook';
 
@@ -31,6 +32,14 @@ export interface PropagationOptions extends OutboundOptions {
    */
   readonly openTelemetry?: boolean | 'auto';
 }
+
+const PROPAGATION_OPTION_KEYS: readonly string[] = Object.keys({
+  header: 1,
+  carry: 1,
+  undici: 1,
+  http: 1,
+  openTelemetry: 1,
+} satisfies Record<keyof PropagationOptions, 1>);
 
 /** Returned by {@link enablePropagation}. */
 export interface PropagationHandle {
@@ -156,6 +165,7 @@ function sameSettings(a: Settings, b: Settings): boolean {
  * // on shutdown: propagation.disable();
  */
 export function enablePropagation(options?: PropagationOptions): PropagationHandle {
+  assertKnownOptions('enablePropagation()', options, PROPAGATION_OPTION_KEYS);
   const settings = compileSettings(options);
   if (active !== null) {
     if (!sameSettings(active, settings)) {

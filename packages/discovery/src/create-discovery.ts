@@ -1,4 +1,11 @@
-import { channels, currentLane, InvalidOptionError, MAX_COUNTED_LANES, parseLane } from '@graylane/core';
+import {
+  assertKnownOptions,
+  channels,
+  currentLane,
+  InvalidOptionError,
+  MAX_COUNTED_LANES,
+  parseLane,
+} from '@graylane/core';
 import { ClosedError, NoInstanceError, RegistryUnavailableError } from './errors';
 import type { Instance } from './instance';
 import { type BalancerCode, type Bucket, P2C, RANDOM, ROUND_ROBIN } from './internal/bucket';
@@ -42,6 +49,14 @@ export interface DiscoveryOptions {
   /** Default `'round-robin'` (smooth weighted). */
   readonly balancer?: BalancerName;
 }
+
+const DISCOVERY_OPTION_KEYS: readonly string[] = Object.keys({
+  registry: 1,
+  laneLabels: 1,
+  fallback: 1,
+  strict: 1,
+  balancer: 1,
+} satisfies Record<keyof DiscoveryOptions, 1>);
 
 /** Options of {@link Discovery.ready}. */
 export interface ReadyOptions {
@@ -154,6 +169,7 @@ class LaneDiscovery implements Discovery {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError('options', 'expected { registry, ... }');
     }
+    assertKnownOptions('createDiscovery()', options, DISCOVERY_OPTION_KEYS);
     const { registry } = options;
     if (typeof registry !== 'object' || registry === null || typeof registry.subscribe !== 'function') {
       throw new InvalidOptionError('registry', 'expected a Registry (subscribe, register, close)');

@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
 import type { Discovery } from './create-discovery';
 import type { Instance } from './instance';
 import { hostPort } from './internal/host-port';
@@ -35,6 +35,12 @@ export interface LaneAxiosDiscoveryOptions {
   readonly hostHeader?: 'service' | 'instance';
 }
 
+const LANE_AXIOS_DISCOVERY_OPTION_KEYS: readonly string[] = Object.keys({
+  discovery: 1,
+  services: 1,
+  hostHeader: 1,
+} satisfies Record<keyof LaneAxiosDiscoveryOptions, 1>);
+
 const ABSOLUTE_URL = /^[a-z][a-z\d+\-.]*:\/\//i;
 
 /**
@@ -55,6 +61,7 @@ export function laneAxiosDiscovery(axios: AxiosLike, options: LaneAxiosDiscovery
   if (typeof axios?.interceptors?.request?.use !== 'function') {
     throw new InvalidOptionError('axios', 'expected an axios instance');
   }
+  assertKnownOptions('laneAxiosDiscovery()', options, LANE_AXIOS_DISCOVERY_OPTION_KEYS);
   const discovery = options?.discovery;
   if (typeof discovery?.pick !== 'function') {
     throw new InvalidOptionError('discovery', 'expected a Discovery (createDiscovery())');

@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
 import type { Dispatcher, Pool } from 'undici';
 import type { Discovery } from './create-discovery';
 import type { Instance } from './instance';
@@ -33,6 +33,14 @@ export interface LaneDispatcherOptions {
   /** Options of the per-instance undici `Pool`s. */
   readonly poolOptions?: Pool.Options;
 }
+
+const LANE_DISPATCHER_OPTION_KEYS: readonly string[] = Object.keys({
+  discovery: 1,
+  dispatcher: 1,
+  services: 1,
+  hostHeader: 1,
+  poolOptions: 1,
+} satisfies Record<keyof LaneDispatcherOptions, 1>);
 
 /** A request origin that names a service. */
 interface Target {
@@ -69,6 +77,7 @@ const classes = new WeakMap<Undici, new (options: LaneDispatcherOptions, undici:
  * const res = await request('http://svc-b/orders', { dispatcher }); // gray instance in lane gray
  */
 export function laneDispatcher(options: LaneDispatcherOptions): Dispatcher {
+  assertKnownOptions('laneDispatcher()', options, LANE_DISPATCHER_OPTION_KEYS);
   const undici = loadPeer<Undici>('undici', 'laneDispatcher()');
   let LaneDispatcher = classes.get(undici);
   if (LaneDispatcher === undefined) {

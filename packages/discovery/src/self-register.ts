@@ -1,5 +1,5 @@
 import { networkInterfaces } from 'node:os';
-import { InvalidOptionError, parseLane } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError, parseLane } from '@graylane/core';
 import { DEFAULT_LABELS_FILE, readDownwardLabels } from './downward-labels';
 import { compileLaneLabels, DEFAULT_LANE_LABELS, laneLabelFor, matchLaneLabel } from './lane-labels';
 import type { Registration, Registry } from './registry';
@@ -37,6 +37,20 @@ export interface RegisterOptions {
   readonly closeOnSignals?: boolean | readonly NodeJS.Signals[];
 }
 
+const REGISTER_OPTION_KEYS: readonly string[] = Object.keys({
+  service: 1,
+  port: 1,
+  id: 1,
+  host: 1,
+  labels: 1,
+  weight: 1,
+  lane: 1,
+  laneLabels: 1,
+  labelsFile: 1,
+  env: 1,
+  closeOnSignals: 1,
+} satisfies Record<keyof RegisterOptions, 1>);
+
 /**
  * Registers this process as an instance of `service`, labelled with its lane. The lane comes
  * from `options.lane`, else a lane label in `options.labels`, else `$GRAYLANE_LANE`, else the
@@ -54,6 +68,7 @@ export async function register(registry: Registry, options: RegisterOptions): Pr
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'expected { service, port, ... }');
   }
+  assertKnownOptions('register()', options, REGISTER_OPTION_KEYS);
   const compiled = compileLaneLabels(options.laneLabels ?? DEFAULT_LANE_LABELS);
   const env = options.env ?? process.env;
   const labels: Record<string, string> = { ...options.labels };

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { InvalidOptionError } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
 import { ClosedError, InvalidInstanceError, RegistryUnavailableError } from './errors';
 import type { Instance, ServiceInstanceInit } from './instance';
 import { toError } from './internal/caught';
@@ -43,6 +43,15 @@ export interface StaticRegistryOptions {
   readonly pollIntervalMs?: number;
 }
 
+const STATIC_REGISTRY_OPTION_KEYS: readonly string[] = Object.keys({
+  instances: 1,
+  file: 1,
+  env: 1,
+  watch: 1,
+  debounceMs: 1,
+  pollIntervalMs: 1,
+} satisfies Record<keyof StaticRegistryOptions, 1>);
+
 interface Subscriber {
   readonly listener: RegistryListener;
   active: boolean;
@@ -82,6 +91,7 @@ export class StaticRegistry implements Registry {
   constructor(options: StaticRegistryOptions = {}) {
     if (typeof options !== 'object' || options === null)
       throw new InvalidOptionError('options', 'expected an object');
+    assertKnownOptions('staticRegistry()', options, STATIC_REGISTRY_OPTION_KEYS);
     const fixed = options.instances === undefined ? [] : entriesFromList(options.instances, 'instances');
     const envName = options.env ?? DEFAULT_INSTANCES_ENV;
     if (envName !== false) {

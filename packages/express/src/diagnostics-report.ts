@@ -1,4 +1,5 @@
 import {
+  assertKnownOptions,
   BASE_LANE_KEY,
   compileTrust,
   type IngressCounters,
@@ -83,6 +84,14 @@ export interface DiagnosticsReportOptions {
   /** Include the process-wide ingress counters (`ingressCounters()` from core). Default `true`. */
   readonly counters?: boolean;
 }
+
+const DIAGNOSTICS_REPORT_OPTION_KEYS: readonly string[] = Object.keys({
+  discovery: 1,
+  rules: 1,
+  trust: 1,
+  title: 1,
+  counters: 1,
+} satisfies Record<keyof DiagnosticsReportOptions, 1>);
 
 /** A row of the routing table: one instance. `lane` is `null` for base. */
 export interface RoutingTableRow {
@@ -236,6 +245,7 @@ export function compileReportOptions(options: DiagnosticsReportOptions): Compile
  * report.counters.fallbacks; // [{ service: 'svc-b', from: 'gray', to: null, calls: 3 }]
  */
 export function diagnosticsReport(options: DiagnosticsReportOptions = {}): DiagnosticsReport {
+  assertKnownOptions('diagnosticsReport()', options, DIAGNOSTICS_REPORT_OPTION_KEYS);
   return buildReport(compileReportOptions(options));
 }
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { InvalidOptionError } from '@graylane/core';
+import { assertKnownOptions, factoryNotCalled, InvalidOptionError, isIncomingRequest } from '@graylane/core';
 import { buildReport, compileReportOptions, type DiagnosticsReportOptions } from './diagnostics-report';
 import { renderDiagnosticsHtml } from './internal/diagnostics-html';
 
@@ -8,6 +8,15 @@ export interface DiagnosticsRouterOptions extends DiagnosticsReportOptions {
   /** Reload the HTML page every this many seconds (0: never). Default 0. */
   readonly refreshSeconds?: number;
 }
+
+const DIAGNOSTICS_ROUTER_OPTION_KEYS: readonly string[] = Object.keys({
+  discovery: 1,
+  rules: 1,
+  trust: 1,
+  title: 1,
+  counters: 1,
+  refreshSeconds: 1,
+} satisfies Record<keyof DiagnosticsRouterOptions, 1>);
 
 type Next = (err?: unknown) => void;
 
@@ -50,7 +59,19 @@ function formatFor(req: IncomingMessage, path: string, query: string): Format | 
  * app.use('/graylane', diagnosticsRouter({ discovery, rules, trust: 'strip', title: 'edge' }));
  * app.use(laneEdge({ rules }));
  */
-export function diagnosticsRouter(options: DiagnosticsRouterOptions = {}) {
+export function diagnosticsRouter(
+  options: DiagnosticsRouterOptions = {},
+): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
+  if (isIncomingRequest(options)) {
+    // biome-ignore lint/complexity/noArguments: `app.use(diagnosticsRouter)` hands the factory (req, res, next)
+    const next: unknown = arguments[2];
+    return factoryNotCalled(
+      'diagnosticsRouter',
+      "app.use('/graylane', diagnosticsRouter({ discovery }))",
+      next,
+    );
+  }
+  assertKnownOptions('diagnosticsRouter()', options, DIAGNOSTICS_ROUTER_OPTION_KEYS);
   const report = compileReportOptions(options);
   const refreshSeconds = options.refreshSeconds ?? 0;
   if (!Number.isInteger(refreshSeconds) || refreshSeconds < 0) {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  assertKnownOptions,
   CompiledRules,
   type CompileRulesOptions,
   channels,
@@ -9,8 +10,10 @@ import {
   type EdgeDecision,
   type EdgeDecisionMessage,
   extractLane,
+  factoryNotCalled,
   type IngressOptions,
   InvalidOptionError,
+  isIncomingRequest,
   LANE_HEADER,
   type Lane,
   NO_DECISION,
@@ -39,6 +42,14 @@ export interface LaneEdgeOptions extends CompileRulesOptions {
   readonly ingress?: IngressOptions;
 }
 
+const LANE_EDGE_OPTION_KEYS: readonly string[] = Object.keys({
+  rules: 1,
+  trust: 1,
+  ingress: 1,
+  maxInputLength: 1,
+  random: 1,
+} satisfies Record<keyof LaneEdgeOptions, 1>);
+
 type Next = (err?: unknown) => void;
 type MutableHeaders = Record<string, string | string[] | number | undefined>;
 
@@ -63,10 +74,18 @@ type MutableHeaders = Record<string, string | string[] | number | undefined>;
  * }));
  * app.get('/', (req, res) => res.json({ lane: currentLane() }));
  */
-export function laneEdge(options: LaneEdgeOptions) {
+export function laneEdge(
+  options: LaneEdgeOptions,
+): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
+  if (isIncomingRequest(options)) {
+    // biome-ignore lint/complexity/noArguments: `app.use(laneEdge)` hands the factory (req, res, next)
+    const next: unknown = arguments[2];
+    return factoryNotCalled('laneEdge', 'app.use(laneEdge({ rules }))', next);
+  }
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'expected { rules, trust?, ingress? }');
   }
+  assertKnownOptions('laneEdge()', options, LANE_EDGE_OPTION_KEYS);
   const rules = isCompiled(options.rules) ? options.rules : compileRules(options.rules, options);
   const trust = compileTrust(options.trust, 'strip');
   const ingress = compileIngress(options.ingress);

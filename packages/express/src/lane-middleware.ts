@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  assertKnownOptions,
   BASE_CONTEXT,
   type CompiledIngress,
   compileIngress,
@@ -8,7 +9,9 @@ import {
   currentLaneContext,
   extractCarry,
   extractLane,
+  factoryNotCalled,
   type IngressOptions,
+  isIncomingRequest,
   type LaneContext,
   RECORD_GETTER,
   withLaneContext,
@@ -17,6 +20,14 @@ import { keepEventsInLane } from './internal/request-events';
 
 /** Options of {@link laneMiddleware}: where to read the lane and which headers to carry. */
 export interface LaneMiddlewareOptions extends IngressOptions {}
+
+const LANE_MIDDLEWARE_OPTION_KEYS: readonly string[] = Object.keys({
+  header: 1,
+  sources: 1,
+  baggageKey: 1,
+  baggageValues: 1,
+  carry: 1,
+} satisfies Record<keyof LaneMiddlewareOptions, 1>);
 
 type Next = (err?: unknown) => void;
 
@@ -46,7 +57,15 @@ function enterLane(context: LaneContext, req: IncomingMessage, res: ServerRespon
  * app.use(laneMiddleware());
  * app.get('/', async (req, res) => res.json({ lane: currentLane() }));
  */
-export function laneMiddleware(options: LaneMiddlewareOptions = {}) {
+export function laneMiddleware(
+  options: LaneMiddlewareOptions = {},
+): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
+  if (isIncomingRequest(options)) {
+    // biome-ignore lint/complexity/noArguments: `app.use(laneMiddleware)` hands the factory (req, res, next)
+    const next: unknown = arguments[2];
+    return factoryNotCalled('laneMiddleware', 'app.use(laneMiddleware())', next);
+  }
+  assertKnownOptions('laneMiddleware()', options, LANE_MIDDLEWARE_OPTION_KEYS);
   const compiled: CompiledIngress = compileIngress(options);
   return function laneMiddleware(req: IncomingMessage, res: ServerResponse, next: Next): void {
     const headers = req.headers;

@@ -1,4 +1,11 @@
-import { currentLaneContext, InvalidOptionError, LANE_METADATA_KEY, type LaneContext } from '@graylane/core';
+import {
+  assertKnownOptions,
+  currentLaneContext,
+  FactoryNotCalledError,
+  InvalidOptionError,
+  LANE_METADATA_KEY,
+  type LaneContext,
+} from '@graylane/core';
 import {
   InterceptingCall,
   type Interceptor,
@@ -16,6 +23,11 @@ export interface LaneClientInterceptorOptions {
   readonly carry?: boolean;
 }
 
+const LANE_CLIENT_INTERCEPTOR_OPTION_KEYS: readonly string[] = Object.keys({
+  metadataKey: 1,
+  carry: 1,
+} satisfies Record<keyof LaneClientInterceptorOptions, 1>);
+
 /**
  * A grpc-js client interceptor that writes the current lane (`currentLaneContext()`: the lane and
  * any carried headers) into the outgoing metadata of every call, unless the caller already set
@@ -30,6 +42,11 @@ export interface LaneClientInterceptorOptions {
  * withLane('gray', () => client.unary({}, callback)); // sent with x-mse-tag: gray
  */
 export function laneClientInterceptor(options: LaneClientInterceptorOptions = {}): Interceptor {
+  // `interceptors: [laneClientInterceptor]`: grpc-js calls the factory with (callOptions, nextCall).
+  if (typeof (options as { method_definition?: unknown }).method_definition === 'object') {
+    throw new FactoryNotCalledError('laneClientInterceptor', 'interceptors: [laneClientInterceptor()]');
+  }
+  assertKnownOptions('laneClientInterceptor()', options, LANE_CLIENT_INTERCEPTOR_OPTION_KEYS);
   const key = options.metadataKey ?? LANE_METADATA_KEY;
   if (typeof key !== 'string' || !isTextMetadataKey(key)) {
     throw new InvalidOptionError('metadataKey', `${JSON.stringify(key)} is not a text metadata key`);

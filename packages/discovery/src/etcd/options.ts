@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
 import type { IOptions } from 'etcd3';
 import { positiveOption, retryDelayOptions } from '../internal/number-options';
 
@@ -54,6 +54,16 @@ export interface EtcdRegistryOptions {
   readonly clientOptions?: Omit<IOptions, 'hosts'>;
 }
 
+const ETCD_REGISTRY_OPTION_KEYS: readonly string[] = Object.keys({
+  endpoints: 1,
+  prefix: 1,
+  ttlSeconds: 1,
+  requestTimeoutMs: 1,
+  retryInitialMs: 1,
+  retryMaxMs: 1,
+  clientOptions: 1,
+} satisfies Record<keyof EtcdRegistryOptions, 1>);
+
 /** Options after validation, with defaults applied. */
 export interface ResolvedEtcdOptions {
   readonly hosts: string[];
@@ -70,6 +80,7 @@ export function resolveEtcdOptions(options: EtcdRegistryOptions): ResolvedEtcdOp
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('etcdRegistry', 'expected an options object with `endpoints`');
   }
+  assertKnownOptions('etcdRegistry()', options, ETCD_REGISTRY_OPTION_KEYS);
   const raw = options.endpoints;
   const hosts = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? [...raw] : [];
   if (hosts.length === 0 || hosts.some((h) => typeof h !== 'string' || h.length === 0)) {

@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
 import type { KubeConfig } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { positiveOption, retryDelayOptions } from '../internal/number-options';
 
@@ -97,6 +97,23 @@ export interface KubernetesRegistryOptions {
   readonly retryMaxMs?: number;
 }
 
+const KUBERNETES_REGISTRY_OPTION_KEYS: readonly string[] = Object.keys({
+  kubeConfig: 1,
+  namespace: 1,
+  services: 1,
+  pageSize: 1,
+  watchTimeoutSeconds: 1,
+  requestTimeoutMs: 1,
+  retryInitialMs: 1,
+  retryMaxMs: 1,
+} satisfies Record<keyof KubernetesRegistryOptions, 1>);
+
+const KUBERNETES_SERVICE_OPTION_KEYS: readonly string[] = Object.keys({
+  selector: 1,
+  port: 1,
+  namespace: 1,
+} satisfies Record<keyof KubernetesServiceOptions, 1>);
+
 /** A port option after validation: by name, by number, or the first declared port. */
 export type PortSpec = string | number | undefined;
 
@@ -192,6 +209,7 @@ export function resolveServiceOptions(value: unknown, path: string): ResolvedSer
   if (value === undefined) return { selector: undefined, port: undefined, namespace: undefined };
   if (!isRecord(value))
     throw new InvalidOptionError(path, 'expected an object `{ selector?, port?, namespace? }`');
+  assertKnownOptions(`kubernetesRegistry() ${path}`, value, KUBERNETES_SERVICE_OPTION_KEYS);
   return {
     selector: selectorOption(value.selector, `${path}.selector`),
     port: portOption(value.port, `${path}.port`),
@@ -204,6 +222,7 @@ export function resolveKubernetesOptions(options: KubernetesRegistryOptions): Re
   if (!isRecord(options)) {
     throw new InvalidOptionError('kubernetesRegistry', 'expected an options object with `services`');
   }
+  assertKnownOptions('kubernetesRegistry()', options, KUBERNETES_REGISTRY_OPTION_KEYS);
   const kubeConfig = options.kubeConfig;
   if (
     kubeConfig !== undefined &&
