@@ -21,7 +21,14 @@ export { laneAxiosDiscovery } from './lane-axios';
 export type { LaneDispatcherOptions } from './lane-dispatcher';
 export { laneDispatcher } from './lane-dispatcher';
 export type { CompiledLaneLabels, LaneLabelMatch } from './lane-labels';
-export { compileLaneLabels, DEFAULT_LANE_LABELS, laneLabelFor, laneOf, matchLaneLabel } from './lane-labels';
+export {
+  compileLaneLabels,
+  DEFAULT_LANE_LABELS,
+  laneLabelFor,
+  laneOf,
+  matchLaneLabel,
+  UNCONFIGURED_LANE_LABEL_WARNING,
+} from './lane-labels';
 export {
   isServiceName,
   MAX_SERVICE_NAME_LENGTH,

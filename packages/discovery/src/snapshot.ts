@@ -1,6 +1,8 @@
+import { isLane } from '@graylane/core';
 import type { Bucket } from './internal/bucket';
 import { errorCode } from './internal/caught';
 import type { ServiceState } from './internal/service-state';
+import { matchLaneLabel, unconfiguredLaneLabel } from './lane-labels';
 
 /** One instance as diagnostics show it. `lane` is `null` for base. */
 export interface InstanceSnapshot {
@@ -10,6 +12,13 @@ export interface InstanceSnapshot {
   readonly weight: number;
   readonly healthy: boolean;
   readonly lane: string | null;
+  /** The label that gave the lane (`alicloud.service.tag`), or `null` for a base instance. */
+  readonly laneLabel: string | null;
+  /**
+   * For a base instance: a label that looks like a lane label but is not configured (`lane`,
+   * `version`, a misspelled lane label...), also warned once as `GL_WARN_UNCONFIGURED_LANE_LABEL`.
+   */
+  readonly unconfiguredLaneLabel: string | null;
   /** Times this instance was picked by this discovery. */
   readonly picks: number;
   /** Requests in flight, as reported through `report()` (P2C). */
@@ -104,6 +113,9 @@ function bucketSnapshot(state: ServiceState, bucket: Bucket): LaneBucketSnapshot
         weight: i.weight,
         healthy: i.healthy,
         lane,
+        laneLabel: lane === null ? null : (matchLaneLabel(i.labels, state.laneLabels)?.key ?? null),
+        unconfiguredLaneLabel:
+          lane === null ? (unconfiguredLaneLabel(i.labels, state.laneLabels, isLane) ?? null) : null,
         picks: (state.pickHistory.get(i.id) ?? 0) + current,
         outstanding: position === undefined ? 0 : position.bucket.outstandingAt(position.index),
       };

@@ -1,8 +1,13 @@
 // Everything discovery knows about one service: the last good instance set, its lane buckets and
 // the resolved route of every lane. Rebuilt on each registry update; read by pick().
-import { OTHER_LANES, parseLane } from '@graylane/core';
+import { isLane, OTHER_LANES, parseLane } from '@graylane/core';
 import type { Instance } from '../instance';
-import { type CompiledLaneLabels, matchLaneLabel } from '../lane-labels';
+import {
+  type CompiledLaneLabels,
+  matchLaneLabel,
+  UNCONFIGURED_LANE_LABEL_WARNING,
+  unconfiguredLaneLabel,
+} from '../lane-labels';
 import { type BalancerCode, Bucket } from './bucket';
 
 /** Routing configuration shared by every service of one discovery (validated at setup). */
@@ -73,6 +78,14 @@ export class ServiceState {
   readonly watchers = new Set<(instances: readonly Instance[]) => void>();
   readonly waiters = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
 
+  /** Instances already warned about a label that looks like an unconfigured lane label. */
+  readonly #warned = new Set<string>();
+
+  /** The lane labels this discovery reads (for snapshots). */
+  get laneLabels(): CompiledLaneLabels {
+    return this.#config.labels;
+  }
+
   constructor(service: string, config: RoutingConfig) {
     this.service = service;
     this.#config = config;
@@ -85,6 +98,26 @@ export class ServiceState {
     this.#resolveAll();
   }
 
+  /**
+   * Warns once per instance whose labels hold no configured lane label but one that looks like a
+   * lane label (`lane: gray`): it is served as a base instance, so untagged traffic reaches it.
+   */
+  #checkLabels(instance: Instance): void {
+    if (this.#warned.has(instance.id)) return;
+    const key = unconfiguredLaneLabel(instance.labels, this.#config.labels, isLane);
+    if (key === undefined) return;
+    this.#warned.add(instance.id);
+    const value = instance.labels[key]!;
+    process.emitWarning(
+      `instance ${instance.id} of service ${this.service} has label ${JSON.stringify(`${key}: ${value}`)}, ` +
+        `which looks like a lane label but is not one of laneLabels (${this.#config.labels.source.join(', ')}): ` +
+        'it is served as a BASE instance, so untagged traffic reaches it. Label it ' +
+        `${JSON.stringify(`${this.#config.labels.source[0]!.replace(/\*$/, value)}: ${value}`)}, or add ` +
+        `${JSON.stringify(key)} to laneLabels if it names the lane.`,
+      { code: UNCONFIGURED_LANE_LABEL_WARNING },
+    );
+  }
+
   /** Rebuilds buckets and routes from a complete instance set. */
   apply(instances: readonly Instance[]): void {
     const config = this.#config;
@@ -95,6 +128,7 @@ export class ServiceState {
       const match = matchLaneLabel(instance.labels, config.labels);
       if (match === undefined) {
         base.push(instance);
+        this.#checkLabels(instance);
       } else if (parseLane(match.value) === undefined) {
         invalid.push({ instance, label: match.key, value: match.value });
       } else {
