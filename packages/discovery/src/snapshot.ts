@@ -68,6 +68,12 @@ export interface ServiceSnapshot {
   readonly loaded: boolean;
   /** When the last good set arrived (ISO 8601), or `null`. */
   readonly updatedAt: string | null;
+  /**
+   * When the registry started failing for this service (ISO 8601): the first failure since the
+   * last good set, which stays in use (`loaded`) or never came (`!loaded`). `null` while the
+   * registry delivers.
+   */
+  readonly staleSince: string | null;
   /** The registry's last failure for this service (the last good set stayed in use). */
   readonly lastError: { readonly message: string; readonly code: string | null; readonly at: string } | null;
   /** Base bucket first, then lanes by name. */
@@ -149,6 +155,7 @@ export function serviceSnapshot(state: ServiceState): ServiceSnapshot {
   return {
     loaded: state.loaded,
     updatedAt: state.loaded ? new Date(state.updatedAt).toISOString() : null,
+    staleSince: state.staleSince === null ? null : new Date(state.staleSince).toISOString(),
     lastError:
       error === null
         ? null

@@ -19,6 +19,10 @@ export interface DiagnosticsInstanceLike {
   readonly weight: number;
   readonly healthy: boolean;
   readonly picks?: number;
+  /** The label that gave the instance its lane. */
+  readonly laneLabel?: string | null;
+  /** A label that looks like a lane label but is not configured (the instance is base). */
+  readonly unconfiguredLaneLabel?: string | null;
 }
 
 /** A requested lane -> served lane flow (`FlowSnapshot` in `@graylane/discovery`). */
@@ -32,7 +36,12 @@ export interface DiagnosticsFlowLike {
 export interface DiagnosticsServiceLike {
   readonly loaded: boolean;
   readonly updatedAt?: string | null;
-  readonly lastError?: { readonly message: string; readonly code: string | null } | null;
+  readonly staleSince?: string | null;
+  readonly lastError?: {
+    readonly message: string;
+    readonly code: string | null;
+    readonly at?: string;
+  } | null;
   readonly lanes: ReadonlyArray<{
     readonly lane: string | null;
     readonly instances: readonly DiagnosticsInstanceLike[];
@@ -103,6 +112,32 @@ export interface RoutingTableRow {
   readonly weight: number;
   readonly healthy: boolean;
   readonly picks: number;
+  /** The label that gave the lane (`alicloud.service.tag`), or `null` (base, or not reported). */
+  readonly laneLabel: string | null;
+  /** For a base instance: a label that looks like an unconfigured lane label (`lane`), or `null`. */
+  readonly unconfiguredLaneLabel: string | null;
+}
+
+/**
+ * A service's registry state: `loading` (no set yet, no failure), `loaded` (the registry delivers),
+ * `stale` (the registry fails since `staleSince`; the set of `updatedAt` stays in use), `failing`
+ * (it failed before any set arrived: nothing can be picked).
+ */
+export type RegistryState = 'loading' | 'loaded' | 'stale' | 'failing';
+
+/** One service's registry state, as the page and the logger show it. */
+export interface RegistryStateRow {
+  readonly service: string;
+  readonly state: RegistryState;
+  readonly loaded: boolean;
+  /** When the set in use arrived (ISO 8601), or `null`. */
+  readonly updatedAt: string | null;
+  /** When the registry started failing (ISO 8601), or `null` while it delivers. */
+  readonly staleSince: string | null;
+  /** The last failure's message (also kept after a recovery), or `null`. */
+  readonly lastError: string | null;
+  readonly lastErrorCode: string | null;
+  readonly lastErrorAt: string | null;
 }
 
 /** Where a requested lane of a service goes. */
@@ -160,12 +195,7 @@ export interface DiagnosticsReport {
     readonly balancer: string | null;
     readonly fallback: Readonly<Record<string, string>>;
     readonly strict: boolean | readonly string[];
-    readonly services: ReadonlyArray<{
-      readonly service: string;
-      readonly loaded: boolean;
-      readonly updatedAt: string | null;
-      readonly lastError: string | null;
-    }>;
+    readonly services: readonly RegistryStateRow[];
   } | null;
   readonly routingTable: readonly RoutingTableRow[];
   readonly routes: readonly RouteRow[];
@@ -262,12 +292,7 @@ export function buildReport(options: CompiledReportOptions): DiagnosticsReport {
     const services: Array<NonNullable<DiagnosticsReport['discovery']>['services'][number]> = [];
     for (const service of Object.keys(snapshot.services).sort()) {
       const state = snapshot.services[service]!;
-      services.push({
-        service,
-        loaded: state.loaded,
-        updatedAt: state.updatedAt ?? null,
-        lastError: state.lastError ? state.lastError.message : null,
-      });
+      services.push(registryStateRow(service, state));
       for (const bucket of state.lanes) {
         for (const instance of bucket.instances) {
           routingTable.push({
@@ -280,6 +305,8 @@ export function buildReport(options: CompiledReportOptions): DiagnosticsReport {
             weight: instance.weight,
             healthy: instance.healthy,
             picks: instance.picks ?? 0,
+            laneLabel: instance.laneLabel ?? null,
+            unconfiguredLaneLabel: instance.unconfiguredLaneLabel ?? null,
           });
         }
       }
@@ -351,6 +378,28 @@ export function buildReport(options: CompiledReportOptions): DiagnosticsReport {
       invalidTags: ingress === null ? null : ingress.invalidTags,
       invalidLanePicks,
     },
+  };
+}
+
+/** @internal A service's registry state from its snapshot. */
+export function registryStateRow(service: string, state: DiagnosticsServiceLike): RegistryStateRow {
+  const error = state.lastError ?? null;
+  // A snapshot without `staleSince` (an older discovery): an error after the last update is stale.
+  const staleSince =
+    state.staleSince !== undefined
+      ? state.staleSince
+      : error !== null && error.at !== undefined && (state.updatedAt == null || error.at > state.updatedAt)
+        ? error.at
+        : null;
+  return {
+    service,
+    state: staleSince === null ? (state.loaded ? 'loaded' : 'loading') : state.loaded ? 'stale' : 'failing',
+    loaded: state.loaded,
+    updatedAt: state.updatedAt ?? null,
+    staleSince,
+    lastError: error === null ? null : error.message,
+    lastErrorCode: error === null ? null : error.code,
+    lastErrorAt: error?.at ?? null,
   };
 }
 

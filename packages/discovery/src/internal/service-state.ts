@@ -60,7 +60,9 @@ export class ServiceState {
   loaded = false;
   instances: readonly Instance[] = NO_INSTANCES;
   updatedAt = 0;
-  lastError: { readonly error: Error; readonly at: number } | null = null;
+  #lastError: { readonly error: Error; readonly at: number } | null = null;
+  /** The first failure since the last good set (ms), or null while the registry delivers. */
+  staleSince: number | null = null;
   base: Bucket;
   buckets = new Map<string, Bucket>();
   invalid: readonly InvalidLaneInstance[] = [];
@@ -118,6 +120,16 @@ export class ServiceState {
     );
   }
 
+  /** The registry's last failure for this service (the last good set stays in use). */
+  get lastError(): { readonly error: Error; readonly at: number } | null {
+    return this.#lastError;
+  }
+
+  set lastError(value: { readonly error: Error; readonly at: number } | null) {
+    if (value !== null && this.staleSince === null) this.staleSince = value.at;
+    this.#lastError = value;
+  }
+
   /** Rebuilds buckets and routes from a complete instance set. */
   apply(instances: readonly Instance[]): void {
     const config = this.#config;
@@ -167,6 +179,7 @@ export class ServiceState {
     this.instances = instances;
     this.loaded = true;
     this.updatedAt = Date.now();
+    this.staleSince = null;
     this.#resolveAll();
   }
 
