@@ -16,15 +16,10 @@ import {
   laneInterceptor,
   mirrorLaneToClsNamespace,
 } from '@graylane/core';
-import {
-  createDiscovery,
-  laneAxiosDiscovery,
-  laneDispatcher,
-  register,
-  staticRegistry,
-} from '@graylane/discovery';
+import { createDiscovery, laneAxiosDiscovery, register, staticRegistry } from '@graylane/discovery';
 import { etcdRegistry } from '@graylane/discovery/etcd';
 import { kubernetesRegistry } from '@graylane/discovery/kubernetes';
+import { laneDispatcher } from '@graylane/discovery/undici';
 import { diagnosticsReport, diagnosticsRouter, laneEdge, laneMiddleware } from '@graylane/express';
 import { laneClientInterceptor, laneServerInterceptor, registerLaneChannel } from '@graylane/grpc';
 import axios from 'axios';

@@ -17,7 +17,7 @@ export interface ClsNamespaceLike {
 /** Options of {@link mirrorLaneToClsNamespace}. */
 export interface ClsMirrorOptions {
   /** The namespace key the lane is written under. Default `lane`. */
-  readonly key?: string;
+  readonly key?: string | undefined;
 }
 
 const CLS_MIRROR_OPTION_KEYS: readonly string[] = Object.keys({ key: 1 } satisfies Record<

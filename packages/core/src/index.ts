@@ -65,6 +65,7 @@ export { enableOpenTelemetryBridge } from './otel-bridge';
 export type {
   LaneLogger,
   LaneLogRecord,
+  LaneMeter,
   LaneObservability,
   LaneObservabilityOptions,
 } from './otel-observability';

@@ -23,21 +23,21 @@ export interface LaneSource {
    * Value -> lane map, e.g. `{ '200': 'gray' }` for the Istio `version` header. With a map, a value
    * that is not in it is ignored (counted as `unmapped`); without one the value must be a lane tag.
    */
-  readonly values?: Readonly<Record<string, Lane>>;
+  readonly values?: Readonly<Record<string, Lane>> | undefined;
 }
 
 /** Where ingress looks for a lane. Every field is optional. */
 export interface IngressOptions {
   /** The lane header. Default `x-mse-tag`. Ignored when `sources` is given. */
-  readonly header?: string;
+  readonly header?: string | undefined;
   /** Keys tried in order, each a name or a {@link LaneSource}. Default `[header]`. */
-  readonly sources?: ReadonlyArray<string | LaneSource>;
+  readonly sources?: ReadonlyArray<string | LaneSource> | undefined;
   /** Key of the lane entry in W3C `baggage`, tried after `sources`; `false` ignores baggage. Default `x-mse-tag`. */
-  readonly baggageKey?: string | false;
+  readonly baggageKey?: string | false | undefined;
   /** Value -> lane map for the baggage entry (same rules as {@link LaneSource.values}). */
-  readonly baggageValues?: Readonly<Record<string, Lane>>;
+  readonly baggageValues?: Readonly<Record<string, Lane>> | undefined;
   /** Extra request headers carried downstream like the lane (e.g. `x-user-id`, `x-request-id`). Default none. */
-  readonly carry?: readonly string[];
+  readonly carry?: readonly string[] | undefined;
 }
 
 /** Every key of {@link IngressOptions} (checked by `assertKnownOptions`). */

@@ -23,7 +23,7 @@ const LANE_INTERCEPTOR_OPTION_KEYS: readonly string[] = Object.keys({
 
 /** The part of undici's `DispatchOptions` the interceptor reads. */
 export interface LaneDispatchOptions {
-  readonly headers?: unknown;
+  readonly headers?: unknown | undefined;
 }
 
 /** An undici dispatch function (`Dispatcher['dispatch']`). */

@@ -11,14 +11,14 @@ import { assertKnownOptions } from './options';
 /** Options of {@link enableOpenTelemetryBridge}. */
 export interface OpenTelemetryBridgeOptions {
   /** Key of the lane entry in the OpenTelemetry baggage (W3C `baggage`). Default `x-mse-tag`. */
-  readonly baggageKey?: string;
+  readonly baggageKey?: string | undefined;
   /**
    * Outside any graylane context (no `withLane`, no graylane middleware on this request), report
    * the lane entry of the active OpenTelemetry baggage from `currentLane()` — the lane an
    * OpenTelemetry-instrumented server extracted from the request. The value must be a valid lane
    * tag. Default `true`.
    */
-  readonly readActiveBaggage?: boolean;
+  readonly readActiveBaggage?: boolean | undefined;
 }
 
 const OPEN_TELEMETRY_BRIDGE_OPTION_KEYS: readonly string[] = Object.keys({

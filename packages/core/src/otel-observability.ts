@@ -46,6 +46,20 @@ export interface LaneLogRecord {
  */
 export type LaneLogger = (record: LaneLogRecord) => void;
 
+/**
+ * The part of an OpenTelemetry `Meter` graylane uses: an `@opentelemetry/api` `Meter` fits.
+ * Structural, so the declarations of core compile without the optional peer `@opentelemetry/api`.
+ *
+ * @example
+ * const meter: LaneMeter = metrics.getMeter('shop'); // from @opentelemetry/api
+ */
+export interface LaneMeter {
+  createCounter(
+    name: string,
+    options?: { description?: string; unit?: string },
+  ): { add(value: number, attributes?: Readonly<Record<string, string>>): void };
+}
+
 /** Options of {@link enableLaneObservability}. */
 export interface LaneObservabilityOptions {
   /**
@@ -53,16 +67,16 @@ export interface LaneObservabilityOptions {
    * global `@opentelemetry/api` meter provider, read once when you enable — so enable after the
    * SDK is set up (without an SDK the counters are no-ops).
    */
-  readonly meter?: OtelApi.Meter;
+  readonly meter?: LaneMeter | undefined;
   /** Record the counters of {@link LANE_METRICS}. Default `true`. */
-  readonly metrics?: boolean;
+  readonly metrics?: boolean | undefined;
   /**
    * Attribute set on the span active at ingress for a request in a lane (the server span under
    * OpenTelemetry's HTTP instrumentation). `false`: leave spans alone. Default `graylane.lane`.
    */
-  readonly spanAttribute?: string | false;
+  readonly spanAttribute?: string | false | undefined;
   /** Where notable events go. Default: nowhere (silent). */
-  readonly logger?: LaneLogger;
+  readonly logger?: LaneLogger | undefined;
 }
 
 const LANE_OBSERVABILITY_OPTION_KEYS: readonly string[] = Object.keys({
@@ -342,6 +356,9 @@ export function enableLaneObservability(options: LaneObservabilityOptions = {}):
   }
   const needsApi = spanAttribute !== false || (metrics && meterOption === undefined);
   const apiModule = needsApi ? loadOtelApi('enableLaneObservability()') : null;
-  const meter = metrics ? (meterOption ?? apiModule!.metrics.getMeter('@graylane/core')) : null;
+  // A LaneMeter is structurally the part of OtelApi.Meter used here.
+  const meter = metrics
+    ? ((meterOption as OtelApi.Meter | undefined) ?? apiModule!.metrics.getMeter('@graylane/core'))
+    : null;
   return new Registration(apiModule, meter, spanAttribute === false ? null : spanAttribute, logger);
 }

@@ -16,21 +16,21 @@ export interface PropagationOptions extends OutboundOptions {
    * Tag undici (`request`, `fetch`, `Pool`, `Agent`, `Client`) and Node's global `fetch` through
    * the `undici:request:create` diagnostics channel. Default `true`.
    */
-  readonly undici?: boolean;
+  readonly undici?: boolean | undefined;
   /**
    * Tag `node:http` / `node:https` requests (`request`, `get`, and everything built on them, such
    * as axios's http adapter). `'auto'` (default) uses the `http.client.request.created` channel
    * where Node has it (22.12+, 23.2+) and wraps `request`/`get` otherwise (Node 20); `'channel'`
    * or `'wrap'` forces one (`'channel'` throws on a Node without it); `false` leaves them alone.
    */
-  readonly http?: boolean | 'auto' | HttpHookMode;
+  readonly http?: boolean | 'auto' | HttpHookMode | undefined;
   /**
    * Also enable the OpenTelemetry bridge ({@link enableOpenTelemetryBridge}), so clients
    * instrumented by OpenTelemetry carry the lane in W3C `baggage`. `'auto'` (default) enables it
    * when `@opentelemetry/api` can be loaded and skips it otherwise; `true` requires it
    * (`GL_ERR_MISSING_PEER` without it); `false` leaves it off. Disabled with the handle.
    */
-  readonly openTelemetry?: boolean | 'auto';
+  readonly openTelemetry?: boolean | 'auto' | undefined;
 }
 
 const PROPAGATION_OPTION_KEYS: readonly string[] = Object.keys({

@@ -36,18 +36,18 @@ export interface DiscoveryOptions {
   /** Where instances come from (`staticRegistry()`, `etcdRegistry()`, `kubernetesRegistry()`, yours). */
   readonly registry: Registry;
   /** Labels that name an instance's lane, first present wins. Default {@link DEFAULT_LANE_LABELS}. */
-  readonly laneLabels?: readonly string[];
+  readonly laneLabels?: readonly string[] | undefined;
   /**
    * Where a lane goes when it has no healthy instance: `{ 'feature-x': 'gray' }`. Chains may be
    * longer; a cycle is a setup error. After the chain comes the base lane unless strict. Default `{}`.
    */
-  readonly fallback?: Readonly<Record<string, string>>;
+  readonly fallback?: Readonly<Record<string, string>> | undefined;
   /**
    * `true`: no lane ever falls back to base; a list: only those (requested) lanes. Default `false`.
    */
-  readonly strict?: boolean | readonly string[];
+  readonly strict?: boolean | readonly string[] | undefined;
   /** Default `'round-robin'` (smooth weighted). */
-  readonly balancer?: BalancerName;
+  readonly balancer?: BalancerName | undefined;
 }
 
 const DISCOVERY_OPTION_KEYS: readonly string[] = Object.keys({
@@ -61,7 +61,7 @@ const DISCOVERY_OPTION_KEYS: readonly string[] = Object.keys({
 /** Options of {@link Discovery.ready}. */
 export interface ReadyOptions {
   /** Reject after this long without a first instance set. Default 10,000 ms. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
 }
 
 /** Receives a service's complete instance set (all of them, healthy or not) on every change. */

@@ -18,8 +18,6 @@ export type { Instance, InstanceInit, ServiceInstanceInit } from './instance';
 export { DEFAULT_WEIGHT } from './instance';
 export type { AxiosConfigLike, AxiosLike, LaneAxiosDiscoveryOptions } from './lane-axios';
 export { laneAxiosDiscovery } from './lane-axios';
-export type { LaneDispatcherOptions } from './lane-dispatcher';
-export { laneDispatcher } from './lane-dispatcher';
 export type { CompiledLaneLabels, LaneLabelMatch } from './lane-labels';
 export {
   compileLaneLabels,

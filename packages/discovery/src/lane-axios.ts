@@ -30,9 +30,9 @@ export interface AxiosLike {
 export interface LaneAxiosDiscoveryOptions {
   readonly discovery: Discovery;
   /** Host names that are services. Default: every service `discovery` tracks. */
-  readonly services?: readonly string[];
+  readonly services?: readonly string[] | undefined;
   /** `Host` header when the request has none: `'service'` (default) or `'instance'` (see `laneDispatcher`). */
-  readonly hostHeader?: 'service' | 'instance';
+  readonly hostHeader?: 'service' | 'instance' | undefined;
 }
 
 const LANE_AXIOS_DISCOVERY_OPTION_KEYS: readonly string[] = Object.keys({

@@ -18,20 +18,20 @@ type Undici = typeof import('undici');
 export interface LaneDispatcherOptions {
   readonly discovery: Discovery;
   /** Where requests to hosts that are not services go. Default: a new undici `Agent` (closed with this dispatcher). */
-  readonly dispatcher?: Dispatcher;
+  readonly dispatcher?: Dispatcher | undefined;
   /**
    * Host names that are services. Default: every service `discovery` tracks (one you called
    * `ready()`, `pick()`, `instances()` or `watch()` for).
    */
-  readonly services?: readonly string[];
+  readonly services?: readonly string[] | undefined;
   /**
    * `Host` header sent to the instance when the request has none: `'service'` keeps the address
    * the caller used (`svc-b`, like a Kubernetes Service name would), `'instance'` sends the
    * instance's `host:port`. Default `'service'`.
    */
-  readonly hostHeader?: 'service' | 'instance';
+  readonly hostHeader?: 'service' | 'instance' | undefined;
   /** Options of the per-instance undici `Pool`s. */
-  readonly poolOptions?: Pool.Options;
+  readonly poolOptions?: Pool.Options | undefined;
 }
 
 const LANE_DISPATCHER_OPTION_KEYS: readonly string[] = Object.keys({

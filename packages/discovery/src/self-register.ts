@@ -15,26 +15,26 @@ export interface RegisterOptions {
   readonly service: string;
   readonly port: number;
   /** Default `host:port`. */
-  readonly id?: string;
+  readonly id?: string | undefined;
   /** Default: `POD_IP`, else the first non-internal IPv4 address, else `127.0.0.1`. */
-  readonly host?: string;
-  readonly labels?: Readonly<Record<string, string>>;
+  readonly host?: string | undefined;
+  readonly labels?: Readonly<Record<string, string>> | undefined;
   /** Default 100. */
-  readonly weight?: number;
+  readonly weight?: number | undefined;
   /**
    * This instance's lane; `null` = base (skips the environment and the labels file). When
    * omitted: a lane label already in `labels`, else `$GRAYLANE_LANE`, else the downward-API
    * labels file, else base.
    */
-  readonly lane?: string | null;
+  readonly lane?: string | null | undefined;
   /** Lane labels (as in `createDiscovery`): the first names the label written; all are read from the labels file. Default {@link DEFAULT_LANE_LABELS}. */
-  readonly laneLabels?: readonly string[];
+  readonly laneLabels?: readonly string[] | undefined;
   /** Downward-API labels file; `false` to skip. Default `/etc/podinfo/labels`. */
-  readonly labelsFile?: string | false;
+  readonly labelsFile?: string | false | undefined;
   /** Environment to read `GRAYLANE_LANE` and `POD_IP` from. Default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Close the registration on these signals (see {@link closeOnSignals}); `true` = SIGTERM and SIGINT. Default `false`. */
-  readonly closeOnSignals?: boolean | readonly NodeJS.Signals[];
+  readonly closeOnSignals?: boolean | readonly NodeJS.Signals[] | undefined;
 }
 
 const REGISTER_OPTION_KEYS: readonly string[] = Object.keys({

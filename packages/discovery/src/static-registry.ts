@@ -26,21 +26,21 @@ export const DEFAULT_POLL_INTERVAL_MS = 2000;
 /** Options of {@link staticRegistry}. Sources combine; for a repeated (service, id) the later source wins. */
 export interface StaticRegistryOptions {
   /** Instances given in code; each names its `service`. */
-  readonly instances?: readonly ServiceInstanceInit[];
+  readonly instances?: readonly ServiceInstanceInit[] | undefined;
   /**
    * A JSON or YAML (`.yaml`/`.yml`, needs the `yaml` package) file: an array of instances that
    * each name their `service`, or an object of service -> instances. Reloaded when it changes;
    * a broken file keeps the last good set and subscribers get `{ ok: false, error }`.
    */
-  readonly file?: string;
+  readonly file?: string | undefined;
   /** Environment variable holding a JSON instance list (same shapes as the file); `false` to skip. Default `GRAYLANE_INSTANCES`. */
-  readonly env?: string | false;
+  readonly env?: string | false | undefined;
   /** Reload `file` when it changes. Default `true`. */
-  readonly watch?: boolean;
+  readonly watch?: boolean | undefined;
   /** Default {@link DEFAULT_RELOAD_DEBOUNCE_MS}. */
-  readonly debounceMs?: number;
+  readonly debounceMs?: number | undefined;
   /** Default {@link DEFAULT_POLL_INTERVAL_MS}. */
-  readonly pollIntervalMs?: number;
+  readonly pollIntervalMs?: number | undefined;
 }
 
 const STATIC_REGISTRY_OPTION_KEYS: readonly string[] = Object.keys({

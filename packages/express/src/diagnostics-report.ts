@@ -83,15 +83,15 @@ export interface DiagnosticsRules {
 /** What {@link diagnosticsReport} reads. Every field is optional. */
 export interface DiagnosticsReportOptions {
   /** The discovery whose routing table, routes and fallback counters to show. Default: none. */
-  readonly discovery?: DiagnosticsDiscovery;
+  readonly discovery?: DiagnosticsDiscovery | undefined;
   /** The edge rules in force: pass the same `compileRules()` result you gave `laneEdge()`. Default: none. */
-  readonly rules?: DiagnosticsRules;
+  readonly rules?: DiagnosticsRules | undefined;
   /** The edge's trust policy, shown with the rules. Default: not shown. */
-  readonly trust?: TrustPolicy;
+  readonly trust?: TrustPolicy | undefined;
   /** Names this process on the page (e.g. `edge`, `svc-a/a-gray`). Default `graylane`. */
-  readonly title?: string;
+  readonly title?: string | undefined;
   /** Include the process-wide ingress counters (`ingressCounters()` from core). Default `true`. */
-  readonly counters?: boolean;
+  readonly counters?: boolean | undefined;
 }
 
 const DIAGNOSTICS_REPORT_OPTION_KEYS: readonly string[] = Object.keys({

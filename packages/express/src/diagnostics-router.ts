@@ -21,14 +21,14 @@ import { renderDiagnosticsHtml } from './internal/diagnostics-html';
 /** Options of {@link diagnosticsRouter}: what the report shows, and how the page refreshes. */
 export interface DiagnosticsRouterOptions extends DiagnosticsReportOptions {
   /** Reload the HTML page every this many seconds (0: never). Default 0. */
-  readonly refreshSeconds?: number;
+  readonly refreshSeconds?: number | undefined;
   /**
    * Where a registry failure of a service of `discovery` is logged, with the service's registry
    * state (stale since / last update / last error), as a core `LaneLogger` record (`level: 'error'`,
    * `event: 'registry-error'`) — the same hook as `enableLaneObservability({ logger })`. Default:
    * none. The subscription lives as long as the process.
    */
-  readonly logger?: LaneLogger;
+  readonly logger?: LaneLogger | undefined;
 }
 
 const DIAGNOSTICS_ROUTER_OPTION_KEYS: readonly string[] = Object.keys({

@@ -18,9 +18,9 @@ import { isTextMetadataKey, isTextMetadataValue } from './metadata-carrier';
 /** Options of {@link laneClientInterceptor}. */
 export interface LaneClientInterceptorOptions {
   /** Metadata key the lane is written to. Default `x-mse-tag`. */
-  readonly metadataKey?: string;
+  readonly metadataKey?: string | undefined;
   /** Also write the carried headers of the current context (see core `IngressOptions.carry`). Default `true`. */
-  readonly carry?: boolean;
+  readonly carry?: boolean | undefined;
 }
 
 const LANE_CLIENT_INTERCEPTOR_OPTION_KEYS: readonly string[] = Object.keys({

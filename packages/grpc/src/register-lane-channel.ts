@@ -27,9 +27,9 @@ export interface LaneChannelOptions {
   /** The `@graylane/discovery` instance (`createDiscovery()`) whose registry feeds the channels. Required. */
   readonly discovery: LaneDiscovery;
   /** Target scheme. Default `graylane` (targets `graylane:///<service>`). */
-  readonly scheme?: string;
+  readonly scheme?: string | undefined;
   /** Metadata key the picker reads a call's lane from. Default `x-mse-tag`. */
-  readonly metadataKey?: string;
+  readonly metadataKey?: string | undefined;
 }
 
 const LANE_CHANNEL_OPTION_KEYS: readonly string[] = Object.keys({

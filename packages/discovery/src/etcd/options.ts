@@ -35,15 +35,15 @@ export interface EtcdRegistryOptions {
   /** etcd client URLs (`http://host:2379`); one string or a list. Required. */
   readonly endpoints: string | readonly string[];
   /** Key prefix. Default {@link DEFAULT_ETCD_PREFIX} (`/graylane/services`); a trailing `/` is dropped. */
-  readonly prefix?: string;
+  readonly prefix?: string | undefined;
   /** Lease TTL of `register()`, whole seconds >= 1. Default {@link DEFAULT_LEASE_TTL_SECONDS} (10). */
-  readonly ttlSeconds?: number;
+  readonly ttlSeconds?: number | undefined;
   /** Deadline of each unary etcd call, ms. Default {@link DEFAULT_REQUEST_TIMEOUT_MS} (5000). */
-  readonly requestTimeoutMs?: number;
+  readonly requestTimeoutMs?: number | undefined;
   /** First resync / re-registration retry delay, ms. Default {@link DEFAULT_RETRY_INITIAL_MS} (250). */
-  readonly retryInitialMs?: number;
+  readonly retryInitialMs?: number | undefined;
   /** Largest retry delay, ms. Default {@link DEFAULT_RETRY_MAX_MS} (10000). */
-  readonly retryMaxMs?: number;
+  readonly retryMaxMs?: number | undefined;
   /**
    * Passed to the `etcd3` client (TLS `credentials`, `auth`, `grpcOptions`, `faultHandling`,
    * `dialTimeout`...). `hosts` comes from `endpoints`. Defaults added unless given here:
@@ -51,7 +51,7 @@ export interface EtcdRegistryOptions {
    * `['grpc.keepalive_timeout_ms']` {@link DEFAULT_KEEPALIVE_TIMEOUT_MS} (5000); with a single
    * endpoint, `faultHandling.host` without a circuit breaker.
    */
-  readonly clientOptions?: Omit<IOptions, 'hosts'>;
+  readonly clientOptions?: Omit<IOptions, 'hosts'> | undefined;
 }
 
 const ETCD_REGISTRY_OPTION_KEYS: readonly string[] = Object.keys({

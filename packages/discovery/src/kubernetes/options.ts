@@ -47,15 +47,15 @@ export interface KubernetesServiceOptions {
    * (`app=b,tier in (web)`). Default: the `spec.selector` of the Kubernetes Service with the
    * logical service's name, read when the watch starts and on every relist.
    */
-  readonly selector?: Readonly<Record<string, string>> | string;
+  readonly selector?: Readonly<Record<string, string>> | string | undefined;
   /**
    * Which container port an instance listens on: a port name matched against the Pod's container
    * ports (`'http'`) or a number used as is (`8080`). Default: the first port of the first container
    * that declares one. Pods without a matching port are skipped.
    */
-  readonly port?: string | number;
+  readonly port?: string | number | undefined;
   /** Namespace of this service's Service and Pods. Default: the registry's `namespace`. */
-  readonly namespace?: string;
+  readonly namespace?: string | undefined;
 }
 
 /**
@@ -74,27 +74,27 @@ export interface KubernetesRegistryOptions {
    * A `@kubernetes/client-node` `KubeConfig`. Default: `new KubeConfig()` + `loadFromDefault()`:
    * `$KUBECONFIG`, then `~/.kube/config`, then the in-cluster service account.
    */
-  readonly kubeConfig?: KubeConfig;
+  readonly kubeConfig?: KubeConfig | undefined;
   /**
    * Namespace of the Services and Pods. Default: the kubeconfig's current-context namespace (in a
    * cluster: the service account's namespace file), else `default`.
    */
-  readonly namespace?: string;
+  readonly namespace?: string | undefined;
   /**
    * Logical service name -> how to find its Pods. A service subscribed to but not listed here is
    * watched as `{}` (the Kubernetes Service of the same name, first container port).
    */
   readonly services: Readonly<Record<string, KubernetesServiceOptions>>;
   /** Pods per list page. Default {@link DEFAULT_LIST_PAGE_SIZE} (500). */
-  readonly pageSize?: number;
+  readonly pageSize?: number | undefined;
   /** `timeoutSeconds` of each watch request. Default {@link DEFAULT_WATCH_TIMEOUT_SECONDS} (300). */
-  readonly watchTimeoutSeconds?: number;
+  readonly watchTimeoutSeconds?: number | undefined;
   /** Deadline of each list page and Service read, ms. Default {@link DEFAULT_REQUEST_TIMEOUT_MS} (10000). */
-  readonly requestTimeoutMs?: number;
+  readonly requestTimeoutMs?: number | undefined;
   /** First retry delay, ms. Default {@link DEFAULT_RETRY_INITIAL_MS} (500). */
-  readonly retryInitialMs?: number;
+  readonly retryInitialMs?: number | undefined;
   /** Largest retry delay, ms. Default {@link DEFAULT_RETRY_MAX_MS} (30000). */
-  readonly retryMaxMs?: number;
+  readonly retryMaxMs?: number | undefined;
 }
 
 const KUBERNETES_REGISTRY_OPTION_KEYS: readonly string[] = Object.keys({
