@@ -42,9 +42,18 @@ const demo = spawn(
     stdio: 'inherit',
   },
 );
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => {
-    if (demo.exitCode === null && demo.signalCode === null) demo.kill(signal);
-  });
+function stop(signal) {
+  if (demo.exitCode === null && demo.signalCode === null) demo.kill(signal);
 }
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => stop(signal));
+// `kill <npm>`: npm passes SIGTERM to the `sh -c` running this script, which exits without passing
+// it on. We notice by being re-parented, and stop as if we had received it.
+const parent = process.ppid;
+const orphaned = setInterval(() => {
+  if (process.ppid !== parent) {
+    clearInterval(orphaned);
+    stop('SIGTERM');
+  }
+}, 250);
+orphaned.unref();
 demo.once('exit', (code, signal) => process.exit(code ?? 128 + (constants.signals[signal] ?? 15)));
