@@ -73,12 +73,11 @@ async function keepRunning(
   npm.stdout!.on('data', (c: Buffer) => (output += c.toString()));
   npm.stderr!.on('data', (c: Buffer) => (output += c.toString()));
   t.after(() => {
-    if (npm.exitCode === null && npm.signalCode === null) {
-      try {
-        process.kill(-npm.pid!, 'SIGKILL');
-      } catch {
-        // gone
-      }
+    // Whatever is left of the group (orphans of a failed stop included).
+    try {
+      process.kill(-npm.pid!, 'SIGKILL');
+    } catch {
+      // gone
     }
   });
   await until(

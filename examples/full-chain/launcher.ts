@@ -281,7 +281,8 @@ export async function startChain(options: ChainOptions = {}): Promise<Chain> {
         etcdEndpoint === null || etcdPrefix === null ? null : countKeys(etcdEndpoint, etcdPrefix),
     };
   } catch (error) {
-    await (stopping ??= stopAll());
+    stopping ??= stopAll();
+    await stopping;
     throw error;
   }
 }
