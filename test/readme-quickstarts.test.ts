@@ -14,8 +14,9 @@ import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { enablePropagation, withLane } from '@graylane/core';
-import { createDiscovery, laneDispatcher, staticRegistry } from '@graylane/discovery';
+import { createDiscovery, staticRegistry } from '@graylane/discovery';
 import { etcdRegistry } from '@graylane/discovery/etcd';
+import { laneDispatcher } from '@graylane/discovery/undici';
 import { compileRules } from '@graylane/rules';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
@@ -32,15 +33,16 @@ const START_TIMEOUT_MS = 20_000;
 
 // --- verbatim ------------------------------------------------------------------------------------
 
+// The fences carry the example tags test/packed-install.test.ts reads (see CONTRIBUTING.md).
 const FILES: ReadonlyArray<readonly [file: string, fence: string]> = [
-  ['service.ts', 'ts'],
-  ['edge.ts', 'ts'],
-  ['grpc-service.ts', 'ts'],
-  ['greeter.proto', 'proto'],
-  ['discovery-static.ts', 'ts'],
-  ['instances.yaml', 'yaml'],
-  ['discovery-etcd.ts', 'ts'],
-  ['discovery-kubernetes.ts', 'ts'],
+  ['service.ts', 'ts example'],
+  ['edge.ts', 'ts example'],
+  ['grpc-service.ts', 'ts example'],
+  ['greeter.proto', 'proto file=greeter.proto'],
+  ['discovery-static.ts', 'ts example needs=yaml'],
+  ['instances.yaml', 'yaml file=instances.yaml'],
+  ['discovery-etcd.ts', 'ts example needs=etcd'],
+  ['discovery-kubernetes.ts', 'ts example needs=kubernetes'],
 ];
 
 test('every quick start in README.md is a docs/quickstart file, verbatim', () => {
@@ -204,7 +206,7 @@ interface GreeterClient extends grpc.Client {
 
 test('grpc-service.ts: the handler runs in the lane of the call metadata', async (t) => {
   const port = await freePort();
-  const service = runQuickstart(t, 'grpc-service.ts', { PORT: String(port) });
+  const service = runQuickstart(t, 'grpc-service.ts', { PORT: String(port) }, quickstarts);
   const demo = grpc.loadPackageDefinition(loadSync(join(quickstarts, 'greeter.proto')))
     .demo as grpc.GrpcObject;
   const Greeter = demo.Greeter as grpc.ServiceClientConstructor;

@@ -1,5 +1,6 @@
 import { currentLane, enablePropagation } from '@graylane/core';
-import { createDiscovery, laneDispatcher, staticRegistry } from '@graylane/discovery';
+import { createDiscovery, staticRegistry } from '@graylane/discovery';
+import { laneDispatcher } from '@graylane/discovery/undici';
 import { laneMiddleware } from '@graylane/express';
 import express from 'express';
 import { request } from 'undici';

@@ -1,10 +1,10 @@
-import { join } from 'node:path';
 import { currentLane } from '@graylane/core';
 import { laneServerInterceptor } from '@graylane/grpc';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 
-const demo = grpc.loadPackageDefinition(loadSync(join(__dirname, 'greeter.proto'))).demo as grpc.GrpcObject;
+// greeter.proto (below) in the working directory; no __dirname, so the file runs as CommonJS and as ESM.
+const demo = grpc.loadPackageDefinition(loadSync('greeter.proto')).demo as grpc.GrpcObject;
 const sayHello: grpc.handleUnaryCall<{ name: string }, { message: string }> = (call, reply) =>
   reply(null, { message: `hello ${call.request.name} from lane ${currentLane() ?? 'base'}` });
 

@@ -203,7 +203,8 @@ async function main(): Promise<number> {
     if (keep) {
       clearTimeout(watchdog);
       console.log('\n--keep: the chain stays up; open the diagnostics URLs above. Ctrl-C to stop.');
-      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      // Ctrl-C, or SIGTERM/SIGHUP (`kill` of npm, a closed terminal): the launcher stops the chain.
+      await new Promise<void>(() => setInterval(() => {}, 60_000)); // stays up until a signal
     }
   } finally {
     const { leftoverKeys } = await chain.stop();

@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type EtcdServer, startEtcd } from './etcd-server';
 import type { ProcessMessage, RegistryKind } from './instance';
@@ -94,6 +94,40 @@ async function countKeys(endpoint: string, prefix: string): Promise<number> {
   }
 }
 
+// A chain is stopped cleanly (every instance, etcd, the temp dir) on Ctrl-C, SIGTERM and SIGHUP,
+// whether the signal reaches the whole process group (a terminal's Ctrl-C) or only this process
+// (forwarded by `npm start`); further signals while stopping are ignored. On any other exit the
+// instances are killed and the temp dir removed synchronously.
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+const running = new Set<{ stop(): Promise<unknown>; killNow(): void }>();
+let stopping = false;
+
+function onStopSignal(signal: NodeJS.Signals): void {
+  if (stopping) return;
+  stopping = true;
+  const code = 128 + (osConstants.signals[signal] ?? 15);
+  void Promise.allSettled([...running].map((chain) => chain.stop())).then(() => process.exit(code));
+}
+
+function onExit(): void {
+  for (const chain of running) chain.killNow();
+}
+
+function track(chain: { stop(): Promise<unknown>; killNow(): void }): () => void {
+  if (running.size === 0) {
+    for (const signal of STOP_SIGNALS) process.on(signal, onStopSignal);
+    process.on('exit', onExit);
+  }
+  running.add(chain);
+  return () => {
+    running.delete(chain);
+    if (running.size === 0) {
+      for (const signal of STOP_SIGNALS) process.off(signal, onStopSignal);
+      process.off('exit', onExit);
+    }
+  };
+}
+
 /** Starts the chain; rejects (with every process stopped) when it cannot. */
 export async function startChain(options: ChainOptions = {}): Promise<Chain> {
   const registry = options.registry ?? 'static';
@@ -104,6 +138,14 @@ export async function startChain(options: ChainOptions = {}): Promise<Chain> {
   let etcdEndpoint: string | null = null;
   let etcdPrefix: string | null = null;
   const children: Child[] = [];
+  let stopping: Promise<{ leftoverKeys: number | null }> | undefined;
+  const untrack = track({
+    stop: () => (stopping ??= stopAll()),
+    killNow() {
+      for (const c of children) if (!c.exited) c.proc.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  });
 
   async function stopAll(): Promise<{ leftoverKeys: number | null }> {
     await Promise.all(children.map(terminate));
@@ -113,6 +155,7 @@ export async function startChain(options: ChainOptions = {}): Promise<Chain> {
     }
     await etcd?.close();
     rmSync(dir, { recursive: true, force: true });
+    untrack();
     return { leftoverKeys };
   }
 
@@ -222,14 +265,13 @@ export async function startChain(options: ChainOptions = {}): Promise<Chain> {
     // From here on an exit is no longer a startup failure.
     for (const c of children) c.proc.removeAllListeners('exit').once('exit', () => (c.exited = true));
     const edge = processes.get('edge')!;
-    let stopped: Promise<{ leftoverKeys: number | null }> | undefined;
     return {
       registry,
       etcdEndpoint,
       etcdPrefix,
       edgeUrl: `http://${edge.host}:${edge.port}`,
       processes,
-      stop: () => (stopped ??= stopAll()),
+      stop: () => (stopping ??= stopAll()),
       async stopProcess(id) {
         const child = children.find((c) => c.spec.id === id);
         if (child === undefined) throw new Error(`no process ${id}`);
@@ -239,7 +281,8 @@ export async function startChain(options: ChainOptions = {}): Promise<Chain> {
         etcdEndpoint === null || etcdPrefix === null ? null : countKeys(etcdEndpoint, etcdPrefix),
     };
   } catch (error) {
-    await stopAll();
+    stopping ??= stopAll();
+    await stopping;
     throw error;
   }
 }

@@ -1,6 +1,7 @@
 import type { LaneContext } from './context';
 import { InvalidOptionError } from './errors';
 import { addEnterHook, type EnterHook, removeEnterHook, runEnterChain } from './internal/enter-hooks';
+import { assertKnownOptions } from './options';
 
 /**
  * The part of a cls-hooked `Namespace` the mirror uses (`createNamespace()` from `cls-hooked`
@@ -16,8 +17,13 @@ export interface ClsNamespaceLike {
 /** Options of {@link mirrorLaneToClsNamespace}. */
 export interface ClsMirrorOptions {
   /** The namespace key the lane is written under. Default `lane`. */
-  readonly key?: string;
+  readonly key?: string | undefined;
 }
+
+const CLS_MIRROR_OPTION_KEYS: readonly string[] = Object.keys({ key: 1 } satisfies Record<
+  keyof ClsMirrorOptions,
+  1
+>);
 
 /** Handle returned by {@link mirrorLaneToClsNamespace}. */
 export interface ClsMirror {
@@ -91,6 +97,7 @@ export function mirrorLaneToClsNamespace(
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'must be an object');
   }
+  assertKnownOptions('mirrorLaneToClsNamespace()', options, CLS_MIRROR_OPTION_KEYS);
   const key = options.key ?? CLS_LANE_KEY;
   if (typeof key !== 'string' || key.length === 0) {
     throw new InvalidOptionError('key', 'must be a non-empty string');

@@ -1,4 +1,5 @@
-import diagnosticsChannel from 'node:diagnostics_channel';
+// A namespace import: the declarations then also compile without esModuleInterop (node10 users).
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 
 /**
  * The diagnostics channels core publishes on. Subscribe with `node:diagnostics_channel`; messages

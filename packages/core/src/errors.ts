@@ -56,6 +56,22 @@ export class InvalidOptionError extends GraylaneError {
   }
 }
 
+/**
+ * `GL_ERR_FACTORY_NOT_CALLED`: a factory (`laneMiddleware`, `laneClientInterceptor`, ...) was
+ * handed to a framework without being called, so the framework called it with a request.
+ * The message says what to write instead, e.g. `app.use(laneMiddleware())`.
+ */
+export class FactoryNotCalledError extends GraylaneError {
+  constructor(factory: string, usage: string) {
+    super(
+      `${factory} is a factory and was called by the framework with a request: call it to get the ` +
+        `handler, write ${usage}`,
+      'GL_ERR_FACTORY_NOT_CALLED',
+    );
+    this.name = 'FactoryNotCalledError';
+  }
+}
+
 /** `GL_ERR_MISSING_PEER`: a feature needs an optional peer dependency that is not installed. */
 export class MissingPeerError extends GraylaneError {
   constructor(feature: string, peer: string, options?: { cause?: unknown }) {

@@ -43,6 +43,7 @@ export type {
 export { channels } from './diagnostics';
 export { DEFAULT_LABELS_FILE, parseDownwardLabels, readDownwardLabels } from './downward-labels';
 export {
+  FactoryNotCalledError,
   GraylaneError,
   InvalidLaneError,
   InvalidOptionError,
@@ -74,12 +75,16 @@ export {
   DEFAULT_LANE_LABELS,
   laneLabelFor,
   matchLaneLabel,
+  UNCONFIGURED_LANE_LABEL_WARNING,
+  unconfiguredLaneLabel,
 } from './lane-labels';
+export { assertKnownOptions, closestKey, factoryNotCalled, isIncomingRequest } from './options';
 export type { OpenTelemetryBridge, OpenTelemetryBridgeOptions } from './otel-bridge';
 export { enableOpenTelemetryBridge } from './otel-bridge';
 export type {
   LaneLogger,
   LaneLogRecord,
+  LaneMeter,
   LaneObservability,
   LaneObservabilityOptions,
 } from './otel-observability';

@@ -15,12 +15,12 @@ import {
   compileSource,
   compileValues,
   headerName,
+  INGRESS_OPTION_KEYS,
   MAX_SOURCE_VALUE_LENGTH,
-  OPTION_NAMES,
-  rejectUnknown,
 } from './internal/ingress-options';
 import { type FieldFailure, shownValue, singleValue } from './internal/tag-field';
 import { type Lane, parseLane } from './lane';
+import { assertKnownOptions } from './options';
 
 /** A header (or metadata key) that names a lane, optionally through a value -> lane map. */
 export interface LaneSource {
@@ -30,21 +30,21 @@ export interface LaneSource {
    * Value -> lane map, e.g. `{ '200': 'gray' }` for the Istio `version` header. With a map, a value
    * that is not in it is ignored (counted as `unmapped`); without one the value must be a lane tag.
    */
-  readonly values?: Readonly<Record<string, Lane>>;
+  readonly values?: Readonly<Record<string, Lane>> | undefined;
 }
 
 /** Where ingress looks for a lane. Every field is optional. */
 export interface IngressOptions {
   /** The lane header. Default `x-mse-tag`. Ignored when `sources` is given. */
-  readonly header?: string;
+  readonly header?: string | undefined;
   /** Keys tried in order, each a name or a {@link LaneSource}. Default `[header]`. */
-  readonly sources?: ReadonlyArray<string | LaneSource>;
+  readonly sources?: ReadonlyArray<string | LaneSource> | undefined;
   /** Key of the lane entry in W3C `baggage`, tried after `sources`; `false` ignores baggage. Default `x-mse-tag`. */
-  readonly baggageKey?: string | false;
+  readonly baggageKey?: string | false | undefined;
   /** Value -> lane map for the baggage entry (same rules as {@link LaneSource.values}). */
-  readonly baggageValues?: Readonly<Record<string, Lane>>;
+  readonly baggageValues?: Readonly<Record<string, Lane>> | undefined;
   /** Extra request headers carried downstream like the lane (e.g. `x-user-id`, `x-request-id`). Default none. */
-  readonly carry?: readonly string[];
+  readonly carry?: readonly string[] | undefined;
 }
 
 /** Reads a lane from a carrier. Never throws; invalid input is ignored and counted. */
@@ -74,7 +74,7 @@ export function compileIngress(options: IngressOptions = {}): CompiledIngress {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new InvalidOptionError('options', 'must be an object');
   }
-  rejectUnknown(options, OPTION_NAMES, '');
+  assertKnownOptions('compileIngress()', options, INGRESS_OPTION_KEYS);
   // `header` is checked even when `sources` (which wins) is given: a typo should not pass silently.
   const header = compileSource(options.header ?? LANE_HEADER, 'header');
   let sources: CompiledSource[];

@@ -8,9 +8,15 @@ import {
   recordHas,
   writeOutbound,
 } from './internal/outbound-headers';
+import { assertKnownOptions } from './options';
 
 /** Options of {@link laneAxios}. */
 export interface LaneAxiosOptions extends OutboundOptions {}
+
+const LANE_AXIOS_OPTION_KEYS: readonly string[] = Object.keys({
+  header: 1,
+  carry: 1,
+} satisfies Record<keyof LaneAxiosOptions, 1>);
 
 /**
  * The part of an axios instance (or the default `axios` export) that {@link laneAxios} uses.
@@ -93,6 +99,7 @@ const AXIOS_ACCESS: HeaderAccess<AxiosConfigLike> = {
  * lane.eject();
  */
 export function laneAxios(instance: AxiosLike, options?: LaneAxiosOptions): LaneAxiosHandle {
+  assertKnownOptions('laneAxios()', options, LANE_AXIOS_OPTION_KEYS);
   const interceptors = (
     instance as unknown as { interceptors?: { request?: AxiosRequestInterceptors } } | null
   )?.interceptors?.request;

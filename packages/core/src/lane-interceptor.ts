@@ -11,13 +11,19 @@ import {
   recordHas,
   writeOutbound,
 } from './internal/outbound-headers';
+import { assertKnownOptions } from './options';
 
 /** Options of {@link laneInterceptor}. */
 export interface LaneInterceptorOptions extends OutboundOptions {}
 
+const LANE_INTERCEPTOR_OPTION_KEYS: readonly string[] = Object.keys({
+  header: 1,
+  carry: 1,
+} satisfies Record<keyof LaneInterceptorOptions, 1>);
+
 /** The part of undici's `DispatchOptions` the interceptor reads. */
 export interface LaneDispatchOptions {
-  readonly headers?: unknown;
+  readonly headers?: unknown | undefined;
 }
 
 /** An undici dispatch function (`Dispatcher['dispatch']`). */
@@ -157,5 +163,6 @@ export function laneDispatchInterceptor(
 export function laneInterceptor(
   options?: LaneInterceptorOptions,
 ): <D extends LaneDispatch>(dispatch: D) => D {
+  assertKnownOptions('laneInterceptor()', options, LANE_INTERCEPTOR_OPTION_KEYS);
   return laneDispatchInterceptor(compileOutbound(options), 'interceptor');
 }

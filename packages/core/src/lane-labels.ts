@@ -1,4 +1,5 @@
 import { InvalidOptionError } from './errors';
+import { parseLane } from './lane';
 
 /**
  * Instance labels that name an instance's lane, in precedence order: the first one present wins.
@@ -106,4 +107,89 @@ export function laneLabelFor(
 ): string {
   const first = compiled.entries[0]!;
   return first.prefix ? `${first.key}${lane}` : first.key;
+}
+
+/**
+ * Warning code (`process.emitWarning`) of an instance with no lane label but a label that looks
+ * like one (`lane: gray`): it is served as a base instance. Emitted once per instance.
+ *
+ * @example
+ * process.on('warning', (w) => { if ((w as { code?: string }).code === UNCONFIGURED_LANE_LABEL_WARNING) alert(w.message); });
+ */
+export const UNCONFIGURED_LANE_LABEL_WARNING = 'GL_WARN_UNCONFIGURED_LANE_LABEL';
+
+// Label keys people write when they mean a lane. Bare keys only for the generic words: a
+// namespaced `app.kubernetes.io/version` is on every Helm pod and says nothing about lanes.
+const BARE_LANE_WORDS: ReadonlySet<string> = new Set([
+  'lane',
+  'lanes',
+  'tag',
+  'version',
+  'canary',
+  'gray',
+  'grey',
+  'env',
+  'environment',
+  'stage',
+  'track',
+  'release',
+  'traffic',
+]);
+const NAMESPACED_LANE_WORDS: ReadonlySet<string> = new Set([
+  'lane',
+  'tag',
+  'canary',
+  'gray',
+  'grey',
+  'traffic-tag',
+  'traffic-lane',
+  'lane-tag',
+  'service-tag',
+]);
+// A configured key misspelled by this many edits at most (`alicloud.service.tags`, `asm_traffic_tag`).
+const MAX_LABEL_TYPO = 2;
+
+/**
+ * A label key of an instance that has no lane label but looks like one that is not configured:
+ * `lane`, `tag`, `version`, `canary`, `gray`, `env`... as a bare key; `…/lane`, `…/canary`,
+ * `….tag` as a namespaced one; or a configured key misspelled (`alicloud.service.tags`, any case).
+ * Only a key whose value is a valid lane tag counts. `undefined` when none does.
+ *
+ * @example
+ * unconfiguredLaneLabel({ lane: 'gray' }); // 'lane'
+ */
+export function unconfiguredLaneLabel(
+  labels: Readonly<Record<string, string>>,
+  compiled: CompiledLaneLabels = COMPILED_DEFAULT_LANE_LABELS,
+): string | undefined {
+  for (const key of Object.keys(labels).sort()) {
+    if (parseLane(labels[key]!) === undefined) continue;
+    const lower = key.toLowerCase();
+    const cut = Math.max(lower.lastIndexOf('/'), lower.lastIndexOf('.'));
+    if (cut === -1 ? BARE_LANE_WORDS.has(lower) : NAMESPACED_LANE_WORDS.has(lower.slice(cut + 1))) return key;
+    for (const entry of compiled.entries) {
+      const configured = entry.key.toLowerCase();
+      const candidate = entry.prefix ? lower.slice(0, configured.length) : lower;
+      if (entry.prefix && lower.length <= configured.length) continue;
+      if (closeTo(candidate, configured)) return key;
+    }
+  }
+  return undefined;
+}
+
+function closeTo(a: string, b: string): boolean {
+  if (Math.abs(a.length - b.length) > MAX_LABEL_TYPO) return false;
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        previous[j]! + 1,
+        row[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = row;
+  }
+  return previous[b.length]! <= MAX_LABEL_TYPO;
 }

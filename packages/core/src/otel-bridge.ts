@@ -6,19 +6,25 @@ import { HTTP_TOKEN } from './http-token';
 import { addEnterHook, type EnterHook, removeEnterHook, runEnterChain } from './internal/enter-hooks';
 import { loadOtelApi, type OtelApiModule } from './internal/otel-api';
 import { parseLane } from './lane';
+import { assertKnownOptions } from './options';
 
 /** Options of {@link enableOpenTelemetryBridge}. */
 export interface OpenTelemetryBridgeOptions {
   /** Key of the lane entry in the OpenTelemetry baggage (W3C `baggage`). Default `x-mse-tag`. */
-  readonly baggageKey?: string;
+  readonly baggageKey?: string | undefined;
   /**
    * Outside any graylane context (no `withLane`, no graylane middleware on this request), report
    * the lane entry of the active OpenTelemetry baggage from `currentLane()` — the lane an
    * OpenTelemetry-instrumented server extracted from the request. The value must be a valid lane
    * tag. Default `true`.
    */
-  readonly readActiveBaggage?: boolean;
+  readonly readActiveBaggage?: boolean | undefined;
 }
+
+const OPEN_TELEMETRY_BRIDGE_OPTION_KEYS: readonly string[] = Object.keys({
+  baggageKey: 1,
+  readActiveBaggage: 1,
+} satisfies Record<keyof OpenTelemetryBridgeOptions, 1>);
 
 /** Handle returned by {@link enableOpenTelemetryBridge}. */
 export interface OpenTelemetryBridge {
@@ -168,6 +174,7 @@ export function enableOpenTelemetryBridge(options: OpenTelemetryBridgeOptions = 
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'must be an object');
   }
+  assertKnownOptions('enableOpenTelemetryBridge()', options, OPEN_TELEMETRY_BRIDGE_OPTION_KEYS);
   const key = options.baggageKey ?? LANE_BAGGAGE_KEY;
   if (typeof key !== 'string' || !HTTP_TOKEN.test(key)) {
     throw new InvalidOptionError('baggageKey', `${JSON.stringify(key)} is not a baggage key (a token)`);

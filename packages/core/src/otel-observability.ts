@@ -4,6 +4,7 @@ import { BASE_LANE_KEY, MAX_COUNTED_LANES, OTHER_LANES } from './counters';
 import { channels, type IngressLaneMessage, type InvalidTagMessage } from './diagnostics';
 import { InvalidOptionError } from './errors';
 import { loadOtelApi, type OtelApiModule } from './internal/otel-api';
+import { assertKnownOptions } from './options';
 
 /** The span attribute that names a request's lane. */
 export const LANE_SPAN_ATTRIBUTE = 'graylane.lane';
@@ -47,6 +48,20 @@ export interface LaneLogRecord {
  */
 export type LaneLogger = (record: LaneLogRecord) => void;
 
+/**
+ * The part of an OpenTelemetry `Meter` graylane uses: an `@opentelemetry/api` `Meter` fits.
+ * Structural, so the declarations of core compile without the optional peer `@opentelemetry/api`.
+ *
+ * @example
+ * const meter: LaneMeter = metrics.getMeter('shop'); // from @opentelemetry/api
+ */
+export interface LaneMeter {
+  createCounter(
+    name: string,
+    options?: { description?: string; unit?: string },
+  ): { add(value: number, attributes?: Readonly<Record<string, string>>): void };
+}
+
 /** Options of {@link enableLaneObservability}. */
 export interface LaneObservabilityOptions {
   /**
@@ -54,17 +69,24 @@ export interface LaneObservabilityOptions {
    * global `@opentelemetry/api` meter provider, read once when you enable — so enable after the
    * SDK is set up (without an SDK the counters are no-ops).
    */
-  readonly meter?: OtelApi.Meter;
+  readonly meter?: LaneMeter | undefined;
   /** Record the counters of {@link LANE_METRICS}. Default `true`. */
-  readonly metrics?: boolean;
+  readonly metrics?: boolean | undefined;
   /**
    * Attribute set on the span active at ingress for a request in a lane (the server span under
    * OpenTelemetry's HTTP instrumentation). `false`: leave spans alone. Default `graylane.lane`.
    */
-  readonly spanAttribute?: string | false;
+  readonly spanAttribute?: string | false | undefined;
   /** Where notable events go. Default: nowhere (silent). */
-  readonly logger?: LaneLogger;
+  readonly logger?: LaneLogger | undefined;
 }
+
+const LANE_OBSERVABILITY_OPTION_KEYS: readonly string[] = Object.keys({
+  meter: 1,
+  metrics: 1,
+  spanAttribute: 1,
+  logger: 1,
+} satisfies Record<keyof LaneObservabilityOptions, 1>);
 
 /** Handle returned by {@link enableLaneObservability}. */
 export interface LaneObservability {
@@ -342,6 +364,7 @@ export function enableLaneObservability(options: LaneObservabilityOptions = {}):
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'must be an object');
   }
+  assertKnownOptions('enableLaneObservability()', options, LANE_OBSERVABILITY_OPTION_KEYS);
   const metrics = options.metrics ?? true;
   if (typeof metrics !== 'boolean') throw new InvalidOptionError('metrics', 'must be a boolean');
   const spanAttribute = options.spanAttribute ?? LANE_SPAN_ATTRIBUTE;
@@ -363,6 +386,9 @@ export function enableLaneObservability(options: LaneObservabilityOptions = {}):
   }
   const needsApi = spanAttribute !== false || (metrics && meterOption === undefined);
   const apiModule = needsApi ? loadOtelApi('enableLaneObservability()') : null;
-  const meter = metrics ? (meterOption ?? apiModule!.metrics.getMeter('@graylane/core')) : null;
+  // A LaneMeter is structurally the part of OtelApi.Meter used here.
+  const meter = metrics
+    ? ((meterOption as OtelApi.Meter | undefined) ?? apiModule!.metrics.getMeter('@graylane/core'))
+    : null;
   return new Registration(apiModule, meter, spanAttribute === false ? null : spanAttribute, logger);
 }

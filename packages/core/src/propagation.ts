@@ -7,6 +7,7 @@ import {
   outboundCounters,
 } from './internal/outbound-headers';
 import { pausePropagationWatch, silencePropagationWatch } from './internal/propagation-watch';
+import { assertKnownOptions } from './options';
 import { enableOpenTelemetryBridge, type OpenTelemetryBridge } from './otel-bridge';
 import { installUndiciHook, uninstallUndiciHook } from './undici-hook';
 
@@ -21,22 +22,30 @@ export interface PropagationOptions extends OutboundOptions {
    * requests that bypass it in a lane are counted (`unintercepted`) and warned about once.
    * Default `true`.
    */
-  readonly undici?: boolean;
+  readonly undici?: boolean | undefined;
   /**
    * Tag `node:http` / `node:https` requests (`request`, `get`, and everything built on them, such
    * as axios's http adapter). `'auto'` (default) uses the `http.client.request.created` channel
    * where Node has it (22.12+, 23.2+) and wraps `request`/`get` otherwise (Node 20); `'channel'`
    * or `'wrap'` forces one (`'channel'` throws on a Node without it); `false` leaves them alone.
    */
-  readonly http?: boolean | 'auto' | HttpHookMode;
+  readonly http?: boolean | 'auto' | HttpHookMode | undefined;
   /**
    * Also enable the OpenTelemetry bridge ({@link enableOpenTelemetryBridge}), so clients
    * instrumented by OpenTelemetry carry the lane in W3C `baggage`. `'auto'` (default) enables it
    * when `@opentelemetry/api` can be loaded and skips it otherwise; `true` requires it
    * (`GL_ERR_MISSING_PEER` without it); `false` leaves it off. Disabled with the handle.
    */
-  readonly openTelemetry?: boolean | 'auto';
+  readonly openTelemetry?: boolean | 'auto' | undefined;
 }
+
+const PROPAGATION_OPTION_KEYS: readonly string[] = Object.keys({
+  header: 1,
+  carry: 1,
+  undici: 1,
+  http: 1,
+  openTelemetry: 1,
+} satisfies Record<keyof PropagationOptions, 1>);
 
 /** Returned by {@link enablePropagation}. */
 export interface PropagationHandle {
@@ -174,6 +183,7 @@ function sameSettings(a: Settings, b: Settings): boolean {
  * // on shutdown: propagation.disable();
  */
 export function enablePropagation(options?: PropagationOptions): PropagationHandle {
+  assertKnownOptions('enablePropagation()', options, PROPAGATION_OPTION_KEYS);
   const settings = compileSettings(options);
   if (active !== null) {
     if (!sameSettings(active, settings)) {

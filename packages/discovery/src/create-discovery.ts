@@ -1,4 +1,10 @@
-import { currentLane, InvalidOptionError, MAX_COUNTED_LANES, parseLane } from '@graylane/core';
+import {
+  assertKnownOptions,
+  currentLane,
+  InvalidOptionError,
+  MAX_COUNTED_LANES,
+  parseLane,
+} from '@graylane/core';
 import { discoveryChannels } from './diagnostics';
 import { ClosedError, NoInstanceError, RegistryUnavailableError } from './errors';
 import type { Instance } from './instance';
@@ -32,29 +38,38 @@ export interface DiscoveryOptions {
   /** Where instances come from (`staticRegistry()`, `etcdRegistry()`, `kubernetesRegistry()`, yours). */
   readonly registry: Registry;
   /** Labels that name an instance's lane, first present wins. Default {@link DEFAULT_LANE_LABELS}. */
-  readonly laneLabels?: readonly string[];
+  readonly laneLabels?: readonly string[] | undefined;
   /**
    * Where a lane goes when it has no healthy instance: `{ 'feature-x': 'gray' }`. Chains may be
    * longer; a cycle is a setup error. After the chain comes the base lane unless strict. Default `{}`.
    */
-  readonly fallback?: Readonly<Record<string, string>>;
+  readonly fallback?: Readonly<Record<string, string>> | undefined;
   /**
    * `true`: no lane ever falls back to base; a list: only those (requested) lanes. Default `false`.
    */
-  readonly strict?: boolean | readonly string[];
+  readonly strict?: boolean | readonly string[] | undefined;
   /** Default `'round-robin'` (smooth weighted). */
-  readonly balancer?: BalancerName;
+  readonly balancer?: BalancerName | undefined;
   /**
    * Passive outlier ejection, fed by the integrations' call outcomes ({@link Discovery.reportOutcome}).
    * Default on with {@link OutlierOptions}' defaults; `false` turns it off.
    */
-  readonly outlier?: OutlierOptions | false;
+  readonly outlier?: OutlierOptions | false | undefined;
 }
+
+const DISCOVERY_OPTION_KEYS: readonly string[] = Object.keys({
+  registry: 1,
+  laneLabels: 1,
+  fallback: 1,
+  strict: 1,
+  balancer: 1,
+  outlier: 1,
+} satisfies Record<keyof DiscoveryOptions, 1>);
 
 /** Options of {@link Discovery.ready}. */
 export interface ReadyOptions {
   /** Reject after this long without a first instance set. Default 10,000 ms. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
 }
 
 /**
@@ -200,6 +215,7 @@ class LaneDiscovery implements Discovery {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError('options', 'expected { registry, ... }');
     }
+    assertKnownOptions('createDiscovery()', options, DISCOVERY_OPTION_KEYS);
     const { registry } = options;
     if (typeof registry !== 'object' || registry === null || typeof registry.subscribe !== 'function') {
       throw new InvalidOptionError('registry', 'expected a Registry (subscribe, register, close)');

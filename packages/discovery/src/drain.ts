@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
 import type { Registration } from './registry';
 
 /**
@@ -26,12 +26,18 @@ export interface DrainableServer {
 /** Options of {@link drainAndClose}. */
 export interface DrainOptions {
   /** The server to close after the drain; without it only the deregistration and the wait happen. */
-  readonly server?: DrainableServer;
+  readonly server?: DrainableServer | undefined;
   /** Keep serving this long after deregistering. Default {@link DEFAULT_DRAIN_MS}. */
-  readonly drainMs?: number;
+  readonly drainMs?: number | undefined;
   /** Longest wait for in-flight requests after `server.close()`. Default {@link DEFAULT_CLOSE_TIMEOUT_MS}. */
-  readonly closeTimeoutMs?: number;
+  readonly closeTimeoutMs?: number | undefined;
 }
+
+const DRAIN_OPTION_KEYS: readonly string[] = Object.keys({
+  server: 1,
+  drainMs: 1,
+  closeTimeoutMs: 1,
+} satisfies Record<keyof DrainOptions, 1>);
 
 /**
  * Stops an instance without failing a request: deregisters first, keeps serving for `drainMs`
@@ -47,6 +53,7 @@ export async function drainAndClose(
   registration: Pick<Registration, 'close'>,
   options: DrainOptions = {},
 ): Promise<void> {
+  assertKnownOptions('drainAndClose()', options, DRAIN_OPTION_KEYS);
   const { drainMs, closeTimeoutMs } = drainOptions(options);
   await registration.close().catch(() => undefined);
   if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));

@@ -4,6 +4,11 @@ export {
   parseDownwardLabels,
   readDownwardLabels,
 } from '@graylane/core';
+export {
+  DEFAULT_BODY_TIMEOUT_MS,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_HEADERS_TIMEOUT_MS,
+} from './call-timeouts';
 export type {
   BalancerName,
   Choice,
@@ -37,15 +42,15 @@ export { DEFAULT_WEIGHT } from './instance';
 export type { FallbackReason } from './internal/service-state';
 export type { AxiosConfigLike, AxiosLike, LaneAxiosDiscoveryOptions, RoutedRequest } from './lane-axios';
 export { laneAxiosDiscovery } from './lane-axios';
-export type { LaneDispatcherOptions } from './lane-dispatcher';
-export {
-  DEFAULT_BODY_TIMEOUT_MS,
-  DEFAULT_CONNECT_TIMEOUT_MS,
-  DEFAULT_HEADERS_TIMEOUT_MS,
-  laneDispatcher,
-} from './lane-dispatcher';
 export type { CompiledLaneLabels, LaneLabelMatch } from './lane-labels';
-export { compileLaneLabels, DEFAULT_LANE_LABELS, laneLabelFor, laneOf, matchLaneLabel } from './lane-labels';
+export {
+  compileLaneLabels,
+  DEFAULT_LANE_LABELS,
+  laneLabelFor,
+  laneOf,
+  matchLaneLabel,
+  UNCONFIGURED_LANE_LABEL_WARNING,
+} from './lane-labels';
 export {
   isServiceName,
   MAX_SERVICE_NAME_LENGTH,

@@ -16,12 +16,12 @@ export interface Instance {
 
 /** An instance as users declare it; `id` defaults to `host:port`, `weight` to 100, `healthy` to true. */
 export interface InstanceInit {
-  readonly id?: string;
+  readonly id?: string | undefined;
   readonly host: string;
   readonly port: number;
-  readonly labels?: Readonly<Record<string, string>>;
-  readonly weight?: number;
-  readonly healthy?: boolean;
+  readonly labels?: Readonly<Record<string, string>> | undefined;
+  readonly weight?: number | undefined;
+  readonly healthy?: boolean | undefined;
 }
 
 /** An instance declaration that names its service (static files, self-registration). */

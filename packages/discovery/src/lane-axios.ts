@@ -1,4 +1,5 @@
-import { InvalidOptionError } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
+import { DEFAULT_HEADERS_TIMEOUT_MS } from './call-timeouts';
 import type { Choice, Discovery } from './create-discovery';
 import { discoveryChannels } from './diagnostics';
 import {
@@ -9,7 +10,6 @@ import {
   neverReached,
 } from './internal/failure-kind';
 import { hostPort } from './internal/host-port';
-import { DEFAULT_HEADERS_TIMEOUT_MS } from './lane-dispatcher';
 import { DEFAULT_LOAD_TIMEOUT_MS, type ServiceHosts, serviceHostTest } from './service-hosts';
 
 /** The parts of an axios request config this integration reads and rewrites. */
@@ -59,19 +59,28 @@ export interface AxiosLike {
 export interface LaneAxiosDiscoveryOptions {
   readonly discovery: Discovery;
   /** Which hosts are services; default and meaning as in `laneDispatcher` ({@link ServiceHosts}). */
-  readonly services?: ServiceHosts;
+  readonly services?: ServiceHosts | undefined;
   /** How long a request for a service not loaded yet waits for its first set. Default 5,000 ms. */
-  readonly loadTimeoutMs?: number;
+  readonly loadTimeoutMs?: number | undefined;
   /** `Host` header when the request has none: `'service'` (default) or `'instance'` (see `laneDispatcher`). */
-  readonly hostHeader?: 'service' | 'instance';
+  readonly hostHeader?: 'service' | 'instance' | undefined;
   /**
    * Total timeout of a routed request whose config has none (axios' default `timeout: 0` waits
    * forever). Default {@link DEFAULT_HEADERS_TIMEOUT_MS} (30 s).
    */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /** As `laneDispatcher`'s `retryIdempotent`. Default `false`. */
-  readonly retryIdempotent?: boolean;
+  readonly retryIdempotent?: boolean | undefined;
 }
+
+const LANE_AXIOS_DISCOVERY_OPTION_KEYS: readonly string[] = Object.keys({
+  discovery: 1,
+  services: 1,
+  loadTimeoutMs: 1,
+  hostHeader: 1,
+  timeoutMs: 1,
+  retryIdempotent: 1,
+} satisfies Record<keyof LaneAxiosDiscoveryOptions, 1>);
 
 const ABSOLUTE_URL = /^[a-z][a-z\d+\-.]*:\/\//i;
 
@@ -93,6 +102,7 @@ export function laneAxiosDiscovery(axios: AxiosLike, options: LaneAxiosDiscovery
   if (typeof axios?.interceptors?.request?.use !== 'function') {
     throw new InvalidOptionError('axios', 'expected an axios instance');
   }
+  assertKnownOptions('laneAxiosDiscovery()', options, LANE_AXIOS_DISCOVERY_OPTION_KEYS);
   const discovery = options?.discovery;
   if (typeof discovery?.pick !== 'function') {
     throw new InvalidOptionError('discovery', 'expected a Discovery (createDiscovery())');

@@ -1,5 +1,10 @@
-import { InvalidOptionError, laneInterceptor } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError, laneInterceptor } from '@graylane/core';
 import type { Dispatcher, Pool } from 'undici';
+import {
+  DEFAULT_BODY_TIMEOUT_MS,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_HEADERS_TIMEOUT_MS,
+} from './call-timeouts';
 import type { Choice, Discovery } from './create-discovery';
 import { discoveryChannels } from './diagnostics';
 import type { Instance } from './instance';
@@ -27,34 +32,34 @@ type Undici = typeof import('undici');
 export interface LaneDispatcherOptions {
   readonly discovery: Discovery;
   /** Where requests to hosts that are not services go. Default: a new undici `Agent` (closed with this dispatcher). */
-  readonly dispatcher?: Dispatcher;
+  readonly dispatcher?: Dispatcher | undefined;
   /**
    * Which hosts are services (routed through discovery, never DNS): a list of host names or a
    * function `(host) => boolean`. Default: single-label names (`svc-b`; not `localhost`, not IP
    * literals, nothing with a dot: {@link isServiceHost}), services `discovery` tracks, and
    * services the registry holds instances of right now.
    */
-  readonly services?: ServiceHosts;
+  readonly services?: ServiceHosts | undefined;
   /**
    * How long a request for a service whose first instance set has not arrived waits for it;
    * then it fails with `RegistryUnavailableError` (`GL_ERR_REGISTRY_UNAVAILABLE`). Default
    * {@link DEFAULT_LOAD_TIMEOUT_MS} (5,000 ms).
    */
-  readonly loadTimeoutMs?: number;
+  readonly loadTimeoutMs?: number | undefined;
   /**
    * `Host` header sent to the instance when the request has none: `'service'` keeps the address
    * the caller used (`svc-b`, like a Kubernetes Service name would), `'instance'` sends the
    * instance's `host:port`. Default `'service'`.
    */
-  readonly hostHeader?: 'service' | 'instance';
+  readonly hostHeader?: 'service' | 'instance' | undefined;
   /** Options of the per-instance undici `Pool`s (they win over the timeouts below). */
-  readonly poolOptions?: Pool.Options;
+  readonly poolOptions?: Pool.Options | undefined;
   /** Connect timeout per connection to an instance. Default {@link DEFAULT_CONNECT_TIMEOUT_MS} (3 s). */
-  readonly connectTimeoutMs?: number;
+  readonly connectTimeoutMs?: number | undefined;
   /** Time to the response headers. Default {@link DEFAULT_HEADERS_TIMEOUT_MS} (30 s). */
-  readonly headersTimeoutMs?: number;
+  readonly headersTimeoutMs?: number | undefined;
   /** Idle time between body chunks. Default {@link DEFAULT_BODY_TIMEOUT_MS} (300 s, undici's). */
-  readonly bodyTimeoutMs?: number;
+  readonly bodyTimeoutMs?: number | undefined;
   /**
    * Also retry, once, on another instance of the same routing decision, a request that failed on
    * its connection after it may have been written (reset, socket error), when its method is
@@ -62,15 +67,21 @@ export interface LaneDispatcherOptions {
    * bytes). A request that failed before any byte reached the instance (refused, connect timeout)
    * is always retried once. Default `false`.
    */
-  readonly retryIdempotent?: boolean;
+  readonly retryIdempotent?: boolean | undefined;
 }
 
-/** Default connect timeout of routed calls (`laneDispatcher`). */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
-/** Default headers timeout of routed calls (`laneDispatcher`, and the total timeout of `laneAxiosDiscovery`). */
-export const DEFAULT_HEADERS_TIMEOUT_MS = 30_000;
-/** Default body (idle) timeout of routed calls (`laneDispatcher`): undici's own. */
-export const DEFAULT_BODY_TIMEOUT_MS = 300_000;
+const LANE_DISPATCHER_OPTION_KEYS: readonly string[] = Object.keys({
+  discovery: 1,
+  dispatcher: 1,
+  services: 1,
+  loadTimeoutMs: 1,
+  hostHeader: 1,
+  poolOptions: 1,
+  connectTimeoutMs: 1,
+  headersTimeoutMs: 1,
+  bodyTimeoutMs: 1,
+  retryIdempotent: 1,
+} satisfies Record<keyof LaneDispatcherOptions, 1>);
 
 /** A request origin that names a service. */
 interface Target {
@@ -107,6 +118,7 @@ const classes = new WeakMap<Undici, new (options: LaneDispatcherOptions, undici:
  * const res = await request('http://svc-b/orders', { dispatcher }); // gray instance in lane gray
  */
 export function laneDispatcher(options: LaneDispatcherOptions): Dispatcher {
+  assertKnownOptions('laneDispatcher()', options, LANE_DISPATCHER_OPTION_KEYS);
   const undici = loadPeer<Undici>('undici', 'laneDispatcher()');
   let LaneDispatcher = classes.get(undici);
   if (LaneDispatcher === undefined) {

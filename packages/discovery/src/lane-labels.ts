@@ -9,7 +9,14 @@ import type { Instance } from './instance';
 // The lane-label conventions live in core since the instance lane (core) reads them too; discovery
 // re-exports them unchanged from its index.
 export type { CompiledLaneLabels, LaneLabelMatch } from '@graylane/core';
-export { compileLaneLabels, DEFAULT_LANE_LABELS, laneLabelFor, matchLaneLabel } from '@graylane/core';
+export {
+  compileLaneLabels,
+  DEFAULT_LANE_LABELS,
+  laneLabelFor,
+  matchLaneLabel,
+  UNCONFIGURED_LANE_LABEL_WARNING,
+  unconfiguredLaneLabel,
+} from '@graylane/core';
 
 /**
  * The value of the first present label among `laneLabels`, or `undefined` when the instance has

@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
 import type { OutlierReason } from './diagnostics';
 import { positiveOption } from './internal/number-options';
 
@@ -40,11 +40,11 @@ export const DEFAULT_MAX_EJECTION_PERCENT = 100;
  * createDiscovery({ registry, outlier: { consecutive5xx: 5, baseEjectionMs: 10_000 } });
  */
 export interface OutlierOptions {
-  readonly consecutiveFailures?: number;
-  readonly consecutive5xx?: number;
-  readonly baseEjectionMs?: number;
-  readonly maxEjectionMs?: number;
-  readonly maxEjectionPercent?: number;
+  readonly consecutiveFailures?: number | undefined;
+  readonly consecutive5xx?: number | undefined;
+  readonly baseEjectionMs?: number | undefined;
+  readonly maxEjectionMs?: number | undefined;
+  readonly maxEjectionPercent?: number | undefined;
 }
 
 /** @internal Validated outlier options; `null` when off. */
@@ -64,9 +64,7 @@ export function outlierConfig(options: OutlierOptions | false | undefined): Outl
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('outlier', 'expected false or { consecutiveFailures, ... }');
   }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) throw new InvalidOptionError(`outlier.${key}`, 'unknown option');
-  }
+  assertKnownOptions('createDiscovery()', options, OUTLIER_OPTION_KEYS, 'outlier');
   const consecutive5xx = options.consecutive5xx ?? 0;
   if (consecutive5xx !== 0) positiveOption(consecutive5xx, 'outlier.consecutive5xx', 0, true);
   const baseEjectionMs = positiveOption(
@@ -102,10 +100,10 @@ export function outlierConfig(options: OutlierOptions | false | undefined): Outl
   };
 }
 
-const KNOWN = new Set([
-  'consecutiveFailures',
-  'consecutive5xx',
-  'baseEjectionMs',
-  'maxEjectionMs',
-  'maxEjectionPercent',
-]);
+const OUTLIER_OPTION_KEYS: readonly string[] = Object.keys({
+  consecutiveFailures: 1,
+  consecutive5xx: 1,
+  baseEjectionMs: 1,
+  maxEjectionMs: 1,
+  maxEjectionPercent: 1,
+} satisfies Record<keyof OutlierOptions, 1>);

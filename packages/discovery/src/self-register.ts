@@ -1,5 +1,5 @@
 import { networkInterfaces } from 'node:os';
-import { InvalidOptionError, parseLane, readInstanceLane } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError, parseLane, readInstanceLane } from '@graylane/core';
 import { type DrainableServer, type DrainOptions, drainAndClose, drainOptions, whenListening } from './drain';
 import { compileLaneLabels, DEFAULT_LANE_LABELS, laneLabelFor, matchLaneLabel } from './lane-labels';
 import type { Registration, Registry } from './registry';
@@ -12,39 +12,57 @@ export interface RegisterOptions {
   readonly service: string;
   readonly port: number;
   /** Default `host:port`. */
-  readonly id?: string;
+  readonly id?: string | undefined;
   /** Default: `POD_IP`, else the first non-internal IPv4 address, else `127.0.0.1`. */
-  readonly host?: string;
-  readonly labels?: Readonly<Record<string, string>>;
+  readonly host?: string | undefined;
+  readonly labels?: Readonly<Record<string, string>> | undefined;
   /** Default 100. */
-  readonly weight?: number;
+  readonly weight?: number | undefined;
   /**
    * This instance's lane; `null` = base (skips the environment and the labels file). When
    * omitted: a lane label already in `labels`, else the instance lane of `@graylane/core`
    * (`readInstanceLane()`: the lane set with `setInstanceLane()`, else `$GRAYLANE_LANE`, else the
    * downward-API labels file, else base).
    */
-  readonly lane?: string | null;
+  readonly lane?: string | null | undefined;
   /** Lane labels (as in `createDiscovery`): the first names the label written; all are read from the labels file. Default {@link DEFAULT_LANE_LABELS}. */
-  readonly laneLabels?: readonly string[];
+  readonly laneLabels?: readonly string[] | undefined;
   /** Downward-API labels file; `false` to skip. Default `/etc/podinfo/labels`. */
-  readonly labelsFile?: string | false;
+  readonly labelsFile?: string | false | undefined;
   /** Environment to read `GRAYLANE_LANE` and `POD_IP` from. Default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Close the registration on these signals (see {@link closeOnSignals}); `true` = SIGTERM and SIGINT. Default `false`. */
-  readonly closeOnSignals?: boolean | readonly NodeJS.Signals[];
+  readonly closeOnSignals?: boolean | readonly NodeJS.Signals[] | undefined;
   /**
    * The server this instance serves on. Registration waits until it is listening; on a signal
    * (`closeOnSignals`) it is closed after the drain (see {@link drainAndClose}).
    */
-  readonly server?: DrainableServer;
+  readonly server?: DrainableServer | undefined;
   /** Registration also waits until this resolves (warm caches, open pools). Rejection: no registration. */
-  readonly ready?: () => unknown;
+  readonly ready?: () => unknown | undefined;
   /** Drain window on a signal: deregistered, still serving. Default {@link DEFAULT_DRAIN_MS} (5 s). */
-  readonly drainMs?: number;
+  readonly drainMs?: number | undefined;
   /** Longest wait for in-flight requests once the server closes. Default 30 s. */
-  readonly closeTimeoutMs?: number;
+  readonly closeTimeoutMs?: number | undefined;
 }
+
+const REGISTER_OPTION_KEYS: readonly string[] = Object.keys({
+  service: 1,
+  port: 1,
+  id: 1,
+  host: 1,
+  labels: 1,
+  weight: 1,
+  lane: 1,
+  laneLabels: 1,
+  labelsFile: 1,
+  env: 1,
+  closeOnSignals: 1,
+  server: 1,
+  ready: 1,
+  drainMs: 1,
+  closeTimeoutMs: 1,
+} satisfies Record<keyof RegisterOptions, 1>);
 
 /**
  * Registers this process as an instance of `service`, labelled with its lane. The lane comes
@@ -63,6 +81,7 @@ export async function register(registry: Registry, options: RegisterOptions): Pr
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'expected { service, port, ... }');
   }
+  assertKnownOptions('register()', options, REGISTER_OPTION_KEYS);
   const compiled = compileLaneLabels(options.laneLabels ?? DEFAULT_LANE_LABELS);
   const env = options.env ?? process.env;
   const labels: Record<string, string> = { ...options.labels };

@@ -1,6 +1,7 @@
 import type { Bucket } from './internal/bucket';
 import { errorCode } from './internal/caught';
 import type { ServiceState } from './internal/service-state';
+import { matchLaneLabel, unconfiguredLaneLabel } from './lane-labels';
 
 /** One instance as diagnostics show it. `lane` is `null` for base. */
 export interface InstanceSnapshot {
@@ -10,6 +11,13 @@ export interface InstanceSnapshot {
   readonly weight: number;
   readonly healthy: boolean;
   readonly lane: string | null;
+  /** The label that gave the lane (`alicloud.service.tag`), or `null` for a base instance. */
+  readonly laneLabel: string | null;
+  /**
+   * For a base instance: a label that looks like a lane label but is not configured (`lane`,
+   * `version`, a misspelled lane label...), also warned once as `GL_WARN_UNCONFIGURED_LANE_LABEL`.
+   */
+  readonly unconfiguredLaneLabel: string | null;
   /** Times this instance was picked by this discovery. */
   readonly picks: number;
   /** Requests in flight, as reported through `report()` (P2C). */
@@ -83,6 +91,12 @@ export interface ServiceSnapshot {
   /** When the last good set arrived (ISO 8601), or `null`. */
   readonly updatedAt: string | null;
   /**
+   * When the registry started failing for this service (ISO 8601): the first failure since the
+   * last good set, which stays in use (`loaded`) or never came (`!loaded`). `null` while the
+   * registry delivers.
+   */
+  readonly staleSince: string | null;
+  /**
    * The registry's failure for this service while it lasts (the last good set stays in use);
    * `null` again once the registry delivers a good set.
    */
@@ -145,6 +159,9 @@ function bucketSnapshot(state: ServiceState, bucket: Bucket): LaneBucketSnapshot
         weight: i.weight,
         healthy: i.healthy,
         lane,
+        laneLabel: lane === null ? null : (matchLaneLabel(i.labels, state.laneLabels)?.key ?? null),
+        unconfiguredLaneLabel:
+          lane === null ? (unconfiguredLaneLabel(i.labels, state.laneLabels) ?? null) : null,
         picks: (state.pickHistory.get(i.id) ?? 0) + current,
         outstanding: position === undefined ? 0 : position.bucket.outstandingAt(position.index),
         ...(record === undefined
@@ -198,6 +215,7 @@ export function serviceSnapshot(state: ServiceState): ServiceSnapshot {
   return {
     loaded: state.loaded,
     updatedAt: state.loaded ? new Date(state.updatedAt).toISOString() : null,
+    staleSince: state.staleSince === null ? null : new Date(state.staleSince).toISOString(),
     lastError:
       error === null
         ? null

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { InvalidOptionError } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
 import { ClosedError, InvalidInstanceError, RegistryUnavailableError } from './errors';
 import type { Instance, ServiceInstanceInit } from './instance';
 import { toError } from './internal/caught';
@@ -27,22 +27,31 @@ export const DEFAULT_POLL_INTERVAL_MS = 2000;
 /** Options of {@link staticRegistry}. Sources combine; for a repeated (service, id) the later source wins. */
 export interface StaticRegistryOptions {
   /** Instances given in code; each names its `service`. */
-  readonly instances?: readonly ServiceInstanceInit[];
+  readonly instances?: readonly ServiceInstanceInit[] | undefined;
   /**
    * A JSON or YAML (`.yaml`/`.yml`, needs the `yaml` package) file: an array of instances that
    * each name their `service`, or an object of service -> instances. Reloaded when it changes;
    * a broken file keeps the last good set and subscribers get `{ ok: false, error }`.
    */
-  readonly file?: string;
+  readonly file?: string | undefined;
   /** Environment variable holding a JSON instance list (same shapes as the file); `false` to skip. Default `GRAYLANE_INSTANCES`. */
-  readonly env?: string | false;
+  readonly env?: string | false | undefined;
   /** Reload `file` when it changes. Default `true`. */
-  readonly watch?: boolean;
+  readonly watch?: boolean | undefined;
   /** Default {@link DEFAULT_RELOAD_DEBOUNCE_MS}. */
-  readonly debounceMs?: number;
+  readonly debounceMs?: number | undefined;
   /** Default {@link DEFAULT_POLL_INTERVAL_MS}. */
-  readonly pollIntervalMs?: number;
+  readonly pollIntervalMs?: number | undefined;
 }
+
+const STATIC_REGISTRY_OPTION_KEYS: readonly string[] = Object.keys({
+  instances: 1,
+  file: 1,
+  env: 1,
+  watch: 1,
+  debounceMs: 1,
+  pollIntervalMs: 1,
+} satisfies Record<keyof StaticRegistryOptions, 1>);
 
 interface ServiceSet {
   readonly instances: readonly Instance[];
@@ -79,6 +88,7 @@ export class StaticRegistry implements Registry {
   constructor(options: StaticRegistryOptions = {}) {
     if (typeof options !== 'object' || options === null)
       throw new InvalidOptionError('options', 'expected an object');
+    assertKnownOptions('staticRegistry()', options, STATIC_REGISTRY_OPTION_KEYS);
     const fixed = options.instances === undefined ? [] : entriesFromList(options.instances, 'instances');
     const envName = options.env ?? DEFAULT_INSTANCES_ENV;
     if (envName !== false) {

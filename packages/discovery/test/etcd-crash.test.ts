@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type TestContext, test } from 'node:test';
 import { withLane } from '@graylane/core';
-import { createDiscovery, type Discovery, laneDispatcher } from '@graylane/discovery';
+import { createDiscovery, type Discovery } from '@graylane/discovery';
 import { etcdRegistry } from '@graylane/discovery/etcd';
+import { laneDispatcher } from '@graylane/discovery/undici';
 import { request } from 'undici';
 import { startEtcd } from '../../../test/helpers/etcd';
 

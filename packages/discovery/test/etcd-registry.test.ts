@@ -225,6 +225,27 @@ test('etcdRegistry: unreachable etcd -> one { ok: false } per outage, register()
   assert.equal(recorder.updates.length, 1, 'retries do not repeat the failure');
 });
 
+test('etcdRegistry: register() against a down etcd names the endpoints tried and what to check', async (t) => {
+  const probe = createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => probe.once('listening', resolve));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise((resolve) => probe.close(resolve));
+  const endpoint = `http://127.0.0.1:${port}`;
+  const registry = etcdRegistry({ endpoints: [endpoint], requestTimeoutMs: 500 });
+  t.after(() => registry.close());
+  await assert.rejects(
+    registry.register({ service: 'svc', id: 'svc-1', host: '127.0.0.1', port: 1 }),
+    (err: Error) => {
+      assert.equal((err as Error & { code?: string }).code, 'GL_ERR_REGISTRY_UNAVAILABLE');
+      assert.ok(err.message.includes(`on etcd at ${endpoint} (deadline 500 ms per call)`), err.message);
+      assert.ok(err.message.includes(`etcdctl --endpoints=${endpoint} endpoint health`), err.message);
+      assert.match(err.message, /Check that etcd is running and reachable/);
+      assert.ok(err.cause !== undefined, "etcd's own error stays the cause");
+      return true;
+    },
+  );
+});
+
 test('README "etcd registry" section documents every option, default and error code', async () => {
   const { readFileSync } = await import('node:fs');
   const { join } = await import('node:path');

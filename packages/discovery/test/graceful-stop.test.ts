@@ -16,12 +16,12 @@ import {
   type Discovery,
   drainAndClose,
   laneAxiosDiscovery,
-  laneDispatcher,
   type Registration,
   register,
   staticRegistry,
 } from '@graylane/discovery';
 import { etcdRegistry } from '@graylane/discovery/etcd';
+import { laneDispatcher } from '@graylane/discovery/undici';
 import axios from 'axios';
 import { request } from 'undici';
 import { startEtcd } from '../../../test/helpers/etcd';

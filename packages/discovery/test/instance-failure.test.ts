@@ -12,10 +12,10 @@ import {
   createDiscovery,
   type DiscoveryOptions,
   laneAxiosDiscovery,
-  laneDispatcher,
   type OutlierMessage,
   staticRegistry,
 } from '@graylane/discovery';
+import { laneDispatcher } from '@graylane/discovery/undici';
 import axios from 'axios';
 import { request } from 'undici';
 import { GRAY } from './helpers';

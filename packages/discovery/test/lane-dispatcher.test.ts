@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { withLane } from '@graylane/core';
-import { laneDispatcher } from '@graylane/discovery';
+import { laneDispatcher } from '@graylane/discovery/undici';
 import { fetch, request } from 'undici';
 import { listen } from '../../../test/helpers/listen';
 import { GRAY, nextSet, setup } from './helpers';

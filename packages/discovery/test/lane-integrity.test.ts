@@ -12,9 +12,9 @@ import {
   type Instance,
   isServiceHost,
   laneAxiosDiscovery,
-  laneDispatcher,
   staticRegistry,
 } from '@graylane/discovery';
+import { laneDispatcher } from '@graylane/discovery/undici';
 import axios from 'axios';
 import { request } from 'undici';
 import { listen } from '../../../test/helpers/listen';

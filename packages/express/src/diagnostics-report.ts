@@ -1,4 +1,10 @@
-import { BASE_LANE_KEY, type IngressCounters, InvalidOptionError, ingressCounters } from '@graylane/core';
+import {
+  assertKnownOptions,
+  BASE_LANE_KEY,
+  type IngressCounters,
+  InvalidOptionError,
+  ingressCounters,
+} from '@graylane/core';
 import { compileTrust, type Rule, type RuleCounters, type TrustPolicy } from '@graylane/rules';
 import {
   buildLiveReport,
@@ -18,6 +24,10 @@ export interface DiagnosticsInstanceLike {
   readonly weight: number;
   readonly healthy: boolean;
   readonly picks?: number;
+  /** The label that gave the instance its lane. */
+  readonly laneLabel?: string | null;
+  /** A label that looks like a lane label but is not configured (the instance is base). */
+  readonly unconfiguredLaneLabel?: string | null;
 }
 
 /** A requested lane -> served lane flow (`FlowSnapshot` in `@graylane/discovery`). */
@@ -31,7 +41,18 @@ export interface DiagnosticsFlowLike {
 export interface DiagnosticsServiceLike {
   readonly loaded: boolean;
   readonly updatedAt?: string | null;
-  readonly lastError?: { readonly message: string; readonly code: string | null } | null;
+  readonly staleSince?: string | null;
+  readonly lastError?: {
+    readonly message: string;
+    readonly code: string | null;
+    readonly at?: string;
+  } | null;
+  /** The most recent failure, kept after recovery (a discovery's `lastError` clears on recovery). */
+  readonly lastFailure?: {
+    readonly message: string;
+    readonly code: string | null;
+    readonly at?: string;
+  } | null;
   readonly lanes: ReadonlyArray<{
     readonly lane: string | null;
     readonly instances: readonly DiagnosticsInstanceLike[];
@@ -73,23 +94,32 @@ export interface DiagnosticsRules {
 /** What {@link diagnosticsReport} reads. Every field is optional. */
 export interface DiagnosticsReportOptions {
   /** The discovery whose routing table, routes and fallback counters to show. Default: none. */
-  readonly discovery?: DiagnosticsDiscovery;
+  readonly discovery?: DiagnosticsDiscovery | undefined;
   /** The edge rules in force: pass the same `compileRules()` result you gave `laneEdge()`. Default: none. */
-  readonly rules?: DiagnosticsRules;
+  readonly rules?: DiagnosticsRules | undefined;
   /** The edge's trust policy, shown with the rules. Default: not shown. */
-  readonly trust?: TrustPolicy;
+  readonly trust?: TrustPolicy | undefined;
   /** Names this process on the page (e.g. `edge`, `svc-a/a-gray`). Default `graylane`. */
-  readonly title?: string;
+  readonly title?: string | undefined;
   /** Include the process-wide ingress counters (`ingressCounters()` from core). Default `true`. */
-  readonly counters?: boolean;
+  readonly counters?: boolean | undefined;
   // --- live rules and release plans (diagnostics-live.ts) ---
   /**
    * Live rule sets (`liveRules()`) and release plans (`releasePlan()`): version, source, last
    * reload and last error; the plan's step, weight, analysis figures and abort reason. Without
    * `rules`, the rules table shows the first one's set in force. Default: none.
    */
-  readonly live?: DiagnosticsLiveOptions;
+  readonly live?: DiagnosticsLiveOptions | undefined;
 }
+
+const DIAGNOSTICS_REPORT_OPTION_KEYS: readonly string[] = Object.keys({
+  discovery: 1,
+  rules: 1,
+  trust: 1,
+  title: 1,
+  counters: 1,
+  live: 1,
+} satisfies Record<keyof DiagnosticsReportOptions, 1>);
 
 /** A row of the routing table: one instance. `lane` is `null` for base. */
 export interface RoutingTableRow {
@@ -101,6 +131,32 @@ export interface RoutingTableRow {
   readonly weight: number;
   readonly healthy: boolean;
   readonly picks: number;
+  /** The label that gave the lane (`alicloud.service.tag`), or `null` (base, or not reported). */
+  readonly laneLabel: string | null;
+  /** For a base instance: a label that looks like an unconfigured lane label (`lane`), or `null`. */
+  readonly unconfiguredLaneLabel: string | null;
+}
+
+/**
+ * A service's registry state: `loading` (no set yet, no failure), `loaded` (the registry delivers),
+ * `stale` (the registry fails since `staleSince`; the set of `updatedAt` stays in use), `failing`
+ * (it failed before any set arrived: nothing can be picked).
+ */
+export type RegistryState = 'loading' | 'loaded' | 'stale' | 'failing';
+
+/** One service's registry state, as the page and the logger show it. */
+export interface RegistryStateRow {
+  readonly service: string;
+  readonly state: RegistryState;
+  readonly loaded: boolean;
+  /** When the set in use arrived (ISO 8601), or `null`. */
+  readonly updatedAt: string | null;
+  /** When the registry started failing (ISO 8601), or `null` while it delivers. */
+  readonly staleSince: string | null;
+  /** The last failure's message (also kept after a recovery), or `null`. */
+  readonly lastError: string | null;
+  readonly lastErrorCode: string | null;
+  readonly lastErrorAt: string | null;
 }
 
 /** Where a requested lane of a service goes. */
@@ -158,12 +214,7 @@ export interface DiagnosticsReport {
     readonly balancer: string | null;
     readonly fallback: Readonly<Record<string, string>>;
     readonly strict: boolean | readonly string[];
-    readonly services: ReadonlyArray<{
-      readonly service: string;
-      readonly loaded: boolean;
-      readonly updatedAt: string | null;
-      readonly lastError: string | null;
-    }>;
+    readonly services: readonly RegistryStateRow[];
   } | null;
   readonly routingTable: readonly RoutingTableRow[];
   readonly routes: readonly RouteRow[];
@@ -250,6 +301,7 @@ export function compileReportOptions(options: DiagnosticsReportOptions): Compile
  * report.counters.fallbacks; // [{ service: 'svc-b', from: 'gray', to: null, calls: 3 }]
  */
 export function diagnosticsReport(options: DiagnosticsReportOptions = {}): DiagnosticsReport {
+  assertKnownOptions('diagnosticsReport()', options, DIAGNOSTICS_REPORT_OPTION_KEYS);
   return buildReport(compileReportOptions(options));
 }
 
@@ -266,12 +318,7 @@ export function buildReport(options: CompiledReportOptions): DiagnosticsReport {
     const services: Array<NonNullable<DiagnosticsReport['discovery']>['services'][number]> = [];
     for (const service of Object.keys(snapshot.services).sort()) {
       const state = snapshot.services[service]!;
-      services.push({
-        service,
-        loaded: state.loaded,
-        updatedAt: state.updatedAt ?? null,
-        lastError: state.lastError ? state.lastError.message : null,
-      });
+      services.push(registryStateRow(service, state));
       for (const bucket of state.lanes) {
         for (const instance of bucket.instances) {
           routingTable.push({
@@ -284,6 +331,8 @@ export function buildReport(options: CompiledReportOptions): DiagnosticsReport {
             weight: instance.weight,
             healthy: instance.healthy,
             picks: instance.picks ?? 0,
+            laneLabel: instance.laneLabel ?? null,
+            unconfiguredLaneLabel: instance.unconfiguredLaneLabel ?? null,
           });
         }
       }
@@ -358,6 +407,29 @@ export function buildReport(options: CompiledReportOptions): DiagnosticsReport {
       invalidLanePicks,
     },
     live: options.live === null ? null : buildLiveReport(options.live),
+  };
+}
+
+/** @internal A service's registry state from its snapshot. */
+export function registryStateRow(service: string, state: DiagnosticsServiceLike): RegistryStateRow {
+  // The failure in progress, else the most recent one (still shown after a recovery).
+  const error = state.lastError ?? state.lastFailure ?? null;
+  // A snapshot without `staleSince` (an older discovery): an error after the last update is stale.
+  const staleSince =
+    state.staleSince !== undefined
+      ? state.staleSince
+      : error !== null && error.at !== undefined && (state.updatedAt == null || error.at > state.updatedAt)
+        ? error.at
+        : null;
+  return {
+    service,
+    state: staleSince === null ? (state.loaded ? 'loaded' : 'loading') : state.loaded ? 'stale' : 'failing',
+    loaded: state.loaded,
+    updatedAt: state.updatedAt ?? null,
+    staleSince,
+    lastError: error === null ? null : error.message,
+    lastErrorCode: error === null ? null : error.code,
+    lastErrorAt: error?.at ?? null,
   };
 }
 

@@ -16,14 +16,16 @@ export type {
   DiagnosticsServiceLike,
   FallbackRow,
   LaneCounterRow,
+  RegistryState,
+  RegistryStateRow,
   RouteRow,
   RoutingTableRow,
   RuleRow,
 } from './diagnostics-report';
 export { diagnosticsReport } from './diagnostics-report';
 export type { DiagnosticsRouterOptions } from './diagnostics-router';
-export { diagnosticsRouter } from './diagnostics-router';
-export type { LaneEdgeOptions } from './lane-edge';
+export { diagnosticsHandler, diagnosticsRouter } from './diagnostics-router';
+export type { LaneEdgeMiddleware, LaneEdgeOptions } from './lane-edge';
 export { laneEdge } from './lane-edge';
 export type { LaneMiddlewareOptions } from './lane-middleware';
 export { laneMiddleware } from './lane-middleware';

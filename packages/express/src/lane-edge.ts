@@ -1,9 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  assertKnownOptions,
   compileIngress,
   extractLane,
+  factoryNotCalled,
   type IngressOptions,
   InvalidOptionError,
+  isIncomingRequest,
   type Lane,
   RECORD_GETTER,
 } from '@graylane/core';
@@ -46,14 +49,39 @@ export interface LaneEdgeOptions extends CompileRulesOptions {
    * `'accept'`, or `{ allowlist: [lanes] }`. A kept tag wins over the rules (the request is
    * already in a lane); a tag that is not kept is removed from `req.headers`.
    */
-  readonly trust?: TrustPolicy;
+  readonly trust?: TrustPolicy | undefined;
   /**
    * Where a client's tag is read from and stripped (`header`, `sources`, `baggageKey`), and which
    * headers to `carry` downstream. `header` (default `x-mse-tag`) is also where the decided lane is
    * written. Default: `x-mse-tag`, then the `x-mse-tag` baggage entry.
    */
-  readonly ingress?: IngressOptions;
+  readonly ingress?: IngressOptions | undefined;
 }
+
+/**
+ * What {@link laneEdge} returns: the Express middleware, with the rule-set provider it reads and
+ * `close()`, which stops the source when the edge made its own `liveRules()` for one.
+ *
+ * @example
+ * const edge: LaneEdgeMiddleware = laneEdge({ rules: fileRuleSource({ path: 'rules.yaml' }) });
+ * app.use(edge);
+ * process.once('SIGTERM', () => void edge.close());
+ */
+export interface LaneEdgeMiddleware {
+  (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void;
+  /** The rule-set provider this edge reads (the `liveRules()` it made for a source). */
+  readonly rules: RuleSetProvider;
+  /** Stops the source when the edge made its own `liveRules()` for one; otherwise does nothing. */
+  close(): Promise<void>;
+}
+
+const LANE_EDGE_OPTION_KEYS: readonly string[] = Object.keys({
+  rules: 1,
+  trust: 1,
+  ingress: 1,
+  maxInputLength: 1,
+  random: 1,
+} satisfies Record<keyof LaneEdgeOptions, 1>);
 
 type Next = (err?: unknown) => void;
 type MutableHeaders = Record<string, string | string[] | number | undefined>;
@@ -93,10 +121,21 @@ type MutableHeaders = Record<string, string | string[] | number | undefined>;
  * app.use(edge);
  * app.get('/v', (req, res) => res.json({ version: ruleSetVersionOf(req) }));
  */
-export function laneEdge(options: LaneEdgeOptions) {
+export function laneEdge(options: LaneEdgeOptions): LaneEdgeMiddleware {
+  if (isIncomingRequest(options)) {
+    // biome-ignore lint/complexity/noArguments: `app.use(laneEdge)` hands the factory (req, res, next)
+    const next: unknown = arguments[2];
+    // The framework called the factory as the middleware and discards what it returns.
+    return factoryNotCalled(
+      'laneEdge',
+      'app.use(laneEdge({ rules }))',
+      next,
+    ) as unknown as LaneEdgeMiddleware;
+  }
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'expected { rules, trust?, ingress? }');
   }
+  assertKnownOptions('laneEdge()', options, LANE_EDGE_OPTION_KEYS);
   const provider = providerOf(options);
   const trust = compileTrust(options.trust, 'strip');
   const ingress = compileIngress(options.ingress);

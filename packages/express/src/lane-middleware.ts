@@ -1,10 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  assertKnownOptions,
   BASE_CONTEXT,
   bindEmitterToLane,
   type CompiledIngress,
   compileIngress,
+  factoryNotCalled,
   type IngressOptions,
+  isIncomingRequest,
   requestLaneContext,
   runInRequestLane,
   withLaneContext,
@@ -12,6 +15,14 @@ import {
 
 /** Options of {@link laneMiddleware}: where to read the lane and which headers to carry. */
 export interface LaneMiddlewareOptions extends IngressOptions {}
+
+const LANE_MIDDLEWARE_OPTION_KEYS: readonly string[] = Object.keys({
+  header: 1,
+  sources: 1,
+  baggageKey: 1,
+  baggageValues: 1,
+  carry: 1,
+} satisfies Record<keyof LaneMiddlewareOptions, 1>);
 
 type Next = (err?: unknown) => void;
 
@@ -35,7 +46,15 @@ type Next = (err?: unknown) => void;
  * app.use(laneMiddleware());
  * app.get('/', async (req, res) => res.json({ lane: currentLane() }));
  */
-export function laneMiddleware(options: LaneMiddlewareOptions = {}) {
+export function laneMiddleware(
+  options: LaneMiddlewareOptions = {},
+): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
+  if (isIncomingRequest(options)) {
+    // biome-ignore lint/complexity/noArguments: `app.use(laneMiddleware)` hands the factory (req, res, next)
+    const next: unknown = arguments[2];
+    return factoryNotCalled('laneMiddleware', 'app.use(laneMiddleware())', next);
+  }
+  assertKnownOptions('laneMiddleware()', options, LANE_MIDDLEWARE_OPTION_KEYS);
   const compiled: CompiledIngress = compileIngress(options);
   return function laneMiddleware(req: IncomingMessage, res: ServerResponse, next: Next): void {
     // In the base lane, with no lane active around the server, this is just `next()`.

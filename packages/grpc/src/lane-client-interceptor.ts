@@ -1,4 +1,11 @@
-import { currentLaneContext, InvalidOptionError, LANE_METADATA_KEY, type LaneContext } from '@graylane/core';
+import {
+  assertKnownOptions,
+  currentLaneContext,
+  FactoryNotCalledError,
+  InvalidOptionError,
+  LANE_METADATA_KEY,
+  type LaneContext,
+} from '@graylane/core';
 import {
   InterceptingCall,
   type Interceptor,
@@ -11,10 +18,15 @@ import { isTextMetadataKey, isTextMetadataValue } from './metadata-carrier';
 /** Options of {@link laneClientInterceptor}. */
 export interface LaneClientInterceptorOptions {
   /** Metadata key the lane is written to. Default `x-mse-tag`. */
-  readonly metadataKey?: string;
+  readonly metadataKey?: string | undefined;
   /** Also write the carried headers of the current context (see core `IngressOptions.carry`). Default `true`. */
-  readonly carry?: boolean;
+  readonly carry?: boolean | undefined;
 }
+
+const LANE_CLIENT_INTERCEPTOR_OPTION_KEYS: readonly string[] = Object.keys({
+  metadataKey: 1,
+  carry: 1,
+} satisfies Record<keyof LaneClientInterceptorOptions, 1>);
 
 /**
  * A grpc-js client interceptor that writes the current lane (`currentLaneContext()`: the lane and
@@ -30,6 +42,11 @@ export interface LaneClientInterceptorOptions {
  * withLane('gray', () => client.unary({}, callback)); // sent with x-mse-tag: gray
  */
 export function laneClientInterceptor(options: LaneClientInterceptorOptions = {}): Interceptor {
+  // `interceptors: [laneClientInterceptor]`: grpc-js calls the factory with (callOptions, nextCall).
+  if (typeof (options as { method_definition?: unknown }).method_definition === 'object') {
+    throw new FactoryNotCalledError('laneClientInterceptor', 'interceptors: [laneClientInterceptor()]');
+  }
+  assertKnownOptions('laneClientInterceptor()', options, LANE_CLIENT_INTERCEPTOR_OPTION_KEYS);
   const key = options.metadataKey ?? LANE_METADATA_KEY;
   if (typeof key !== 'string' || !isTextMetadataKey(key)) {
     throw new InvalidOptionError('metadataKey', `${JSON.stringify(key)} is not a text metadata key`);

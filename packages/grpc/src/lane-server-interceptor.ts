@@ -1,4 +1,5 @@
 import {
+  assertKnownOptions,
   BASE_CONTEXT,
   type CompiledIngress,
   compileIngress,
@@ -7,6 +8,7 @@ import {
   currentLaneContext,
   extractCarry,
   extractLane,
+  FactoryNotCalledError,
   type IngressOptions,
   InvalidOptionError,
   type LaneContext,
@@ -18,6 +20,7 @@ import {
   type ServerInterceptingCallInterface,
   type ServerInterceptor,
   type ServerMethodDefinition,
+  status,
 } from '@grpc/grpc-js';
 import { METADATA_GETTER } from './metadata-carrier';
 
@@ -35,6 +38,14 @@ import { METADATA_GETTER } from './metadata-carrier';
  */
 export interface LaneServerInterceptorOptions extends IngressOptions {}
 
+const LANE_SERVER_INTERCEPTOR_OPTION_KEYS: readonly string[] = Object.keys({
+  header: 1,
+  sources: 1,
+  baggageKey: 1,
+  baggageValues: 1,
+  carry: 1,
+} satisfies Record<keyof LaneServerInterceptorOptions, 1>);
+
 /**
  * A grpc-js server interceptor (grpc-js >= 1.10, `Server` option `interceptors`) that reads the
  * call's lane from its metadata — `x-mse-tag`, then the `baggage` entry, by default — and runs
@@ -51,6 +62,14 @@ export interface LaneServerInterceptorOptions extends IngressOptions {}
  * server.addService(echo.service, { unary: (call, cb) => cb(null, { lane: currentLane() ?? '' }) });
  */
 export function laneServerInterceptor(options: LaneServerInterceptorOptions = {}): ServerInterceptor {
+  if (isMethodDefinition(options)) {
+    // `interceptors: [laneServerInterceptor]`: grpc-js calls the factory with (method, call) on
+    // every call. Throwing here would escape grpc-js's stream handler; fail the call instead.
+    // biome-ignore lint/complexity/noArguments: the call is the factory's second argument here
+    const call = arguments[1] as ServerInterceptingCallInterface;
+    return factoryNotCalledCall(call) as unknown as ServerInterceptor;
+  }
+  assertKnownOptions('laneServerInterceptor()', options, LANE_SERVER_INTERCEPTOR_OPTION_KEYS);
   const compiled = compileIngress(options);
   rejectBinaryKeys(compiled);
   return function laneServerInterceptor(
@@ -59,6 +78,31 @@ export function laneServerInterceptor(options: LaneServerInterceptorOptions = {}
   ): ServerInterceptingCall {
     return new LaneServerCall(call, compiled);
   };
+}
+
+function isMethodDefinition(value: unknown): boolean {
+  const v = value as { path?: unknown; requestStream?: unknown; responseSerialize?: unknown };
+  return (
+    typeof v.path === 'string' &&
+    typeof v.requestStream === 'boolean' &&
+    typeof v.responseSerialize === 'function'
+  );
+}
+
+let factoryWarned = false;
+
+/** Ends the call with `INTERNAL` and the typed error's message; warns once with its code. */
+function factoryNotCalledCall(call: ServerInterceptingCallInterface): ServerInterceptingCall {
+  const error = new FactoryNotCalledError('laneServerInterceptor', 'interceptors: [laneServerInterceptor()]');
+  if (!factoryWarned) {
+    factoryWarned = true;
+    process.emitWarning(error.message, { code: error.code });
+  }
+  return new ServerInterceptingCall(call, {
+    start() {
+      call.sendStatus({ code: status.INTERNAL, details: error.message });
+    },
+  });
 }
 
 /** The listener grpc-js's handlers pass to `start()` (not exported by name). */

@@ -1,4 +1,4 @@
-import { InvalidOptionError, LANE_METADATA_KEY } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError, LANE_METADATA_KEY } from '@graylane/core';
 import { experimental } from '@grpc/grpc-js';
 import { UnsupportedGrpcError } from './errors';
 import type { LaneDiscovery } from './lane-discovery';
@@ -27,10 +27,16 @@ export interface LaneChannelOptions {
   /** The `@graylane/discovery` instance (`createDiscovery()`) whose registry feeds the channels. Required. */
   readonly discovery: LaneDiscovery;
   /** Target scheme. Default `graylane` (targets `graylane:///<service>`). */
-  readonly scheme?: string;
+  readonly scheme?: string | undefined;
   /** Metadata key the picker reads a call's lane from. Default `x-mse-tag`. */
-  readonly metadataKey?: string;
+  readonly metadataKey?: string | undefined;
 }
+
+const LANE_CHANNEL_OPTION_KEYS: readonly string[] = Object.keys({
+  discovery: 1,
+  scheme: 1,
+  metadataKey: 1,
+} satisfies Record<keyof LaneChannelOptions, 1>);
 
 /** Returned by {@link registerLaneChannel}. */
 export interface LaneChannelRegistration {
@@ -94,6 +100,7 @@ export function registerLaneChannel(options: LaneChannelOptions): LaneChannelReg
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'must be an object with a discovery');
   }
+  assertKnownOptions('registerLaneChannel()', options, LANE_CHANNEL_OPTION_KEYS);
   const discovery = options.discovery;
   if (typeof discovery !== 'object' || discovery === null) {
     throw new InvalidOptionError('discovery', 'is required (a @graylane/discovery instance)');

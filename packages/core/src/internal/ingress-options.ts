@@ -1,37 +1,34 @@
 import { InvalidOptionError } from '../errors';
 import { HTTP_TOKEN } from '../http-token';
-import type { CompiledSource, LaneSource } from '../ingress';
+import type { CompiledSource, IngressOptions, LaneSource } from '../ingress';
 import { type Lane, parseLane } from '../lane';
+import { assertKnownOptions } from '../options';
 
 // Validation of ingress options, at setup: names, sources, value maps.
 
 /** The longest mapped value compared; a longer value is oversize before any lookup. */
 export const MAX_SOURCE_VALUE_LENGTH = 256;
 
-export const OPTION_NAMES: ReadonlySet<string> = new Set([
-  'header',
-  'sources',
-  'baggageKey',
-  'baggageValues',
-  'carry',
-]);
-const SOURCE_NAMES: ReadonlySet<string> = new Set(['key', 'values']);
-
-// A misspelt option (`heder`, `value` for `values`) would silently change where lanes are read.
-export function rejectUnknown(object: object, names: ReadonlySet<string>, prefix: string): void {
-  for (const name of Object.keys(object)) {
-    if (!names.has(name)) {
-      throw new InvalidOptionError(`${prefix}${name}`, `unknown option (known: ${[...names].join(', ')})`);
-    }
-  }
-}
+/** Every key of {@link IngressOptions}: a misspelt option (`heder`) would silently change where lanes are read. */
+export const INGRESS_OPTION_KEYS: readonly string[] = Object.keys({
+  header: 1,
+  sources: 1,
+  baggageKey: 1,
+  baggageValues: 1,
+  carry: 1,
+} satisfies Record<keyof IngressOptions, 1>);
+// `value` for `values` would silently drop the map.
+const SOURCE_KEYS: readonly string[] = Object.keys({ key: 1, values: 1 } satisfies Record<
+  keyof LaneSource,
+  1
+>);
 
 export function compileSource(source: string | LaneSource, path: string): CompiledSource {
   if (typeof source === 'string') return { key: headerName(source, path), values: undefined };
   if (typeof source !== 'object' || source === null) {
     throw new InvalidOptionError(path, 'must be a header name or { key, values }');
   }
-  rejectUnknown(source, SOURCE_NAMES, `${path}.`);
+  assertKnownOptions('compileIngress()', source, SOURCE_KEYS, path);
   const key = headerName(source.key, `${path}.key`);
   return { key, values: compileValues(source.values, `${path}.values`, true) };
 }

@@ -27,9 +27,9 @@ export interface OutboundConfig {
 /** Options shared by every outbound form (automatic hooks, interceptor, axios). */
 export interface OutboundOptions {
   /** Header that carries the lane. Default `x-mse-tag`. */
-  readonly header?: string;
+  readonly header?: string | undefined;
   /** Also write the context's carried headers (see `IngressOptions.carry`). Default `true`. */
-  readonly carry?: boolean;
+  readonly carry?: boolean | undefined;
 }
 
 /** Process-wide outbound counters (all clients, all forms). */

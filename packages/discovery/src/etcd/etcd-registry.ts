@@ -1,10 +1,10 @@
 import { InvalidOptionError, MissingPeerError } from '@graylane/core';
 import type { Etcd3, IOptions } from 'etcd3';
-import { ClosedError } from '../errors';
+import { ClosedError, RegistryUnavailableError } from '../errors';
 import type { Instance, ServiceInstanceInit } from '../instance';
 import type { Registration, Registry, RegistryListener } from '../registry';
 import { checkServiceName, encodeRegistration, serviceKeyPrefix } from './codec';
-import { REGISTRY_NAME, withTimeout } from './internal';
+import { describeError, REGISTRY_NAME, withTimeout } from './internal';
 import { LeaseRegistration } from './lease-registration';
 import {
   DEFAULT_KEEPALIVE_TIME_MS,
@@ -144,18 +144,23 @@ export class EtcdRegistry implements Registry {
 
   async #register(service: string, key: string, instance: Instance, value: string): Promise<Registration> {
     const { ttlSeconds, requestTimeoutMs, retryInitialMs, retryMaxMs } = this.#options;
-    const registration = await LeaseRegistration.create({
-      client: this.#client,
-      service,
-      key,
-      value,
-      instance,
-      ttlSeconds,
-      requestTimeoutMs,
-      retryInitialMs,
-      retryMaxMs,
-      onClose: (closed) => this.#registrations.delete(closed),
-    });
+    let registration: LeaseRegistration;
+    try {
+      registration = await LeaseRegistration.create({
+        client: this.#client,
+        service,
+        key,
+        value,
+        instance,
+        ttlSeconds,
+        requestTimeoutMs,
+        retryInitialMs,
+        retryMaxMs,
+        onClose: (closed) => this.#registrations.delete(closed),
+      });
+    } catch (err) {
+      throw unreachable(err, key, this.#options.hosts, requestTimeoutMs);
+    }
     if (this.#closing !== undefined) {
       // close() ran while the key was being written: take it back before the client goes.
       await registration.close();
@@ -218,4 +223,23 @@ export class EtcdRegistry implements Registry {
  */
 export function etcdRegistry(options: EtcdRegistryOptions): EtcdRegistry {
   return new EtcdRegistry(options);
+}
+
+/**
+ * The register() failure a user can act on: which endpoints were tried, for how long, and what to
+ * check; etcd's own words (`14 UNAVAILABLE: No connection established...`) stay in the message
+ * and the cause.
+ */
+function unreachable(err: unknown, key: string, hosts: readonly string[], timeoutMs: number): unknown {
+  if (!(err instanceof RegistryUnavailableError)) return err;
+  const cause = err.cause === undefined ? err.message : describeError(err.cause);
+  return new RegistryUnavailableError(
+    REGISTRY_NAME,
+    `cannot register ${key} on etcd at ${hosts.join(', ')} (deadline ${timeoutMs} ms per call): ${cause}. ` +
+      'Check that etcd is running and reachable from this host at those endpoints ' +
+      `(etcdctl --endpoints=${hosts.join(',')} endpoint health), that the endpoints option (or the ` +
+      'environment variable you feed it from) names the client URLs (port 2379 by default), and that ' +
+      'clientOptions.credentials / clientOptions.auth match the server when it uses TLS or auth.',
+    { cause: err.cause ?? err },
+  );
 }

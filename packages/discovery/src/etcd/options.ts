@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
 import type { IOptions } from 'etcd3';
 import { positiveOption, retryDelayOptions } from '../internal/number-options';
 
@@ -35,15 +35,15 @@ export interface EtcdRegistryOptions {
   /** etcd client URLs (`http://host:2379`); one string or a list. Required. */
   readonly endpoints: string | readonly string[];
   /** Key prefix. Default {@link DEFAULT_ETCD_PREFIX} (`/graylane/services`); a trailing `/` is dropped. */
-  readonly prefix?: string;
+  readonly prefix?: string | undefined;
   /** Lease TTL of `register()`, whole seconds >= 1. Default {@link DEFAULT_LEASE_TTL_SECONDS} (10). */
-  readonly ttlSeconds?: number;
+  readonly ttlSeconds?: number | undefined;
   /** Deadline of each unary etcd call, ms. Default {@link DEFAULT_REQUEST_TIMEOUT_MS} (5000). */
-  readonly requestTimeoutMs?: number;
+  readonly requestTimeoutMs?: number | undefined;
   /** First resync / re-registration retry delay, ms. Default {@link DEFAULT_RETRY_INITIAL_MS} (250). */
-  readonly retryInitialMs?: number;
+  readonly retryInitialMs?: number | undefined;
   /** Largest retry delay, ms. Default {@link DEFAULT_RETRY_MAX_MS} (10000). */
-  readonly retryMaxMs?: number;
+  readonly retryMaxMs?: number | undefined;
   /**
    * Passed to the `etcd3` client (TLS `credentials`, `auth`, `grpcOptions`, `faultHandling`,
    * `dialTimeout`...). `hosts` comes from `endpoints`. Defaults added unless given here:
@@ -51,8 +51,18 @@ export interface EtcdRegistryOptions {
    * `['grpc.keepalive_timeout_ms']` {@link DEFAULT_KEEPALIVE_TIMEOUT_MS} (5000); with a single
    * endpoint, `faultHandling.host` without a circuit breaker.
    */
-  readonly clientOptions?: Omit<IOptions, 'hosts'>;
+  readonly clientOptions?: Omit<IOptions, 'hosts'> | undefined;
 }
+
+const ETCD_REGISTRY_OPTION_KEYS: readonly string[] = Object.keys({
+  endpoints: 1,
+  prefix: 1,
+  ttlSeconds: 1,
+  requestTimeoutMs: 1,
+  retryInitialMs: 1,
+  retryMaxMs: 1,
+  clientOptions: 1,
+} satisfies Record<keyof EtcdRegistryOptions, 1>);
 
 /** Options after validation, with defaults applied. */
 export interface ResolvedEtcdOptions {
@@ -70,6 +80,7 @@ export function resolveEtcdOptions(options: EtcdRegistryOptions): ResolvedEtcdOp
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('etcdRegistry', 'expected an options object with `endpoints`');
   }
+  assertKnownOptions('etcdRegistry()', options, ETCD_REGISTRY_OPTION_KEYS);
   const raw = options.endpoints;
   const hosts = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? [...raw] : [];
   if (hosts.length === 0 || hosts.some((h) => typeof h !== 'string' || h.length === 0)) {

@@ -2,7 +2,12 @@
 // the resolved route of every lane. Rebuilt on each registry update; read by pick().
 import { OTHER_LANES, parseLane } from '@graylane/core';
 import type { Instance } from '../instance';
-import { type CompiledLaneLabels, matchLaneLabel } from '../lane-labels';
+import {
+  type CompiledLaneLabels,
+  matchLaneLabel,
+  UNCONFIGURED_LANE_LABEL_WARNING,
+  unconfiguredLaneLabel,
+} from '../lane-labels';
 import type { CallOutcome, OutlierConfig } from '../outlier-detection';
 import { type BalancerCode, Bucket } from './bucket';
 import { Outliers } from './outliers';
@@ -116,12 +121,13 @@ export class ServiceState {
   loaded = false;
   instances: readonly Instance[] = NO_INSTANCES;
   updatedAt = 0;
-  /** The registry's failure while it lasts; cleared by the next good set. */
-  lastError: { readonly error: Error; readonly at: number } | null = null;
+  #lastError: { readonly error: Error; readonly at: number } | null = null;
   /** The most recent failure, kept after recovery for diagnostics. */
   lastFailure: { readonly error: Error; readonly at: number; recoveredAt: number | null } | null = null;
   /** Failures reported for this service since it was first tracked. */
   failures = 0;
+  /** The first failure since the last good set (ms), or null while the registry delivers. */
+  staleSince: number | null = null;
   base: Bucket;
   buckets = new Map<string, Bucket>();
   invalid: readonly InvalidLaneInstance[] = [];
@@ -140,6 +146,14 @@ export class ServiceState {
   /** Passive outlier ejection; `null` when off. */
   readonly outliers: Outliers | null;
   readonly waiters = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
+
+  /** Instances already warned about a label that looks like an unconfigured lane label. */
+  readonly #warned = new Set<string>();
+
+  /** The lane labels this discovery reads (for snapshots). */
+  get laneLabels(): CompiledLaneLabels {
+    return this.#config.labels;
+  }
 
   constructor(service: string, config: RoutingConfig) {
     this.service = service;
@@ -161,6 +175,37 @@ export class ServiceState {
     this.#resolveAll();
   }
 
+  /**
+   * Warns once per instance whose labels hold no configured lane label but one that looks like a
+   * lane label (`lane: gray`): it is served as a base instance, so untagged traffic reaches it.
+   */
+  #checkLabels(instance: Instance): void {
+    if (this.#warned.has(instance.id)) return;
+    const key = unconfiguredLaneLabel(instance.labels, this.#config.labels);
+    if (key === undefined) return;
+    this.#warned.add(instance.id);
+    const value = instance.labels[key]!;
+    process.emitWarning(
+      `instance ${instance.id} of service ${this.service} has label ${JSON.stringify(`${key}: ${value}`)}, ` +
+        `which looks like a lane label but is not one of laneLabels (${this.#config.labels.source.join(', ')}): ` +
+        'it is served as a BASE instance, so untagged traffic reaches it. Label it ' +
+        `${JSON.stringify(`${this.#config.labels.source[0]!.replace(/\*$/, value)}: ${value}`)}, or add ` +
+        `${JSON.stringify(key)} to laneLabels if it names the lane.`,
+      { code: UNCONFIGURED_LANE_LABEL_WARNING },
+    );
+  }
+
+  /** The registry's failure while it lasts (the last good set stays in use); cleared by the next good set. */
+  get lastError(): { readonly error: Error; readonly at: number } | null {
+    return this.#lastError;
+  }
+
+  set lastError(value: { readonly error: Error; readonly at: number } | null) {
+    if (value === null) this.staleSince = null;
+    else if (this.staleSince === null) this.staleSince = value.at;
+    this.#lastError = value;
+  }
+
   /** Rebuilds buckets and routes from a complete instance set. */
   apply(instances: readonly Instance[]): void {
     this.outliers?.retain(new Set(instances.map((i) => i.id)));
@@ -168,6 +213,7 @@ export class ServiceState {
     this.#build();
     this.loaded = true;
     this.updatedAt = Date.now();
+    this.staleSince = null;
   }
 
   /** Records a call's outcome for outlier ejection (no-op when off). */
@@ -196,6 +242,7 @@ export class ServiceState {
       const match = matchLaneLabel(instance.labels, config.labels);
       if (match === undefined) {
         base.push(instance);
+        this.#checkLabels(instance);
       } else if (parseLane(match.value) === undefined) {
         invalid.push({ instance, label: match.key, value: match.value });
       } else {

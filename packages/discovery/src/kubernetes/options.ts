@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
 import type { KubeConfig } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { positiveOption, retryDelayOptions } from '../internal/number-options';
 
@@ -47,15 +47,15 @@ export interface KubernetesServiceOptions {
    * (`app=b,tier in (web)`). Default: the `spec.selector` of the Kubernetes Service with the
    * logical service's name, read when the watch starts and on every relist.
    */
-  readonly selector?: Readonly<Record<string, string>> | string;
+  readonly selector?: Readonly<Record<string, string>> | string | undefined;
   /**
    * Which container port an instance listens on: a port name matched against the Pod's container
    * ports (`'http'`) or a number used as is (`8080`). Default: the first port of the first container
    * that declares one. Pods without a matching port are skipped.
    */
-  readonly port?: string | number;
+  readonly port?: string | number | undefined;
   /** Namespace of this service's Service and Pods. Default: the registry's `namespace`. */
-  readonly namespace?: string;
+  readonly namespace?: string | undefined;
 }
 
 /**
@@ -74,28 +74,45 @@ export interface KubernetesRegistryOptions {
    * A `@kubernetes/client-node` `KubeConfig`. Default: `new KubeConfig()` + `loadFromDefault()`:
    * `$KUBECONFIG`, then `~/.kube/config`, then the in-cluster service account.
    */
-  readonly kubeConfig?: KubeConfig;
+  readonly kubeConfig?: KubeConfig | undefined;
   /**
    * Namespace of the Services and Pods. Default: the kubeconfig's current-context namespace (in a
    * cluster: the service account's namespace file), else `default`.
    */
-  readonly namespace?: string;
+  readonly namespace?: string | undefined;
   /**
    * Logical service name -> how to find its Pods. A service subscribed to but not listed here is
    * watched as `{}` (the Kubernetes Service of the same name, first container port).
    */
   readonly services: Readonly<Record<string, KubernetesServiceOptions>>;
   /** Pods per list page. Default {@link DEFAULT_LIST_PAGE_SIZE} (500). */
-  readonly pageSize?: number;
+  readonly pageSize?: number | undefined;
   /** `timeoutSeconds` of each watch request. Default {@link DEFAULT_WATCH_TIMEOUT_SECONDS} (300). */
-  readonly watchTimeoutSeconds?: number;
+  readonly watchTimeoutSeconds?: number | undefined;
   /** Deadline of each list page and Service read, ms. Default {@link DEFAULT_REQUEST_TIMEOUT_MS} (10000). */
-  readonly requestTimeoutMs?: number;
+  readonly requestTimeoutMs?: number | undefined;
   /** First retry delay, ms. Default {@link DEFAULT_RETRY_INITIAL_MS} (500). */
-  readonly retryInitialMs?: number;
+  readonly retryInitialMs?: number | undefined;
   /** Largest retry delay, ms. Default {@link DEFAULT_RETRY_MAX_MS} (30000). */
-  readonly retryMaxMs?: number;
+  readonly retryMaxMs?: number | undefined;
 }
+
+const KUBERNETES_REGISTRY_OPTION_KEYS: readonly string[] = Object.keys({
+  kubeConfig: 1,
+  namespace: 1,
+  services: 1,
+  pageSize: 1,
+  watchTimeoutSeconds: 1,
+  requestTimeoutMs: 1,
+  retryInitialMs: 1,
+  retryMaxMs: 1,
+} satisfies Record<keyof KubernetesRegistryOptions, 1>);
+
+const KUBERNETES_SERVICE_OPTION_KEYS: readonly string[] = Object.keys({
+  selector: 1,
+  port: 1,
+  namespace: 1,
+} satisfies Record<keyof KubernetesServiceOptions, 1>);
 
 /** A port option after validation: by name, by number, or the first declared port. */
 export type PortSpec = string | number | undefined;
@@ -192,6 +209,7 @@ export function resolveServiceOptions(value: unknown, path: string): ResolvedSer
   if (value === undefined) return { selector: undefined, port: undefined, namespace: undefined };
   if (!isRecord(value))
     throw new InvalidOptionError(path, 'expected an object `{ selector?, port?, namespace? }`');
+  assertKnownOptions(`kubernetesRegistry() ${path}`, value, KUBERNETES_SERVICE_OPTION_KEYS);
   return {
     selector: selectorOption(value.selector, `${path}.selector`),
     port: portOption(value.port, `${path}.port`),
@@ -204,6 +222,7 @@ export function resolveKubernetesOptions(options: KubernetesRegistryOptions): Re
   if (!isRecord(options)) {
     throw new InvalidOptionError('kubernetesRegistry', 'expected an options object with `services`');
   }
+  assertKnownOptions('kubernetesRegistry()', options, KUBERNETES_REGISTRY_OPTION_KEYS);
   const kubeConfig = options.kubeConfig;
   if (
     kubeConfig !== undefined &&

@@ -42,7 +42,8 @@ body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#1d1d1f;background:#
 h1{font-size:1.3rem;margin:0 0 .2rem}h2{font-size:1.05rem;margin:1.6rem 0 .4rem}
 .meta{color:#666;margin:0 0 1rem}table{border-collapse:collapse;min-width:40%}
 th,td{border:1px solid #ddd;padding:.25rem .6rem;text-align:left;vertical-align:top}
-th{background:#f4f4f6}td.empty{color:#888;font-style:italic}code{font-size:.95em}`;
+th{background:#f4f4f6}td.empty{color:#888;font-style:italic}code{font-size:.95em}
+.alert{border:1px solid #c62828;background:#fdecea;color:#8e0000;padding:.5rem .8rem}`;
 
 /** Options of {@link renderDiagnosticsHtml}. */
 export interface HtmlOptions {
@@ -53,11 +54,36 @@ export interface HtmlOptions {
 /** Renders the report as one self-contained page: inline CSS, no scripts, every value escaped. */
 export function renderDiagnosticsHtml(report: DiagnosticsReport, options: HtmlOptions): string {
   const sections: string[] = [];
+  const registry = report.discovery?.services ?? [];
+  const broken = registry.filter((s) => s.state === 'stale' || s.state === 'failing');
+  if (broken.length > 0) {
+    sections.push(
+      `<p class="alert" id="registry-alert">Registry failing for ${escapeHtml(broken.map((s) => s.service).join(', '))}: ` +
+        'the routing table below is the last good set (or empty), not the current state.</p>',
+    );
+  }
+  if (report.discovery !== null) {
+    sections.push(
+      '<h2>Registry</h2>',
+      table(
+        'registry',
+        ['service', 'state', 'last update', 'stale since', 'last error'],
+        registry.map((s) => [
+          s.service,
+          s.state,
+          s.updatedAt ?? 'never',
+          s.staleSince ?? '',
+          s.lastError === null ? '' : `${s.lastErrorAt ?? ''} ${s.lastErrorCode ?? ''} ${s.lastError}`.trim(),
+        ]),
+        'no services tracked yet',
+      ),
+    );
+  }
   sections.push(
     '<h2>Routing table</h2>',
     table(
       'routing-table',
-      ['service', 'lane', 'instance', 'host:port', 'weight', 'healthy', 'picks'],
+      ['service', 'lane', 'instance', 'host:port', 'weight', 'healthy', 'picks', 'lane label'],
       report.routingTable.map((r) => [
         r.service,
         lane(r.lane),
@@ -66,6 +92,9 @@ export function renderDiagnosticsHtml(report: DiagnosticsReport, options: HtmlOp
         r.weight,
         r.healthy,
         r.picks,
+        r.unconfiguredLaneLabel === null
+          ? r.laneLabel
+          : `none (WARNING: "${r.unconfiguredLaneLabel}" looks like a lane label but is not configured)`,
       ]),
       report.discovery === null ? 'no discovery given' : 'no instances',
     ),
