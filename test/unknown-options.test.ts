@@ -1,12 +1,14 @@
 // Every public options object rejects a key it does not know, at setup, with a typed
 // GL_ERR_INVALID_OPTION naming the key and the closest valid one (issue 16, item 1). One case per
 // options object: adding a factory means adding its case here.
+import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   assertKnownOptions,
   closestKey,
   compileIngress,
+  enableInstanceLane,
   enableLaneObservability,
   enableOpenTelemetryBridge,
   enablePropagation,
@@ -14,14 +16,49 @@ import {
   laneAxios,
   laneFromHeaders,
   laneInterceptor,
+  laneRequestListener,
   mirrorLaneToClsNamespace,
+  readInstanceLane,
 } from '@graylane/core';
-import { createDiscovery, laneAxiosDiscovery, register, staticRegistry } from '@graylane/discovery';
+import {
+  createDiscovery,
+  drainAndClose,
+  laneAxiosDiscovery,
+  register,
+  staticRegistry,
+} from '@graylane/discovery';
 import { etcdRegistry } from '@graylane/discovery/etcd';
 import { kubernetesRegistry } from '@graylane/discovery/kubernetes';
 import { laneDispatcher } from '@graylane/discovery/undici';
-import { diagnosticsReport, diagnosticsRouter, laneEdge, laneMiddleware } from '@graylane/express';
+import {
+  diagnosticsReport,
+  diagnosticsRouter,
+  laneEdge,
+  laneMiddleware,
+  planAdminRouter,
+} from '@graylane/express';
+import { laneFastify, laneFastifyEdge } from '@graylane/fastify';
 import { laneClientInterceptor, laneServerInterceptor, registerLaneChannel } from '@graylane/grpc';
+import { laneKoa } from '@graylane/koa';
+import { enableMessagingMetrics } from '@graylane/messaging';
+import { consumeLanes as consumeAmqpLanes } from '@graylane/messaging/amqp';
+import { consumeLanes as consumeBullLanes } from '@graylane/messaging/bullmq';
+import { consumeLanes as consumeNatsLanes } from '@graylane/messaging/nats';
+import { consumeLanes as consumeStreamLanes } from '@graylane/messaging/redis-streams';
+import { LaneModule } from '@graylane/nestjs';
+import {
+  compileRules,
+  fileRuleSource,
+  liveRules,
+  releasePlan,
+  rulesFromAmbassadorMappings,
+  rulesFromIstioVirtualService,
+  rulesFromKruiseTrafficRouting,
+  rulesFromNginxCanary,
+  subsetLanesFromDestinationRule,
+} from '@graylane/rules';
+import { etcdPlanStore, etcdRuleSource } from '@graylane/rules/etcd';
+import { kubernetesRuleSource } from '@graylane/rules/kubernetes';
 import axios from 'axios';
 import { createNamespace } from 'cls-hooked';
 import { assertTypedError } from './helpers/typed-error';
@@ -43,6 +80,7 @@ interface Case {
 // biome-ignore lint/suspicious/noExplicitAny: the typo is the point; the types would refuse it
 type Any = any;
 const typo = (o: Record<string, unknown>): Any => o;
+const literal = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 const CASES: readonly Case[] = [
   {
@@ -177,6 +215,150 @@ const CASES: readonly Case[] = [
     key: 'schema',
     suggestion: 'scheme',
   },
+  {
+    options: 'OutlierOptions (createDiscovery outlier)',
+    call: () => createDiscovery(typo({ registry, outlier: { consecutiveFailure: 3 } })),
+    key: 'outlier.consecutiveFailure',
+    suggestion: 'consecutiveFailures',
+  },
+  {
+    options: 'InstanceLaneOptions (enableInstanceLane)',
+    call: () => enableInstanceLane(typo({ lanes: 'gray' })),
+    key: 'lanes',
+    suggestion: 'lane',
+  },
+  {
+    options: 'InstanceLaneOptions (readInstanceLane)',
+    call: () => readInstanceLane(typo({ labelFile: false })),
+    key: 'labelFile',
+    suggestion: 'labelsFile',
+  },
+  {
+    options: 'IngressOptions (laneRequestListener)',
+    call: () => laneRequestListener(() => {}, typo({ carries: [] })),
+    key: 'carries',
+    suggestion: 'carry',
+  },
+  {
+    options: 'LaneSource (IngressOptions sources[0])',
+    call: () => compileIngress(typo({ sources: [{ key: 'version', value: { '200': 'gray' } }] })),
+    key: 'sources[0].value',
+    suggestion: 'values',
+  },
+  {
+    options: 'DiagnosticsLiveOptions (diagnosticsReport live)',
+    call: () => diagnosticsReport(typo({ live: { plan: [] } })),
+    key: 'live.plan',
+    suggestion: 'plans',
+  },
+  {
+    options: 'PlanAdminRouterOptions',
+    call: () => planAdminRouter(typo({ plans: [], token: 'secret', tokens: 'x' })),
+    key: 'tokens',
+    suggestion: 'token',
+  },
+  {
+    options: 'CompileRulesOptions',
+    call: () => compileRules([], typo({ maxInputLenght: 10 })),
+    key: 'maxInputLenght',
+    suggestion: 'maxInputLength',
+  },
+  {
+    options: 'LiveRulesOptions',
+    call: () => liveRules(typo({ rule: [] })),
+    key: 'rule',
+    suggestion: 'rules',
+  },
+  {
+    options: 'FileRuleSourceOptions',
+    call: () => fileRuleSource(typo({ path: 'rules.yaml', debounce: 10 })),
+    key: 'debounce',
+    suggestion: 'debounceMs',
+  },
+  {
+    options: 'EtcdRuleSourceOptions',
+    call: () => etcdRuleSource(typo({ endpoints: 'http://127.0.0.1:1', key: 'rules', formats: 'json' })),
+    key: 'formats',
+    suggestion: 'format',
+  },
+  {
+    options: 'EtcdPlanStoreOptions',
+    call: () => etcdPlanStore(typo({ endpoints: 'http://127.0.0.1:1', prefx: '/plans/' })),
+    key: 'prefx',
+    suggestion: 'prefix',
+  },
+  {
+    options: 'KubernetesRuleSourceOptions',
+    call: () => kubernetesRuleSource(typo({ kind: 'ConfigMap', name: 'rules', namespce: 'shop' })),
+    key: 'namespce',
+    suggestion: 'namespace',
+  },
+  {
+    options: 'ReleasePlanOptions',
+    call: () => releasePlan(typo({ name: 'p', lane: 'gray', steps: [], tickInterval: 1 })),
+    key: 'tickInterval',
+    suggestion: 'tickIntervalMs',
+  },
+  {
+    options: 'NginxCanaryOptions',
+    call: () => rulesFromNginxCanary({}, typo({ lane: 'canary', prefx: 'nginx' })),
+    key: 'prefx',
+    suggestion: 'prefix',
+  },
+  {
+    options: 'IstioVirtualServiceOptions',
+    call: () => rulesFromIstioVirtualService({}, typo({ subsetLanes: {}, ignoreUnsuported: true })),
+    key: 'ignoreUnsuported',
+    suggestion: 'ignoreUnsupported',
+  },
+  {
+    options: 'KruiseTrafficRoutingOptions',
+    call: () => rulesFromKruiseTrafficRouting({}, typo({ laneheader: 'x-lane' })),
+    key: 'laneheader',
+    suggestion: 'laneHeader',
+  },
+  {
+    options: 'AmbassadorMappingsOptions',
+    call: () => rulesFromAmbassadorMappings([], typo({ laneOf: () => undefined, stiky: 'cookie' })),
+    key: 'stiky',
+    suggestion: 'sticky',
+  },
+  {
+    options: 'SubsetLanesOptions',
+    call: () => subsetLanesFromDestinationRule({}, typo({ laneLabel: [] })),
+    key: 'laneLabel',
+    suggestion: 'laneLabels',
+  },
+  {
+    options: 'LaneFastifyOptions',
+    call: () => laneFastify(typo({ headr: 'x-lane' })),
+    key: 'headr',
+    suggestion: 'header',
+  },
+  {
+    options: 'LaneFastifyEdgeOptions',
+    call: () => laneFastifyEdge(typo({ rules: [], trusts: 'accept' })),
+    key: 'trusts',
+    suggestion: 'trust',
+  },
+  {
+    options: 'LaneKoaOptions',
+    call: () => laneKoa(typo({ cary: ['x-user'] })),
+    key: 'cary',
+    suggestion: 'carry',
+  },
+  {
+    options: 'LaneModuleOptions (LaneModule.forRoot)',
+    call: () => LaneModule.forRoot(typo({ baggagekey: 'lane' })),
+    key: 'baggagekey',
+    suggestion: 'baggageKey',
+  },
+  {
+    options: 'MessagingMetricsOptions',
+    call: () => enableMessagingMetrics(typo({ meters: {} })),
+    key: 'meters',
+    suggestion: 'meter',
+  },
 ];
 
 for (const c of CASES) {
@@ -186,8 +368,8 @@ for (const c of CASES) {
       path: c.key,
       message:
         c.suggestion === null
-          ? new RegExp(`no option "${c.key}"; valid options: `)
-          : new RegExp(`no option "${c.key}" \\(did you mean "${c.suggestion}"\\?\\)`),
+          ? new RegExp(`no option "${literal(c.key)}"; valid options: `)
+          : new RegExp(`no option "${literal(c.key)}" \\(did you mean "${c.suggestion}"\\?\\)`),
     });
   });
 }
@@ -201,6 +383,68 @@ test('register() rejects an unknown key', async () => {
     return true;
   });
 });
+
+// Options objects of functions that answer with a promise: the typo is a rejection, before any I/O
+// (the connections below are never touched).
+const ASYNC_CASES: ReadonlyArray<Omit<Case, 'call'> & { readonly call: () => Promise<unknown> }> = [
+  {
+    options: 'AmqpLaneConsumerOptions',
+    call: () => consumeAmqpLanes(typo({}), typo({ queue: 'orders', prefech: 10 }), () => {}),
+    key: 'prefech',
+    suggestion: 'prefetch',
+  },
+  {
+    options: 'NatsLaneConsumerOptions',
+    call: () => consumeNatsLanes(typo({}), typo({ stream: 'S', durable: 'd', ackWait: 1 }), () => {}),
+    key: 'ackWait',
+    suggestion: 'ackWaitMs',
+  },
+  {
+    options: 'BullLaneConsumerOptions',
+    call: () => consumeBullLanes(typo({ queue: 'jobs', connection: {}, concurency: 2 }), () => {}),
+    key: 'concurency',
+    suggestion: 'concurrency',
+  },
+  {
+    options: 'StreamLaneConsumerOptions',
+    call: () => consumeStreamLanes(typo({}), typo({ stream: 's', group: 'g', fallbacks: {} }), () => {}),
+    key: 'fallbacks',
+    suggestion: 'fallback',
+  },
+  {
+    options: 'DrainOptions',
+    call: () => drainAndClose({ close: async () => {} }, typo({ drainMS: 0 })),
+    key: 'drainMS',
+    suggestion: 'drainMs',
+  },
+  {
+    options: 'RegisterOptions (drain keys)',
+    call: () => register(registry, typo({ service: 'b', port: 1, closeTimeout: 1 })),
+    key: 'closeTimeout',
+    suggestion: 'closeTimeoutMs',
+  },
+  {
+    options: 'ReadyOptions (discovery.ready)',
+    call: () => discovery.ready('b', typo({ timeout: 1 })),
+    key: 'timeout',
+    suggestion: 'timeoutMs',
+  },
+];
+
+for (const c of ASYNC_CASES) {
+  test(`${c.options} rejects an unknown key (${c.key})`, async () => {
+    await assert.rejects(c.call(), (err: unknown) => {
+      assert.ok(err instanceof InvalidOptionError, String(err));
+      assert.equal(err.code, 'GL_ERR_INVALID_OPTION');
+      assert.equal(err.path, c.key);
+      assert.match(
+        err.message,
+        new RegExp(`no option "${literal(c.key)}" \\(did you mean "${c.suggestion}"\\?\\)`),
+      );
+      return true;
+    });
+  });
+}
 
 test('a misspelled key is rejected even when its value is undefined; valid keys may be undefined', () => {
   assert.throws(() => laneMiddleware(typo({ headr: undefined })), { code: 'GL_ERR_INVALID_OPTION' });

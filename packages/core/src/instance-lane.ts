@@ -8,6 +8,7 @@ import {
   DEFAULT_LANE_LABELS,
   matchLaneLabel,
 } from './lane-labels';
+import { assertKnownOptions } from './options';
 
 /** Environment variable holding the lane of this process's instance. */
 export const DEFAULT_LANE_ENV = 'GRAYLANE_LANE';
@@ -18,14 +19,21 @@ export interface InstanceLaneOptions {
    * The lane, set in code; `null` = base (skips every other source). When omitted: the lane set
    * with {@link setInstanceLane}, else `$GRAYLANE_LANE`, else the downward-API labels file, else base.
    */
-  readonly lane?: string | null;
+  readonly lane?: string | null | undefined;
   /** Lane labels read from the labels file, in precedence order. Default `DEFAULT_LANE_LABELS`. */
-  readonly laneLabels?: readonly string[];
+  readonly laneLabels?: readonly string[] | undefined;
   /** Downward-API labels file; `false` to skip. Default `/etc/podinfo/labels`. */
-  readonly labelsFile?: string | false;
+  readonly labelsFile?: string | false | undefined;
   /** Environment to read `GRAYLANE_LANE` from. Default `process.env`. */
-  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined;
 }
+
+const INSTANCE_LANE_OPTION_KEYS: readonly string[] = Object.keys({
+  lane: 1,
+  laneLabels: 1,
+  labelsFile: 1,
+  env: 1,
+} satisfies Record<keyof InstanceLaneOptions, 1>);
 
 /** What {@link enableInstanceLane} returns. */
 export interface InstanceLaneHandle {
@@ -57,6 +65,7 @@ export function readInstanceLane(options: InstanceLaneOptions = {}): Lane | unde
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'expected { lane?, laneLabels?, labelsFile?, env? }');
   }
+  assertKnownOptions('readInstanceLane()', options, INSTANCE_LANE_OPTION_KEYS);
   if (options.lane === null) return undefined;
   if (options.lane !== undefined) return checked(options.lane, 'lane');
   if (explicitLane !== undefined) return explicitLane ?? undefined;
@@ -133,6 +142,7 @@ export function setInstanceLane(lane: string | null | undefined): void {
  * setInterval(() => fetch('http://inventory/sync'), 60_000); // x-mse-tag: gray
  */
 export function enableInstanceLane(options?: InstanceLaneOptions): InstanceLaneHandle {
+  assertKnownOptions('enableInstanceLane()', options, INSTANCE_LANE_OPTION_KEYS);
   if (options !== undefined) {
     explicitLane = readInstanceLane(options) ?? null;
     cachedLane = undefined;

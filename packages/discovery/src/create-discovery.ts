@@ -72,6 +72,11 @@ export interface ReadyOptions {
   readonly timeoutMs?: number | undefined;
 }
 
+const READY_OPTION_KEYS: readonly string[] = Object.keys({ timeoutMs: 1 } satisfies Record<
+  keyof ReadyOptions,
+  1
+>);
+
 /**
  * One selection of {@link Discovery.choose}: the instance to call and what to count when the call
  * goes there ({@link Discovery.countPick}). Immutable.
@@ -351,6 +356,11 @@ class LaneDiscovery implements Discovery {
   }
 
   ready(service: string, options: ReadyOptions = {}): Promise<void> {
+    try {
+      assertKnownOptions('discovery.ready()', options, READY_OPTION_KEYS);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const timeoutMs = options.timeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
     if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
       return Promise.reject(new InvalidOptionError('timeoutMs', 'expected a number >= 0'));

@@ -39,7 +39,7 @@ export interface RegisterOptions {
    */
   readonly server?: DrainableServer | undefined;
   /** Registration also waits until this resolves (warm caches, open pools). Rejection: no registration. */
-  readonly ready?: () => unknown | undefined;
+  readonly ready?: (() => unknown) | undefined;
   /** Drain window on a signal: deregistered, still serving. Default {@link DEFAULT_DRAIN_MS} (5 s). */
   readonly drainMs?: number | undefined;
   /** Longest wait for in-flight requests once the server closes. Default 30 s. */

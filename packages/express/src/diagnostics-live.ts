@@ -1,6 +1,6 @@
 // Live rules and release plans on the diagnostics page: kept in this file (and
 // internal/diagnostics-live-html.ts) so the report's other sections stay independent of them.
-import { InvalidOptionError } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
 import type { CompiledRules, LaneFigures, LiveRulesStatus, PlanStatus } from '@graylane/rules';
 
 /** A live rule set as the page reads it: a `liveRules()` result fits. */
@@ -18,10 +18,15 @@ export interface DiagnosticsPlan {
 /** What the live section of the report reads. */
 export interface DiagnosticsLiveOptions {
   /** Rule sets that change at run time (`liveRules()`). Default: none. */
-  readonly rules?: DiagnosticsLiveRules | readonly DiagnosticsLiveRules[];
+  readonly rules?: DiagnosticsLiveRules | readonly DiagnosticsLiveRules[] | undefined;
   /** Release plans (`releasePlan()`). Default: none. */
-  readonly plans?: DiagnosticsPlan | readonly DiagnosticsPlan[];
+  readonly plans?: DiagnosticsPlan | readonly DiagnosticsPlan[] | undefined;
 }
+
+const DIAGNOSTICS_LIVE_OPTION_KEYS: readonly string[] = Object.keys({
+  rules: 1,
+  plans: 1,
+} satisfies Record<keyof DiagnosticsLiveOptions, 1>);
 
 /** One live rule set on the page. */
 export interface LiveRulesRow {
@@ -83,6 +88,7 @@ export function compileLiveOptions(options: DiagnosticsLiveOptions | undefined):
   if (options === undefined) return null;
   if (typeof options !== 'object' || options === null)
     throw new InvalidOptionError('live', 'expected { rules?, plans? }');
+  assertKnownOptions('diagnosticsReport()', options, DIAGNOSTICS_LIVE_OPTION_KEYS, 'live');
   const rules = list(options.rules);
   const plans = list(options.plans);
   for (const item of [...rules, ...plans]) {

@@ -194,7 +194,12 @@ function providerOf(options: LaneEdgeOptions): RuleSetProvider {
   if (isRuleSource(rules)) {
     return liveRules({ source: rules, maxInputLength: options.maxInputLength, random: options.random });
   }
-  const compiled = isCompiled(rules) ? rules : compileRules(rules as readonly Rule[], options);
+  const compiled = isCompiled(rules)
+    ? rules
+    : compileRules(rules as readonly Rule[], {
+        maxInputLength: options.maxInputLength,
+        random: options.random,
+      });
   const current = Object.freeze({
     version: 1,
     rules: compiled,

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { InvalidOptionError } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
 import type { PlanStatus } from '@graylane/rules';
 
 /** Shortest admin token accepted, in characters. */
@@ -29,6 +29,11 @@ export interface PlanAdminRouterOptions {
    */
   readonly token: string;
 }
+
+const PLAN_ADMIN_ROUTER_OPTION_KEYS: readonly string[] = Object.keys({
+  plans: 1,
+  token: 1,
+} satisfies Record<keyof PlanAdminRouterOptions, 1>);
 
 type Next = (err?: unknown) => void;
 const ACTIONS = new Set(['promote', 'abort', 'pause', 'resume', 'retry']);
@@ -90,6 +95,7 @@ function readBody(req: IncomingMessage): Promise<string> {
 export function planAdminRouter(options: PlanAdminRouterOptions) {
   if (typeof options !== 'object' || options === null)
     throw new InvalidOptionError('options', 'expected { plans, token }');
+  assertKnownOptions('planAdminRouter()', options, PLAN_ADMIN_ROUTER_OPTION_KEYS);
   const list = Array.isArray(options.plans) ? options.plans : [options.plans];
   const plans = new Map<string, AdminPlan>();
   for (const plan of list as AdminPlan[]) {

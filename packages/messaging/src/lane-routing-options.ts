@@ -14,22 +14,22 @@ export interface LaneRoutingOptions {
    * instance lane (core's `instanceLane()`: `GRAYLANE_LANE`, the downward-API labels file, or
    * `setInstanceLane()`), so a gray instance's consumer is a gray consumer.
    */
-  readonly lane?: string | null;
+  readonly lane?: string | null | undefined;
   /**
    * Lanes whose messages wait for their own consumer instead of falling back to base (`true`:
    * every lane). Read by base consumers. Default `false` (permissive, Sermant's AUTO mode).
    */
-  readonly strict?: boolean | readonly string[];
+  readonly strict?: boolean | readonly string[] | undefined;
   /**
    * Fallback chain per lane, as in discovery: `{ 'feature-x': 'gray' }` sends feature-x messages to
    * the gray consumers while no feature-x consumer lives (still tagged feature-x); after the chain
    * comes base unless strict. A cycle is a setup error. Default `{}`.
    */
-  readonly fallback?: Readonly<Record<string, string>>;
+  readonly fallback?: Readonly<Record<string, string>> | undefined;
   /** How often a base consumer re-reads lane liveness, in ms (≥ 50). Default {@link DEFAULT_LIVENESS_INTERVAL_MS}. */
-  readonly livenessIntervalMs?: number;
+  readonly livenessIntervalMs?: number | undefined;
   /** The tag field (header, stream-entry field). Default `x-mse-tag`. */
-  readonly header?: string;
+  readonly header?: string | undefined;
 }
 
 /** Validated {@link LaneRoutingOptions}. */

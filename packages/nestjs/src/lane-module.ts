@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  assertKnownOptions,
   type CompiledIngress,
   compileIngress,
   type IngressOptions,
@@ -17,6 +18,14 @@ import {
 
 /** Options of {@link LaneModule.forRoot}: core's `IngressOptions` (where to read the lane, what to carry). */
 export interface LaneModuleOptions extends IngressOptions {}
+
+const LANE_MODULE_OPTION_KEYS: readonly string[] = Object.keys({
+  header: 1,
+  sources: 1,
+  baggageKey: 1,
+  baggageValues: 1,
+  carry: 1,
+} satisfies Record<keyof LaneModuleOptions, 1>);
 
 /**
  * Injection token of the lane middleware function {@link LaneModule} installs: a
@@ -72,6 +81,7 @@ export class LaneModule implements NestModule {
    * LaneModule.forRoot({ carry: ['x-user-id'] })
    */
   static forRoot(options: LaneModuleOptions = {}): DynamicModule {
+    assertKnownOptions('LaneModule.forRoot()', options, LANE_MODULE_OPTION_KEYS);
     const middleware = laneNestMiddleware(compileIngress(options));
     return { module: LaneModule, providers: [{ provide: LANE_MIDDLEWARE, useValue: middleware }] };
   }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { InvalidOptionError, isHttpToken, parseLane } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError, isHttpToken, parseLane } from '@graylane/core';
 import {
   COOKIE,
   type CompiledCondition,
@@ -28,10 +28,15 @@ export interface CompileRulesOptions {
    * condition on them does not match, an oversized cookie header or query string reads as absent,
    * an oversized sticky key draws at random. Each is counted. Default 8192.
    */
-  readonly maxInputLength?: number;
+  readonly maxInputLength?: number | undefined;
   /** Source of non-sticky draws, returning [0, 1). Default `Math.random` (inject a seeded one in tests). */
-  readonly random?: () => number;
+  readonly random?: (() => number) | undefined;
 }
+
+const COMPILE_RULES_OPTION_KEYS: readonly string[] = Object.keys({
+  maxInputLength: 1,
+  random: 1,
+} satisfies Record<keyof CompileRulesOptions, 1>);
 
 /** Counters of a compiled rule set since it was compiled. */
 export interface RuleCounters {
@@ -199,6 +204,7 @@ function allHold(conditions: readonly CompiledCondition[], view: RequestView): b
  * rules.decide(req).lane; // 'gray' or undefined
  */
 export function compileRules(rules: readonly Rule[], options: CompileRulesOptions = {}): CompiledRules {
+  assertKnownOptions('compileRules()', options, COMPILE_RULES_OPTION_KEYS);
   const maxInputLength = options.maxInputLength ?? DEFAULT_MAX_INPUT_LENGTH;
   if (!Number.isInteger(maxInputLength) || maxInputLength < 1) {
     throw new InvalidOptionError(

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { InvalidOptionError } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
 import { RuleSourceError } from './errors';
 import { asError, describeError, errorCode } from './internal/caught';
 import { fileStamp, watchFile } from './internal/file-watch';
@@ -18,12 +18,19 @@ export interface FileRuleSourceOptions {
   /** The rule file: an array of rules, or `{ rules: [...] }`, as JSON or YAML. Required. */
   readonly path: string;
   /** Default `auto` (JSON when the text starts with `[` or `{`, else YAML; YAML needs the `yaml` peer). */
-  readonly format?: RuleDocumentFormat;
+  readonly format?: RuleDocumentFormat | undefined;
   /** Default {@link DEFAULT_FILE_DEBOUNCE_MS} (50). */
-  readonly debounceMs?: number;
+  readonly debounceMs?: number | undefined;
   /** Default {@link DEFAULT_FILE_POLL_INTERVAL_MS} (1000). */
-  readonly pollIntervalMs?: number;
+  readonly pollIntervalMs?: number | undefined;
 }
+
+const FILE_RULE_SOURCE_OPTION_KEYS: readonly string[] = Object.keys({
+  path: 1,
+  format: 1,
+  debounceMs: 1,
+  pollIntervalMs: 1,
+} satisfies Record<keyof FileRuleSourceOptions, 1>);
 
 /**
  * A rule source reading a JSON or YAML file and reloading it when it changes (fs.watch on its
@@ -37,6 +44,7 @@ export interface FileRuleSourceOptions {
  * app.use(laneEdge({ rules: fileRuleSource({ path: '/etc/graylane/rules.yaml' }) }));
  */
 export function fileRuleSource(options: FileRuleSourceOptions): RuleSource {
+  assertKnownOptions('fileRuleSource()', options, FILE_RULE_SOURCE_OPTION_KEYS);
   if (
     typeof options !== 'object' ||
     options === null ||

@@ -1,4 +1,4 @@
-import type { Lane } from '@graylane/core';
+import { assertKnownOptions, type Lane } from '@graylane/core';
 import { InvalidImportError } from './errors';
 import {
   checkPattern,
@@ -37,6 +37,11 @@ export interface AmbassadorMappingsOptions extends ImportStickyOption {
     | ((mapping: AmbassadorMappingSpec) => Lane | null | undefined)
     | Readonly<Record<string, Lane | null>>;
 }
+
+const AMBASSADOR_MAPPINGS_OPTION_KEYS: readonly string[] = Object.keys({
+  sticky: 1,
+  laneOf: 1,
+} satisfies Record<keyof AmbassadorMappingsOptions, 1>);
 
 interface Header {
   readonly name: string;
@@ -84,6 +89,7 @@ export function rulesFromAmbassadorMappings(
   mappings: readonly unknown[],
   options: AmbassadorMappingsOptions,
 ): Rule[] {
+  assertKnownOptions('rulesFromAmbassadorMappings()', options, AMBASSADOR_MAPPINGS_OPTION_KEYS);
   const opts = record(SOURCE, options, 'options');
   const laneOf = opts.laneOf;
   if (typeof laneOf !== 'function' && !isRecord(laneOf)) {

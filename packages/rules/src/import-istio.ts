@@ -1,4 +1,4 @@
-import type { Lane } from '@graylane/core';
+import { assertKnownOptions, type Lane } from '@graylane/core';
 import { InvalidImportError } from './errors';
 import {
   checkPattern,
@@ -32,8 +32,14 @@ export interface IstioVirtualServiceOptions extends ImportStickyOption {
    * Ignore match fields an application edge cannot evaluate (`gateways`, `port`, `sourceLabels`,
    * `sourceNamespace`) instead of failing. Ignoring one widens the match. Default false.
    */
-  readonly ignoreUnsupported?: boolean;
+  readonly ignoreUnsupported?: boolean | undefined;
 }
+
+const ISTIO_VIRTUAL_SERVICE_OPTION_KEYS: readonly string[] = Object.keys({
+  sticky: 1,
+  subsetLanes: 1,
+  ignoreUnsupported: 1,
+} satisfies Record<keyof IstioVirtualServiceOptions, 1>);
 
 const UNSUPPORTED_MATCH = ['gateways', 'port', 'sourceLabels', 'sourceNamespace'];
 // Istio ignores these keys in `headers` (they are matched by their own fields).
@@ -73,6 +79,7 @@ export function rulesFromIstioVirtualService(
   virtualService: Readonly<Record<string, unknown>>,
   options: IstioVirtualServiceOptions,
 ): Rule[] {
+  assertKnownOptions('rulesFromIstioVirtualService()', options, ISTIO_VIRTUAL_SERVICE_OPTION_KEYS);
   const opts = record(SOURCE, options, 'options');
   const subsetLanes = record(SOURCE, opts.subsetLanes, 'options.subsetLanes');
   const ignoreUnsupported =

@@ -1,4 +1,4 @@
-import { LANE_HEADER, type Lane } from '@graylane/core';
+import { assertKnownOptions, LANE_HEADER, type Lane } from '@graylane/core';
 import { InvalidImportError } from './errors';
 import { rulesFromNginxCanary } from './import-nginx';
 import {
@@ -23,11 +23,11 @@ export interface KruiseTrafficRoutingOptions extends ImportStickyOption {
    * The canary lane. Default: the value `requestHeaderModifier.set` gives the lane header
    * (`x-mse-tag: gray` -> `gray`), as in the OpenKruise full-link gray example.
    */
-  readonly lane?: Lane;
+  readonly lane?: Lane | undefined;
   /** The lane header. Default `x-mse-tag`. */
-  readonly laneHeader?: string;
+  readonly laneHeader?: string | undefined;
   /** For a `Rollout`: the index of the canary step to import. Required for a Rollout. */
-  readonly step?: number;
+  readonly step?: number | undefined;
   /**
    * The traffic provider that carries out the strategy. `'ingress-nginx'`: Kruise writes
    * ingress-nginx canary annotations (its `trafficrouting_ingress/nginx.lua`), so a header named
@@ -36,8 +36,16 @@ export interface KruiseTrafficRoutingOptions extends ImportStickyOption {
    * matches as Gateway API matches. Default: `'ingress-nginx'` when the object references an
    * Ingress whose `classType` is `nginx` or unset (Kruise's default), else `'gateway'`.
    */
-  readonly provider?: 'ingress-nginx' | 'gateway';
+  readonly provider?: 'ingress-nginx' | 'gateway' | undefined;
 }
+
+const KRUISE_TRAFFIC_ROUTING_OPTION_KEYS: readonly string[] = Object.keys({
+  sticky: 1,
+  lane: 1,
+  laneHeader: 1,
+  step: 1,
+  provider: 1,
+} satisfies Record<keyof KruiseTrafficRoutingOptions, 1>);
 
 /**
  * Rules with the outcome of an OpenKruise traffic-routing strategy: a `TrafficRouting` object
@@ -71,6 +79,7 @@ export function rulesFromKruiseTrafficRouting(
   trafficRouting: Readonly<Record<string, unknown>>,
   options: KruiseTrafficRoutingOptions = {},
 ): Rule[] {
+  assertKnownOptions('rulesFromKruiseTrafficRouting()', options, KRUISE_TRAFFIC_ROUTING_OPTION_KEYS);
   const opts = record(SOURCE, options, 'options');
   const { strategy, at } = locateStrategy(record(SOURCE, trafficRouting, 'trafficRouting'), opts.step);
   const laneHeader = headerName(SOURCE, opts.laneHeader ?? LANE_HEADER, 'options.laneHeader').toLowerCase();

@@ -1,4 +1,4 @@
-import { isHttpToken, type Lane } from '@graylane/core';
+import { assertKnownOptions, isHttpToken, type Lane } from '@graylane/core';
 import { InvalidImportError } from './errors';
 import {
   checkPattern,
@@ -20,8 +20,14 @@ export interface NginxCanaryOptions extends ImportStickyOption {
   /** The lane the canary Ingress's backend serves. */
   readonly lane: Lane;
   /** The annotation prefix (`--annotations-prefix`). Default `nginx.ingress.kubernetes.io`. */
-  readonly prefix?: string;
+  readonly prefix?: string | undefined;
 }
+
+const NGINX_CANARY_OPTION_KEYS: readonly string[] = Object.keys({
+  sticky: 1,
+  lane: 1,
+  prefix: 1,
+} satisfies Record<keyof NginxCanaryOptions, 1>);
 
 /**
  * Warning code emitted (once per pattern, with `process.emitWarning`) when a
@@ -84,6 +90,7 @@ export function rulesFromNginxCanary(
   annotations: Readonly<Record<string, unknown>>,
   options: NginxCanaryOptions,
 ): Rule[] {
+  assertKnownOptions('rulesFromNginxCanary()', options, NGINX_CANARY_OPTION_KEYS);
   const opts = record(SOURCE, options, 'options');
   const lane = laneOrBase(SOURCE, opts.lane, 'options.lane');
   if (lane === undefined) throw new InvalidImportError(SOURCE, 'options.lane', 'the canary lane is required');

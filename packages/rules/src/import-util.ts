@@ -84,7 +84,7 @@ export interface ImportedRule {
 /** The `sticky` option every importer passes through to its weighted rules (validated by compileRules). */
 export interface ImportStickyOption {
   /** Make weighted rules sticky on this key instead of drawing at random (the source systems draw at random). */
-  readonly sticky?: StickyKey;
+  readonly sticky?: StickyKey | undefined;
 }
 
 /** A weight rounded to a clean decimal so that 100 * 1 / 3 does not print as 33.333333333333336. */

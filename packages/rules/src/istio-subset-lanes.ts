@@ -1,4 +1,4 @@
-import { type Lane, parseLane } from '@graylane/core';
+import { assertKnownOptions, type Lane, parseLane } from '@graylane/core';
 import { InvalidImportError } from './errors';
 import { list, optionalString, record } from './import-util';
 import { describeValue, isRecord } from './validate';
@@ -12,8 +12,12 @@ export interface SubsetLanesOptions {
    * is the lane (`opensergo.io/canary-*`). Default: the same list as `@graylane/discovery`:
    * `alicloud.service.tag`, `traffic.opensergo.io/label`, `ASM_TRAFFIC_TAG`, `opensergo.io/canary-*`.
    */
-  readonly laneLabels?: readonly string[];
+  readonly laneLabels?: readonly string[] | undefined;
 }
+
+const SUBSET_LANES_OPTION_KEYS: readonly string[] = Object.keys({
+  laneLabels: 1,
+} satisfies Record<keyof SubsetLanesOptions, 1>);
 
 const DEFAULT_LANE_LABELS = [
   'alicloud.service.tag',
@@ -38,6 +42,7 @@ export function subsetLanesFromDestinationRule(
   destinationRule: Readonly<Record<string, unknown>> | readonly Readonly<Record<string, unknown>>[],
   options: SubsetLanesOptions = {},
 ): Record<string, Lane | null> {
+  assertKnownOptions('subsetLanesFromDestinationRule()', options, SUBSET_LANES_OPTION_KEYS);
   const laneLabels = options.laneLabels ?? DEFAULT_LANE_LABELS;
   list(SOURCE, laneLabels, 'options.laneLabels').forEach((label, i) => {
     if (typeof label !== 'string' || label.length === 0 || label === '*') {

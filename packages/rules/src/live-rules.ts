@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
 import { type CompiledRules, type CompileRulesOptions, compileRules } from './compile-rules';
 import { RuleSourceError } from './errors';
 import { asError } from './internal/caught';
@@ -19,16 +19,24 @@ export interface LiveRulesErrorInfo {
 /** Options of {@link liveRules}. */
 export interface LiveRulesOptions extends CompileRulesOptions {
   /** Where rule sets come from. Without it, sets come only from `update()`. */
-  readonly source?: RuleSource;
+  readonly source?: RuleSource | undefined;
   /** The set in force until the source delivers its first good one. Default `[]` (every request base). */
-  readonly rules?: readonly Rule[];
+  readonly rules?: readonly Rule[] | undefined;
   /**
    * Logger hook: called for every rejected set and every source failure (the last good set stays).
    * Default: none (the failure is still counted, kept for diagnostics and published on
    * `graylane:rules:reject`).
    */
-  readonly onError?: (error: Error, info: LiveRulesErrorInfo) => void;
+  readonly onError?: ((error: Error, info: LiveRulesErrorInfo) => void) | undefined;
 }
+
+const LIVE_RULES_OPTION_KEYS: readonly string[] = Object.keys({
+  maxInputLength: 1,
+  random: 1,
+  source: 1,
+  rules: 1,
+  onError: 1,
+} satisfies Record<keyof LiveRulesOptions, 1>);
 
 /** What {@link LiveRules.status} reports, for diagnostics. */
 export interface LiveRulesStatus {
@@ -240,6 +248,7 @@ export class LiveRules implements RuleSetProvider {
  * app.use(laneEdge({ rules }));
  */
 export function liveRules(options: LiveRulesOptions = {}): LiveRules {
+  assertKnownOptions('liveRules()', options, LIVE_RULES_OPTION_KEYS);
   if (typeof options !== 'object' || options === null)
     throw new InvalidOptionError('options', 'expected an object');
   return new LiveRules(options);

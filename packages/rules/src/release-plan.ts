@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { InvalidOptionError, type Lane, parseLane } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError, type Lane, parseLane } from '@graylane/core';
 import { type CompiledRules, type CompileRulesOptions, compileRules } from './compile-rules';
 import { InvalidPlanError, PlanStoreError } from './errors';
 import { asError, describeError } from './internal/caught';
@@ -36,30 +36,47 @@ export interface ReleasePlanOptions extends CompileRulesOptions {
   /** The steps, walked in order (see {@link PlanStep}). Required. */
   readonly steps: readonly PlanStep[];
   /** Hash this key so each user stays on one side of the weight as it rises. Default: random draws. */
-  readonly sticky?: StickyKey;
+  readonly sticky?: StickyKey | undefined;
   /** The traffic the weight applies to (OR of ANDs, as in a rule). Default: every request. */
-  readonly matches?: readonly RuleMatch[];
+  readonly matches?: readonly RuleMatch[] | undefined;
   /**
    * Rules tried after the plan's own (other lanes, fixed routes). When the plan aborts, those that
    * route into the plan's lane are turned off too. Default `[]`.
    */
-  readonly rules?: readonly Rule[];
+  readonly rules?: readonly Rule[] | undefined;
   /**
    * Background analysis, checked while the plan progresses or pauses (as Argo's background
    * analysis): a breach aborts the plan. Default: none.
    */
-  readonly analysis?: AnalysisOptions;
+  readonly analysis?: AnalysisOptions | undefined;
   /** Where the position lives. Default `memoryPlanStore()` (this process only). */
-  readonly store?: PlanStore;
+  readonly store?: PlanStore | undefined;
   /** This replica's name, written with each state change. Default `<hostname>/<pid>`. */
-  readonly replica?: string;
+  readonly replica?: string | undefined;
   /** Default {@link DEFAULT_PLAN_RESYNC_INTERVAL_MS} (1000). */
-  readonly resyncIntervalMs?: number;
+  readonly resyncIntervalMs?: number | undefined;
   /** Default {@link DEFAULT_PLAN_TICK_INTERVAL_MS} (100). */
-  readonly tickIntervalMs?: number;
+  readonly tickIntervalMs?: number | undefined;
   /** Logger hook for store failures and aborts. Default: none. */
-  readonly onError?: (error: Error) => void;
+  readonly onError?: ((error: Error) => void) | undefined;
 }
+
+const RELEASE_PLAN_OPTION_KEYS: readonly string[] = Object.keys({
+  maxInputLength: 1,
+  random: 1,
+  name: 1,
+  lane: 1,
+  steps: 1,
+  sticky: 1,
+  matches: 1,
+  rules: 1,
+  analysis: 1,
+  store: 1,
+  replica: 1,
+  resyncIntervalMs: 1,
+  tickIntervalMs: 1,
+  onError: 1,
+} satisfies Record<keyof ReleasePlanOptions, 1>);
 
 /** A plan's state as diagnostics and the admin endpoint show it. */
 export interface PlanStatus {
@@ -644,5 +661,6 @@ function describeStep(step: CompiledStep | undefined): string | null {
  * await plan.promote(); // past the indefinite pause
  */
 export function releasePlan(options: ReleasePlanOptions): ReleasePlan {
+  assertKnownOptions('releasePlan()', options, RELEASE_PLAN_OPTION_KEYS);
   return new ReleasePlan(options);
 }

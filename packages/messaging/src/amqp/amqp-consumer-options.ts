@@ -1,4 +1,4 @@
-import { InvalidOptionError, type Lane, parseLane } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError, type Lane, parseLane } from '@graylane/core';
 import type { ConsumeMessage, Options } from 'amqplib';
 import {
   type CompiledLaneRouting,
@@ -14,14 +14,27 @@ export interface AmqpLaneConsumerOptions extends LaneRoutingOptions {
   /** The work queue every producer publishes to (declared by you, as without graylane). */
   readonly queue: string;
   /** Unacknowledged messages per consumer (`basic.qos`). Default {@link DEFAULT_AMQP_PREFETCH}. */
-  readonly prefetch?: number;
+  readonly prefetch?: number | undefined;
   /** When the handler throws: `nack` with requeue (`true`) or without (`false`: dead-lettered if the queue has a DLX). Default `false`. */
-  readonly requeueOnError?: boolean;
+  readonly requeueOnError?: boolean | undefined;
   /** `assertQueue` options of the lane queues (`<queue>~<lane>`). Default `{ durable: true }`. */
-  readonly laneQueueOptions?: Options.AssertQueue;
+  readonly laneQueueOptions?: Options.AssertQueue | undefined;
   /** Lanes a base consumer watches from its start, besides those it learns from the messages it sees. Default `[]`. */
-  readonly lanes?: readonly string[];
+  readonly lanes?: readonly string[] | undefined;
 }
+
+const AMQP_OPTION_KEYS: readonly string[] = Object.keys({
+  lane: 1,
+  strict: 1,
+  fallback: 1,
+  livenessIntervalMs: 1,
+  header: 1,
+  queue: 1,
+  prefetch: 1,
+  requeueOnError: 1,
+  laneQueueOptions: 1,
+  lanes: 1,
+} satisfies Record<keyof AmqpLaneConsumerOptions, 1>);
 
 /**
  * Handles one message, in its lane. `lane` is the message's lane (`undefined`: untagged, or an
@@ -44,6 +57,7 @@ export function compileAmqpOptions(options: AmqpLaneConsumerOptions): CompiledAm
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'expected { queue, lane?, ... }');
   }
+  assertKnownOptions('consumeLanes() (@graylane/messaging/amqp)', options, AMQP_OPTION_KEYS);
   const { queue } = options;
   if (typeof queue !== 'string' || queue.length === 0 || Buffer.byteLength(queue) > 200) {
     throw new InvalidOptionError('queue', 'expected a queue name (1..200 bytes)');

@@ -1,4 +1,4 @@
-import { InvalidOptionError, type Lane, parseLane } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError, type Lane, parseLane } from '@graylane/core';
 import type { ConnectionOptions, Job } from 'bullmq';
 import {
   type CompiledLaneRouting,
@@ -16,12 +16,25 @@ export interface BullLaneConsumerOptions extends LaneRoutingOptions {
   /** BullMQ connection (as for `new Worker`). */
   readonly connection: ConnectionOptions;
   /** BullMQ key prefix. Default BullMQ's (`bull`). */
-  readonly prefix?: string;
+  readonly prefix?: string | undefined;
   /** Jobs processed at once per worker. Default {@link DEFAULT_BULL_CONCURRENCY}. */
-  readonly concurrency?: number;
+  readonly concurrency?: number | undefined;
   /** Lanes a base consumer watches from its start, besides those it learns from jobs. Default `[]`. */
-  readonly lanes?: readonly string[];
+  readonly lanes?: readonly string[] | undefined;
 }
+
+const BULL_OPTION_KEYS: readonly string[] = Object.keys({
+  lane: 1,
+  strict: 1,
+  fallback: 1,
+  livenessIntervalMs: 1,
+  header: 1,
+  queue: 1,
+  connection: 1,
+  prefix: 1,
+  concurrency: 1,
+  lanes: 1,
+} satisfies Record<keyof BullLaneConsumerOptions, 1>);
 
 /**
  * Processes one job in its lane (`lane` undefined: untagged or an invalid tag); what it returns is
@@ -44,6 +57,7 @@ export function compileBullOptions(options: BullLaneConsumerOptions): CompiledBu
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'expected { queue, connection, lane?, ... }');
   }
+  assertKnownOptions('consumeLanes() (@graylane/messaging/bullmq)', options, BULL_OPTION_KEYS);
   const { queue, connection, prefix } = options;
   if (typeof queue !== 'string' || queue.length === 0 || queue.includes(':')) {
     throw new InvalidOptionError('queue', 'expected a queue name without ":"');

@@ -1,4 +1,4 @@
-import { InvalidOptionError, type Lane, parseLane } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError, type Lane, parseLane } from '@graylane/core';
 import type { JsMsg } from '@nats-io/jetstream';
 import {
   type CompiledLaneRouting,
@@ -18,18 +18,34 @@ export interface NatsLaneConsumerOptions extends LaneRoutingOptions {
   /** The durable pull consumer base consumers share on `stream` (created when missing). */
   readonly durable: string;
   /** Subject filter of that durable when this call creates it. Default: none (the whole stream). */
-  readonly filterSubject?: string;
+  readonly filterSubject?: string | undefined;
   /** The stream that holds lane messages (work-queue retention; created when missing). Default `<stream>-lanes`. */
-  readonly laneStream?: string;
+  readonly laneStream?: string | undefined;
   /** Subject prefix of lane messages and presence requests. Default `graylane.<stream>`. */
-  readonly subjectPrefix?: string;
+  readonly subjectPrefix?: string | undefined;
   /** Messages per pull (handled concurrently). Default {@link DEFAULT_NATS_BATCH}. */
-  readonly batch?: number;
+  readonly batch?: number | undefined;
   /** `ack_wait` of the consumers this call creates: a crashed consumer's messages come back after it. Default {@link DEFAULT_NATS_ACK_WAIT_MS}. */
-  readonly ackWaitMs?: number;
+  readonly ackWaitMs?: number | undefined;
   /** Lanes a base consumer watches from its start, besides the lane durables it finds. Default `[]`. */
-  readonly lanes?: readonly string[];
+  readonly lanes?: readonly string[] | undefined;
 }
+
+const NATS_OPTION_KEYS: readonly string[] = Object.keys({
+  lane: 1,
+  strict: 1,
+  fallback: 1,
+  livenessIntervalMs: 1,
+  header: 1,
+  stream: 1,
+  durable: 1,
+  filterSubject: 1,
+  laneStream: 1,
+  subjectPrefix: 1,
+  batch: 1,
+  ackWaitMs: 1,
+  lanes: 1,
+} satisfies Record<keyof NatsLaneConsumerOptions, 1>);
 
 /**
  * Handles one message in its lane (`lane` undefined: untagged or an invalid tag). Resolve to
@@ -58,6 +74,7 @@ export function compileNatsOptions(options: NatsLaneConsumerOptions): CompiledNa
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'expected { stream, durable, lane?, ... }');
   }
+  assertKnownOptions('consumeLanes() (@graylane/messaging/nats)', options, NATS_OPTION_KEYS);
   const { stream, durable } = options;
   if (typeof stream !== 'string' || !NAME.test(stream))
     throw new InvalidOptionError('stream', 'expected a stream name');

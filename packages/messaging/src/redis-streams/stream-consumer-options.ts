@@ -1,4 +1,4 @@
-import { InvalidOptionError, type Lane, parseLane } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError, type Lane, parseLane } from '@graylane/core';
 import {
   type CompiledLaneRouting,
   compileLaneRouting,
@@ -17,24 +17,40 @@ export interface StreamLaneConsumerOptions extends LaneRoutingOptions {
   /** The consumer group every lane shares (created on the lane streams; on the stream too, from `startId`). */
   readonly group: string;
   /** This consumer's name in the group. Default `<hostname>-<pid>-<random>`. */
-  readonly consumer?: string;
+  readonly consumer?: string | undefined;
   /** Where the group starts on `stream` when this call creates it. Default `'$'` (new entries). */
-  readonly startId?: string;
+  readonly startId?: string | undefined;
   /** Entries per `XREADGROUP` (handled concurrently). Default {@link DEFAULT_STREAM_BATCH}. */
-  readonly batch?: number;
+  readonly batch?: number | undefined;
   /**
    * Entries pending longer than this on a consumer of the same lane are claimed (`XAUTOCLAIM`), so
    * a crashed peer's entries are retried. Default {@link DEFAULT_CLAIM_IDLE_MS}.
    */
-  readonly claimIdleMs?: number;
+  readonly claimIdleMs?: number | undefined;
   /**
    * How long a lane consumer's presence lasts without a refresh: its crash is noticed after this.
    * Default 3 × `livenessIntervalMs`.
    */
-  readonly livenessTtlMs?: number;
+  readonly livenessTtlMs?: number | undefined;
   /** Lanes a base consumer watches from its start, besides those in `<stream>~lanes`. Default `[]`. */
-  readonly lanes?: readonly string[];
+  readonly lanes?: readonly string[] | undefined;
 }
+
+const STREAM_OPTION_KEYS: readonly string[] = Object.keys({
+  lane: 1,
+  strict: 1,
+  fallback: 1,
+  livenessIntervalMs: 1,
+  header: 1,
+  stream: 1,
+  group: 1,
+  consumer: 1,
+  startId: 1,
+  batch: 1,
+  claimIdleMs: 1,
+  livenessTtlMs: 1,
+  lanes: 1,
+} satisfies Record<keyof StreamLaneConsumerOptions, 1>);
 
 /** One stream entry, as `XREADGROUP` returns it. */
 export interface StreamEntry {
@@ -83,6 +99,7 @@ export function compileStreamOptions(options: StreamLaneConsumerOptions): Compil
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'expected { stream, group, lane?, ... }');
   }
+  assertKnownOptions('consumeLanes() (@graylane/messaging/redis-streams)', options, STREAM_OPTION_KEYS);
   const routing = compileLaneRouting(options);
   const lanes = options.lanes ?? [];
   if (!Array.isArray(lanes)) throw new InvalidOptionError('lanes', 'expected an array of lanes');

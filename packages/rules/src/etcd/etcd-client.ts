@@ -11,16 +11,16 @@ export const DEFAULT_ETCD_REQUEST_TIMEOUT_MS = 5_000;
 /** Connection options shared by the etcd rule source and plan store. */
 export interface EtcdConnectionOptions {
   /** etcd client URLs (`http://host:2379`): one string or a list. Required unless `client` is given. */
-  readonly endpoints?: string | readonly string[];
+  readonly endpoints?: string | readonly string[] | undefined;
   /**
    * An `etcd3` client to use instead of making one (it is not closed by `close()`). Share one
    * client between a rule source, a plan store and discovery's etcd registry if you like.
    */
-  readonly client?: Etcd3;
+  readonly client?: Etcd3 | undefined;
   /** Passed to the `etcd3` client it makes (TLS `credentials`, `auth`, ...). `hosts` comes from `endpoints`. */
-  readonly clientOptions?: Omit<IOptions, 'hosts'>;
+  readonly clientOptions?: Omit<IOptions, 'hosts'> | undefined;
   /** Deadline of each unary call, ms. Default {@link DEFAULT_ETCD_REQUEST_TIMEOUT_MS} (5000). */
-  readonly requestTimeoutMs?: number;
+  readonly requestTimeoutMs?: number | undefined;
 }
 
 type HostPolicy = ReturnType<NonNullable<NonNullable<IOptions['faultHandling']>['host']>>;

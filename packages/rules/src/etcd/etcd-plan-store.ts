@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
 import { positiveOption } from '../internal/number-option';
 import { type PlanStore, parsePlanState, type StoredPlan } from '../plan-store';
 import { DEFAULT_ETCD_REQUEST_TIMEOUT_MS, type EtcdConnectionOptions, etcdClient } from './etcd-client';
@@ -10,8 +10,16 @@ export const DEFAULT_PLAN_PREFIX = '/graylane/plans';
 /** Options of {@link etcdPlanStore}. */
 export interface EtcdPlanStoreOptions extends EtcdConnectionOptions {
   /** Default {@link DEFAULT_PLAN_PREFIX} (`/graylane/plans`); a trailing `/` is dropped. */
-  readonly prefix?: string;
+  readonly prefix?: string | undefined;
 }
+
+const ETCD_PLAN_STORE_OPTION_KEYS: readonly string[] = Object.keys({
+  endpoints: 1,
+  client: 1,
+  clientOptions: 1,
+  requestTimeoutMs: 1,
+  prefix: 1,
+} satisfies Record<keyof EtcdPlanStoreOptions, 1>);
 
 /**
  * A {@link PlanStore} on etcd: each plan's state is one JSON value at `<prefix>/<name>`, written
@@ -27,6 +35,7 @@ export interface EtcdPlanStoreOptions extends EtcdConnectionOptions {
  * // etcdctl get /graylane/plans/checkout-v2
  */
 export function etcdPlanStore(options: EtcdPlanStoreOptions): PlanStore {
+  assertKnownOptions('etcdPlanStore()', options, ETCD_PLAN_STORE_OPTION_KEYS);
   if (typeof options !== 'object' || options === null)
     throw new InvalidOptionError('options', 'expected { endpoints }');
   let prefix = options.prefix ?? DEFAULT_PLAN_PREFIX;

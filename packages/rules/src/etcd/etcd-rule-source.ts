@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
 import { RuleSourceError } from '../errors';
 import { asError, describeError } from '../internal/caught';
 import { positiveOption } from '../internal/number-option';
@@ -12,8 +12,17 @@ export interface EtcdRuleSourceOptions extends EtcdConnectionOptions {
   /** The key holding the rule document (an array of rules or `{ rules: [...] }`, JSON or YAML). Required. */
   readonly key: string;
   /** Default `auto`. */
-  readonly format?: RuleDocumentFormat;
+  readonly format?: RuleDocumentFormat | undefined;
 }
+
+const ETCD_RULE_SOURCE_OPTION_KEYS: readonly string[] = Object.keys({
+  endpoints: 1,
+  client: 1,
+  clientOptions: 1,
+  requestTimeoutMs: 1,
+  key: 1,
+  format: 1,
+} satisfies Record<keyof EtcdRuleSourceOptions, 1>);
 
 /**
  * A rule source watching one etcd key (the etcd a fleet already runs for discovery). The key is
@@ -30,6 +39,7 @@ export interface EtcdRuleSourceOptions extends EtcdConnectionOptions {
  * // etcdctl put /graylane/rules/edge '[{"lane":"gray","weight":30,"sticky":{"cookie":"uid"}}]'
  */
 export function etcdRuleSource(options: EtcdRuleSourceOptions): RuleSource {
+  assertKnownOptions('etcdRuleSource()', options, ETCD_RULE_SOURCE_OPTION_KEYS);
   if (typeof options !== 'object' || options === null)
     throw new InvalidOptionError('options', 'expected { endpoints, key }');
   if (typeof options.key !== 'string' || options.key.length === 0)

@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
 import type { KubeConfig } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { RuleSourceError } from '../errors';
 import { type IstioVirtualServiceOptions, rulesFromIstioVirtualService } from '../import-istio';
@@ -22,13 +22,13 @@ export const DEFAULT_CONFIGMAP_KEY = 'rules.yaml';
 /** Which object holds the rules, and how it becomes rules. */
 export type KubernetesRuleObject =
   /** A ConfigMap whose `data[key]` (default `rules.yaml`) is a rule document (JSON or YAML). */
-  | { readonly kind: 'ConfigMap'; readonly name: string; readonly key?: string }
+  | { readonly kind: 'ConfigMap'; readonly name: string; readonly key?: string | undefined }
   /** An Istio VirtualService, through `rulesFromIstioVirtualService()`. `apiVersion` default `networking.istio.io/v1`. */
   | {
       readonly kind: 'VirtualService';
       readonly name: string;
       readonly import: IstioVirtualServiceOptions;
-      readonly apiVersion?: string;
+      readonly apiVersion?: string | undefined;
     }
   /** An ingress-nginx canary Ingress, through `rulesFromNginxCanary()` on its annotations. */
   | { readonly kind: 'Ingress'; readonly name: string; readonly import: NginxCanaryOptions };
@@ -36,12 +36,30 @@ export type KubernetesRuleObject =
 /** Options of {@link kubernetesRuleSource}. */
 export type KubernetesRuleSourceOptions = KubernetesRuleObject & {
   /** Default: the kubeconfig context's namespace, else `default`. */
-  readonly namespace?: string;
+  readonly namespace?: string | undefined;
   /** Default: `loadFromDefault()` (in-cluster service account, or `$KUBECONFIG`). */
-  readonly kubeConfig?: KubeConfig;
+  readonly kubeConfig?: KubeConfig | undefined;
   /** Default {@link DEFAULT_RULE_WATCH_TIMEOUT_SECONDS} (300). */
-  readonly watchTimeoutSeconds?: number;
+  readonly watchTimeoutSeconds?: number | undefined;
 };
+
+/** Every key of every kind of {@link KubernetesRuleSourceOptions}. */
+type KubernetesRuleSourceKey = KubernetesRuleSourceOptions extends infer T
+  ? T extends unknown
+    ? keyof T
+    : never
+  : never;
+
+const KUBERNETES_RULE_SOURCE_OPTION_KEYS: readonly string[] = Object.keys({
+  kind: 1,
+  name: 1,
+  key: 1,
+  import: 1,
+  apiVersion: 1,
+  namespace: 1,
+  kubeConfig: 1,
+  watchTimeoutSeconds: 1,
+} satisfies Record<KubernetesRuleSourceKey, 1>);
 
 interface KubeObject {
   readonly metadata?: { readonly resourceVersion?: string; readonly annotations?: Record<string, string> };
@@ -102,6 +120,7 @@ function isGone(value: unknown): boolean {
 export function kubernetesRuleSource(options: KubernetesRuleSourceOptions): RuleSource {
   if (typeof options !== 'object' || options === null)
     throw new InvalidOptionError('options', 'expected { kind, name }');
+  assertKnownOptions('kubernetesRuleSource()', options, KUBERNETES_RULE_SOURCE_OPTION_KEYS);
   if (options.kind !== 'ConfigMap' && options.kind !== 'VirtualService' && options.kind !== 'Ingress') {
     throw new InvalidOptionError('kind', "expected 'ConfigMap', 'VirtualService' or 'Ingress'");
   }
