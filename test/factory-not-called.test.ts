@@ -2,14 +2,20 @@
 // `interceptors: [laneClientInterceptor]`) fails loudly with GL_ERR_FACTORY_NOT_CALLED and says
 // what to write, instead of a misleading option error on every request (issue 16, item 2).
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
 import { test } from 'node:test';
-import { FactoryNotCalledError, isIncomingRequest } from '@graylane/core';
+import { FactoryNotCalledError, isIncomingRequest, laneRequestListener } from '@graylane/core';
 import { diagnosticsRouter, laneEdge, laneMiddleware } from '@graylane/express';
+import { laneFastify, laneFastifyEdge } from '@graylane/fastify';
 import { laneClientInterceptor, laneServerInterceptor } from '@graylane/grpc';
+import { laneKoa } from '@graylane/koa';
 import { type Interceptor, Metadata, type ServerInterceptor, type ServiceError, status } from '@grpc/grpc-js';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import express4 from 'express4';
+import fastify5, { type FastifyPluginCallback } from 'fastify';
+import fastify4 from 'fastify4';
+import Koa from 'koa';
+import Koa2 from 'koa2';
 import { echoClient, startEchoServer } from '../packages/grpc/test/helpers/echo';
 import { listen } from './helpers/listen';
 
@@ -112,4 +118,67 @@ test('gRPC: interceptors: [laneServerInterceptor] fails each call with INTERNAL 
     ok.Unary({ message: 'hi' }, new Metadata(), (error, value) => (error ? reject(error) : resolve(value)));
   });
   assert.ok(reply);
+});
+
+// Fastify hands a plugin (instance, opts, done): the uncalled factory fails the boot through
+// `done`, so `ready()` / `listen()` reject with the typed error.
+for (const [version, make] of [
+  ['5', fastify5],
+  ['4', fastify4 as unknown as typeof fastify5],
+] as const) {
+  for (const [name, factory, usage] of [
+    ['laneFastify', laneFastify, /write app\.register\(laneFastify\(\)\)/],
+    ['laneFastifyEdge', laneFastifyEdge, /write app\.register\(laneFastifyEdge\(\{ rules \}\)\)/],
+  ] as const) {
+    test(`Fastify ${version}: app.register(${name}) fails ready() with GL_ERR_FACTORY_NOT_CALLED`, async (t) => {
+      const app = make();
+      t.after(() => app.close());
+      app.register(factory as unknown as FastifyPluginCallback);
+      await assert.rejects(
+        async () => app.ready(),
+        (err: unknown) => {
+          assert.ok(err instanceof FactoryNotCalledError, String(err));
+          assert.equal(err.code, 'GL_ERR_FACTORY_NOT_CALLED');
+          assert.match(err.message, usage);
+          return true;
+        },
+      );
+    });
+  }
+}
+
+// Koa hands a middleware (ctx, next): the uncalled factory throws, Koa answers 500 and emits it.
+for (const [version, Make] of [
+  ['3', Koa],
+  ['2', Koa2 as unknown as typeof Koa],
+] as const) {
+  test(`Koa ${version}: app.use(laneKoa) answers 500 and emits GL_ERR_FACTORY_NOT_CALLED`, async (t) => {
+    const app = new Make();
+    const seen: unknown[] = [];
+    app.silent = true;
+    app.on('error', (err: unknown) => seen.push(err));
+    app.use(laneKoa as unknown as Koa.Middleware);
+    app.use((ctx) => {
+      ctx.body = 'reached the handler';
+    });
+    const port = await listen(createServer(app.callback()), t);
+    const res = await fetch(`http://127.0.0.1:${port}/`, { headers: { 'x-mse-tag': 'gray' } });
+    assert.equal(res.status, 500);
+    assert.notEqual(await res.text(), 'reached the handler');
+    assert.ok(seen[0] instanceof FactoryNotCalledError, String(seen[0]));
+    assert.match((seen[0] as Error).message, /write app\.use\(laneKoa\(\)\)/);
+  });
+}
+
+test('node:http: createServer(laneRequestListener) answers 500 saying what to write', async (t) => {
+  const server = createServer(laneRequestListener as unknown as RequestListener);
+  const port = await listen(server, t);
+  for (let i = 0; i < 2; i++) {
+    const res = await fetch(`http://127.0.0.1:${port}/`);
+    assert.equal(res.status, 500);
+    assert.match(
+      await res.text(),
+      /^GL_ERR_FACTORY_NOT_CALLED: .*write createServer\(laneRequestListener\(\(req, res\) => \{ \.\.\. \}\)\)/,
+    );
+  }
 });

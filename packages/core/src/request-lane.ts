@@ -8,7 +8,7 @@ import {
   withLaneContext,
 } from './context';
 import { countIngress } from './counters';
-import { InvalidOptionError } from './errors';
+import { FactoryNotCalledError, InvalidOptionError } from './errors';
 import {
   type CompiledIngress,
   compileIngress,
@@ -16,6 +16,8 @@ import {
   extractLane,
   type IngressOptions,
 } from './ingress';
+import { INGRESS_OPTION_KEYS } from './internal/ingress-options';
+import { assertKnownOptions, isIncomingRequest } from './options';
 
 /**
  * The part of an event emitter a request binding needs: Node's `IncomingMessage`,
@@ -161,7 +163,15 @@ export function laneRequestListener<
   listener: (this: unknown, req: Req, res: Res) => void,
   options?: IngressOptions,
 ): (req: Req, res: Res) => void {
+  if (isIncomingRequest(listener)) {
+    // `createServer(laneRequestListener)`: the factory got (req, res). Answer every request with a
+    // 500 that says what to write, as `diagnosticsHandler` does.
+    // biome-ignore lint/complexity/noArguments: the second argument is the response
+    listenerNotCalled(listener, arguments[1]);
+    return listenerNotCalled;
+  }
   if (typeof listener !== 'function') throw new InvalidOptionError('listener', 'must be a function');
+  assertKnownOptions('laneRequestListener()', options, INGRESS_OPTION_KEYS);
   const compiled = compileIngress(options);
   return function laneRequestListener(this: unknown, req: Req, res: Res): void {
     const context = requestLaneContext(req.headers, compiled);
@@ -171,4 +181,19 @@ export function laneRequestListener<
     }
     runInRequestLane(context, req, res, () => listener.call(this, req, res));
   };
+}
+
+/** What `createServer(laneRequestListener)` gets on every request: a 500 saying what to write. */
+function listenerNotCalled(_req: unknown, res: unknown): void {
+  const error = new FactoryNotCalledError(
+    'laneRequestListener',
+    'createServer(laneRequestListener((req, res) => { ... }))',
+  );
+  const r = res as Partial<Pick<ServerResponse, 'statusCode' | 'setHeader' | 'end' | 'headersSent'>>;
+  if (typeof r.end !== 'function') throw error;
+  if (r.headersSent !== true && typeof r.setHeader === 'function') {
+    r.statusCode = 500;
+    r.setHeader('content-type', 'text/plain; charset=utf-8');
+  }
+  r.end(`${error.code}: ${error.message}\n`);
 }

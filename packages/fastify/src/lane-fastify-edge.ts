@@ -1,4 +1,5 @@
 import {
+  assertKnownOptions,
   compileIngress,
   extractLane,
   type IngressOptions,
@@ -24,16 +25,25 @@ import {
   type TrustPolicy,
 } from '@graylane/rules';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import { isFastifyInstance, pluginNotCalled } from './internal/plugin-not-called';
 
 /** Options of {@link laneFastifyEdge}: the same as `laneEdge` of `@graylane/express`. */
 export interface LaneFastifyEdgeOptions extends CompileRulesOptions {
   /** The edge rules, in order (see `compileRules` in `@graylane/rules`), or an already compiled set. */
   readonly rules: readonly Rule[] | CompiledRules;
   /** A client-sent tag: `'strip'` (default: only rules assign lanes), `'accept'`, or `{ allowlist }`. */
-  readonly trust?: TrustPolicy;
+  readonly trust?: TrustPolicy | undefined;
   /** Where a client's tag is read and stripped, and which headers to `carry`. Default `x-mse-tag`, then baggage. */
-  readonly ingress?: IngressOptions;
+  readonly ingress?: IngressOptions | undefined;
 }
+
+const LANE_FASTIFY_EDGE_OPTION_KEYS: readonly string[] = Object.keys({
+  rules: 1,
+  trust: 1,
+  ingress: 1,
+  maxInputLength: 1,
+  random: 1,
+} satisfies Record<keyof LaneFastifyEdgeOptions, 1>);
 
 type MutableHeaders = Record<string, string | string[] | number | undefined>;
 
@@ -58,10 +68,18 @@ const STATIC_VERSION = 1;
  * app.register(laneFastifyEdge({ rules: [{ lane: 'gray', matches: [{ headers: [{ name: 'user-agent', value: 'foo' }] }] }] }));
  */
 export function laneFastifyEdge(options: LaneFastifyEdgeOptions): FastifyPluginCallback {
+  if (isFastifyInstance(options)) {
+    // biome-ignore lint/complexity/noArguments: `app.register(laneFastifyEdge)` hands the factory (instance, opts, done)
+    return pluginNotCalled('laneFastifyEdge', 'app.register(laneFastifyEdge({ rules }))', arguments[2]);
+  }
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'expected { rules, trust?, ingress? }');
   }
-  const rules = options.rules instanceof CompiledRules ? options.rules : compileRules(options.rules, options);
+  assertKnownOptions('laneFastifyEdge()', options, LANE_FASTIFY_EDGE_OPTION_KEYS);
+  const rules =
+    options.rules instanceof CompiledRules
+      ? options.rules
+      : compileRules(options.rules, { maxInputLength: options.maxInputLength, random: options.random });
   const trust = compileTrust(options.trust, 'strip');
   const ingress = compileIngress(options.ingress);
   const carriers = compileLaneCarriers(options.ingress);

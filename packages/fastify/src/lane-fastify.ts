@@ -1,4 +1,5 @@
 import {
+  assertKnownOptions,
   type CompiledIngress,
   compileIngress,
   type IngressOptions,
@@ -6,9 +7,18 @@ import {
   runInRequestLane,
 } from '@graylane/core';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import { isFastifyInstance, pluginNotCalled } from './internal/plugin-not-called';
 
 /** Options of {@link laneFastify}: where to read the lane and which headers to carry (core's `IngressOptions`). */
 export interface LaneFastifyOptions extends IngressOptions {}
+
+const LANE_FASTIFY_OPTION_KEYS: readonly string[] = Object.keys({
+  header: 1,
+  sources: 1,
+  baggageKey: 1,
+  baggageValues: 1,
+  carry: 1,
+} satisfies Record<keyof LaneFastifyOptions, 1>);
 
 // Fastify's documented plugin metadata (what `fastify-plugin` sets): `skip-override` registers
 // the hook on the instance it is registered on, not in a new encapsulated context, so routes of
@@ -34,6 +44,11 @@ const DISPLAY_NAME = Symbol.for('fastify.display-name');
  * app.get('/', async () => ({ lane: currentLane() }));
  */
 export function laneFastify(options: LaneFastifyOptions = {}): FastifyPluginCallback {
+  if (isFastifyInstance(options)) {
+    // biome-ignore lint/complexity/noArguments: `app.register(laneFastify)` hands the factory (instance, opts, done)
+    return pluginNotCalled('laneFastify', 'app.register(laneFastify())', arguments[2]);
+  }
+  assertKnownOptions('laneFastify()', options, LANE_FASTIFY_OPTION_KEYS);
   const compiled: CompiledIngress = compileIngress(options);
   function laneOnRequest(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const raw = request.raw;

@@ -1,2 +1,2 @@
-export type { LaneKoaOptions } from './lane-koa';
+export type { LaneKoaContext, LaneKoaOptions } from './lane-koa';
 export { laneKoa } from './lane-koa';

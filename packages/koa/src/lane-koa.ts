@@ -1,14 +1,37 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  assertKnownOptions,
   type CompiledIngress,
   compileIngress,
+  FactoryNotCalledError,
   type IngressOptions,
+  isIncomingRequest,
   requestLaneContext,
   runInRequestLane,
 } from '@graylane/core';
-import type { Context, Next } from 'koa';
 
 /** Options of {@link laneKoa}: where to read the lane and which headers to carry (core's `IngressOptions`). */
 export interface LaneKoaOptions extends IngressOptions {}
+
+/**
+ * What {@link laneKoa} reads of Koa's context: the Node request and response. Koa's `Context`
+ * fits; declared here so this package's declarations compile without Koa's types.
+ *
+ * @example
+ * const middleware: (ctx: LaneKoaContext, next: () => Promise<unknown>) => Promise<unknown> = laneKoa();
+ */
+export interface LaneKoaContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+}
+
+const LANE_KOA_OPTION_KEYS: readonly string[] = Object.keys({
+  header: 1,
+  sources: 1,
+  baggageKey: 1,
+  baggageValues: 1,
+  carry: 1,
+} satisfies Record<keyof LaneKoaOptions, 1>);
 
 /**
  * Koa middleware (Koa 2 and 3) that reads the request's lane — `x-mse-tag`, then W3C `baggage`,
@@ -26,9 +49,17 @@ export interface LaneKoaOptions extends IngressOptions {}
  * app.use(laneKoa());
  * app.use(async (ctx) => { ctx.body = { lane: currentLane() }; });
  */
-export function laneKoa(options: LaneKoaOptions = {}) {
+export function laneKoa(
+  options: LaneKoaOptions = {},
+): (ctx: LaneKoaContext, next: () => Promise<unknown>) => Promise<unknown> {
+  // `app.use(laneKoa)` hands the factory what Koa hands a middleware: (ctx, next). Koa answers the
+  // thrown error with a 500 and emits it on the app's 'error' event (logged by default).
+  if (isIncomingRequest((options as { req?: unknown }).req)) {
+    throw new FactoryNotCalledError('laneKoa', 'app.use(laneKoa())');
+  }
+  assertKnownOptions('laneKoa()', options, LANE_KOA_OPTION_KEYS);
   const compiled: CompiledIngress = compileIngress(options);
-  return function laneKoa(ctx: Context, next: Next): Promise<unknown> {
+  return function laneKoa(ctx: LaneKoaContext, next: () => Promise<unknown>): Promise<unknown> {
     return runInRequestLane(requestLaneContext(ctx.req.headers, compiled), ctx.req, ctx.res, next);
   };
 }

@@ -1,5 +1,11 @@
-import diagnosticsChannel from 'node:diagnostics_channel';
-import { BASE_LANE_KEY, InvalidOptionError, MissingPeerError } from '@graylane/core';
+import * as diagnosticsChannel from 'node:diagnostics_channel';
+import {
+  assertKnownOptions,
+  BASE_LANE_KEY,
+  InvalidOptionError,
+  type LaneMeter,
+  MissingPeerError,
+} from '@graylane/core';
 import type * as OtelApi from '@opentelemetry/api';
 import type { MessageConsumedMessage, MessageFallbackMessage } from './message-counters';
 
@@ -22,9 +28,17 @@ export const MESSAGING_METRICS = Object.freeze({
 
 /** Options of {@link enableMessagingMetrics}. */
 export interface MessagingMetricsOptions {
-  /** Meter to create the counters on. Default `metrics.getMeter('@graylane/messaging')` (global provider, read once). */
-  readonly meter?: OtelApi.Meter;
+  /**
+   * Meter to create the counters on: an OpenTelemetry `Meter` (core's structural `LaneMeter`, so
+   * these declarations compile without `@opentelemetry/api`). Default
+   * `metrics.getMeter('@graylane/messaging')` (global provider, read once).
+   */
+  readonly meter?: LaneMeter | undefined;
 }
+
+const MESSAGING_METRICS_OPTION_KEYS: readonly string[] = Object.keys({
+  meter: 1,
+} satisfies Record<keyof MessagingMetricsOptions, 1>);
 
 /** Handle returned by {@link enableMessagingMetrics}. */
 export interface MessagingMetrics {
@@ -44,7 +58,8 @@ const MAX_ATTRIBUTE_SETS = 1024;
  * const handle = enableMessagingMetrics();
  */
 export function enableMessagingMetrics(options: MessagingMetricsOptions = {}): MessagingMetrics {
-  let meter = options.meter;
+  assertKnownOptions('enableMessagingMetrics()', options, MESSAGING_METRICS_OPTION_KEYS);
+  let meter: LaneMeter | undefined = options.meter;
   if (meter === undefined) {
     let api: typeof OtelApi;
     try {
