@@ -1,4 +1,4 @@
-import diagnosticsChannel from 'node:diagnostics_channel';
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 import type * as OtelApi from '@opentelemetry/api';
 import { BASE_LANE_KEY, MAX_COUNTED_LANES, OTHER_LANES } from './counters';
 import { channels, type IngressLaneMessage, type InvalidTagMessage } from './diagnostics';

@@ -1,4 +1,4 @@
-import diagnosticsChannel from 'node:diagnostics_channel';
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 import type { Instance } from './instance';
 import type { FallbackReason } from './internal/service-state';
 
@@ -17,7 +17,7 @@ import type { FallbackReason } from './internal/service-state';
  * | `graylane:discovery:retry` | {@link RetryMessage} — a request was retried on another instance of the same routing decision |
  *
  * @example
- * import diagnosticsChannel from 'node:diagnostics_channel';
+ * import * as diagnosticsChannel from 'node:diagnostics_channel';
  * diagnosticsChannel.subscribe(discoveryChannels.fallback.name, (m) => {
  *   const { service, lane, servedLane } = m as FallbackMessage;
  *   console.warn(`${service}: lane ${lane} served by ${servedLane ?? 'base'}`);

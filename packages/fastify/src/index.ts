@@ -2,3 +2,9 @@ export type { LaneFastifyOptions } from './lane-fastify';
 export { laneFastify } from './lane-fastify';
 export type { LaneFastifyEdgeOptions } from './lane-fastify-edge';
 export { laneFastifyEdge } from './lane-fastify-edge';
+export type {
+  LaneFastifyInstance,
+  LaneFastifyPlugin,
+  LaneFastifyReply,
+  LaneFastifyRequest,
+} from './lane-fastify-plugin';

@@ -24,8 +24,8 @@ import {
   settleLaneCarriers,
   type TrustPolicy,
 } from '@graylane/rules';
-import type { FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { isFastifyInstance, pluginNotCalled } from './internal/plugin-not-called';
+import type { LaneFastifyPlugin, LaneFastifyReply, LaneFastifyRequest } from './lane-fastify-plugin';
 
 /** Options of {@link laneFastifyEdge}: the same as `laneEdge` of `@graylane/express`. */
 export interface LaneFastifyEdgeOptions extends CompileRulesOptions {
@@ -67,7 +67,7 @@ const STATIC_VERSION = 1;
  * @example
  * app.register(laneFastifyEdge({ rules: [{ lane: 'gray', matches: [{ headers: [{ name: 'user-agent', value: 'foo' }] }] }] }));
  */
-export function laneFastifyEdge(options: LaneFastifyEdgeOptions): FastifyPluginCallback {
+export function laneFastifyEdge(options: LaneFastifyEdgeOptions): LaneFastifyPlugin {
   if (isFastifyInstance(options)) {
     // biome-ignore lint/complexity/noArguments: `app.register(laneFastifyEdge)` hands the factory (instance, opts, done)
     return pluginNotCalled('laneFastifyEdge', 'app.register(laneFastifyEdge({ rules }))', arguments[2]);
@@ -89,9 +89,9 @@ export function laneFastifyEdge(options: LaneFastifyEdgeOptions): FastifyPluginC
   const enter = compileIngress({ header: laneHeader, baggageKey: false, carry: options.ingress?.carry });
 
   function laneEdgeOnRequest(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    done: HookHandlerDoneFunction,
+    request: LaneFastifyRequest,
+    reply: LaneFastifyReply,
+    done: (error?: Error) => void,
   ): void {
     const raw = request.raw;
     const headers = raw.headers as MutableHeaders;
@@ -124,7 +124,7 @@ export function laneFastifyEdge(options: LaneFastifyEdgeOptions): FastifyPluginC
     runInRequestLane(requestLaneContext(headers, enter), raw, reply.raw, done);
   }
 
-  const plugin: FastifyPluginCallback = function laneFastifyEdge(instance, _options, done) {
+  const plugin: LaneFastifyPlugin = function laneFastifyEdge(instance, _options, done) {
     instance.addHook('onRequest', laneEdgeOnRequest);
     done();
   };

@@ -6,8 +6,8 @@ import {
   requestLaneContext,
   runInRequestLane,
 } from '@graylane/core';
-import type { FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { isFastifyInstance, pluginNotCalled } from './internal/plugin-not-called';
+import type { LaneFastifyPlugin, LaneFastifyReply, LaneFastifyRequest } from './lane-fastify-plugin';
 
 /** Options of {@link laneFastify}: where to read the lane and which headers to carry (core's `IngressOptions`). */
 export interface LaneFastifyOptions extends IngressOptions {}
@@ -43,18 +43,22 @@ const DISPLAY_NAME = Symbol.for('fastify.display-name');
  * app.register(laneFastify());
  * app.get('/', async () => ({ lane: currentLane() }));
  */
-export function laneFastify(options: LaneFastifyOptions = {}): FastifyPluginCallback {
+export function laneFastify(options: LaneFastifyOptions = {}): LaneFastifyPlugin {
   if (isFastifyInstance(options)) {
     // biome-ignore lint/complexity/noArguments: `app.register(laneFastify)` hands the factory (instance, opts, done)
     return pluginNotCalled('laneFastify', 'app.register(laneFastify())', arguments[2]);
   }
   assertKnownOptions('laneFastify()', options, LANE_FASTIFY_OPTION_KEYS);
   const compiled: CompiledIngress = compileIngress(options);
-  function laneOnRequest(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  function laneOnRequest(
+    request: LaneFastifyRequest,
+    reply: LaneFastifyReply,
+    done: (error?: Error) => void,
+  ): void {
     const raw = request.raw;
     runInRequestLane(requestLaneContext(raw.headers, compiled), raw, reply.raw, done);
   }
-  const plugin: FastifyPluginCallback = function laneFastify(instance, _options, done) {
+  const plugin: LaneFastifyPlugin = function laneFastify(instance, _options, done) {
     instance.addHook('onRequest', laneOnRequest);
     done();
   };

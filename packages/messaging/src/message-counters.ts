@@ -1,4 +1,4 @@
-import diagnosticsChannel from 'node:diagnostics_channel';
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 import { BASE_LANE_KEY, type Lane, MAX_COUNTED_LANES, OTHER_LANES } from '@graylane/core';
 
 /** The brokers `@graylane/messaging` speaks to, as named in counters and channel messages. */

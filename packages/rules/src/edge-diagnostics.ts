@@ -1,4 +1,4 @@
-import diagnosticsChannel from 'node:diagnostics_channel';
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 
 /**
  * The diagnostics channel every edge adapter publishes on when it settles a request's lane
@@ -12,7 +12,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
  * | `graylane:edge:decision` | {@link EdgeDecisionMessage} `{ lane, rule, name, source, version }` — an edge settled a request's lane |
  *
  * @example
- * import diagnosticsChannel from 'node:diagnostics_channel';
+ * import * as diagnosticsChannel from 'node:diagnostics_channel';
  * diagnosticsChannel.subscribe(edgeChannels.decision.name, (m) => {
  *   const { lane, rule, source } = m as EdgeDecisionMessage;
  *   console.log(`lane ${lane ?? 'base'} by ${source === 'rule' ? `rule ${rule}` : 'client tag'}`);

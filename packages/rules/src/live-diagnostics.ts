@@ -1,4 +1,4 @@
-import diagnosticsChannel from 'node:diagnostics_channel';
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 
 /**
  * The diagnostics channels of live rules and release plans. Messages are published only while a
@@ -12,7 +12,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
  * | `graylane:edge:plan-abort` | {@link PlanAbortMessage} — a plan was aborted (by analysis or by `abort()`) |
  *
  * @example
- * import diagnosticsChannel from 'node:diagnostics_channel';
+ * import * as diagnosticsChannel from 'node:diagnostics_channel';
  * diagnosticsChannel.subscribe(liveChannels.planAbort.name, (m) => {
  *   const { plan, reason } = m as PlanAbortMessage;
  *   console.error(`release ${plan} aborted: ${reason}`);

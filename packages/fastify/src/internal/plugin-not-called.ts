@@ -1,5 +1,5 @@
 import { FactoryNotCalledError } from '@graylane/core';
-import type { FastifyPluginCallback } from 'fastify';
+import type { LaneFastifyPlugin } from '../lane-fastify-plugin';
 
 // `app.register(laneFastify)` hands the factory what Fastify hands a plugin: (instance, opts, done).
 
@@ -20,7 +20,7 @@ export function isFastifyInstance(value: unknown): boolean {
  * so `app.ready()` / `app.listen()` reject with it (thrown when there is no `done`). Returns a
  * plugin that fails the same way, in place of the plugin it would have built.
  */
-export function pluginNotCalled(factory: string, usage: string, done: unknown): FastifyPluginCallback {
+export function pluginNotCalled(factory: string, usage: string, done: unknown): LaneFastifyPlugin {
   const error = new FactoryNotCalledError(factory, usage);
   if (typeof done !== 'function') throw error;
   (done as (err: Error) => void)(error);
