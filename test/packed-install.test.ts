@@ -375,7 +375,6 @@ test('packed tarballs install outside the monorepo; types compile; every README 
     else if (!BROKERS.has(need)) extra.add(need);
   }
   if (extra.has('express')) extra.add('@types/express');
-  if (extra.has('koa')) extra.add('@types/koa');
   // Subpath entries load their own client library: install those too for the all-entries check.
   // @kubernetes/client-node's own declarations need @types/ws (isomorphic-ws) and esModuleInterop.
   extra.add('etcd3');
