@@ -9,7 +9,14 @@ import type { FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDo
  */
 export interface LaneFastifyEdgeOptions extends EdgeOptions {}
 
-/** The plugin {@link laneFastifyEdge} returns, with the edge's provider and `close()`. */
+/**
+ * The plugin {@link laneFastifyEdge} returns, with the edge's provider and `close()`.
+ *
+ * @example
+ * const edge: LaneFastifyEdgePlugin = laneFastifyEdge({ rules: liveRules({ source }) });
+ * app.register(edge);
+ * edge.rules.current.version; // the set in force
+ */
 export type LaneFastifyEdgePlugin = FastifyPluginCallback & {
   /** The rule-set provider this edge reads (the `liveRules()` it made for a source). */
   readonly rules: CompiledEdge['rules'];

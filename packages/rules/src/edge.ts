@@ -29,7 +29,12 @@ import { noteRuleSetVersion } from './rule-set-version';
 import { isRuleSource, type RuleSource } from './rule-source';
 import { type CompiledTrust, compileTrust, type TrustPolicy } from './trust';
 
-/** Options of {@link compileEdge}: what every edge adapter (`laneEdge`, `laneFastifyEdge`) takes. */
+/**
+ * Options of {@link compileEdge}: what every edge adapter (`laneEdge`, `laneFastifyEdge`) takes.
+ *
+ * @example
+ * const options: EdgeOptions = { rules: fileRuleSource({ path: 'rules.yaml' }), trust: { allowlist: ['qa'] } };
+ */
 export interface EdgeOptions extends CompileRulesOptions {
   /**
    * The edge rules: a list, in order (see {@link compileRules}); an already compiled set; a rule
@@ -56,6 +61,10 @@ export interface EdgeOptions extends CompileRulesOptions {
  * What {@link CompiledEdge.settle} decided for one request: shared and frozen (one object per
  * lane, rule-set version and `carrierDropped`, made once), so settling allocates nothing for a
  * lane it has settled before.
+ *
+ * @example
+ * const settled = edge.settle(req);
+ * if (settled.carrierDropped) log.info(`client lane carrier dropped; lane ${settled.lane ?? 'base'}`);
  */
 export class SettledLane {
   /** @internal Use {@link CompiledEdge.settle}. */
@@ -80,6 +89,11 @@ const MAX_SETTLED_LANES = 256;
  * The framework-agnostic edge (gateway, BFF), compiled once by {@link compileEdge}. Framework
  * adapters call, per request, {@link CompiledEdge.settle} with the Node request, then
  * {@link observeEdgeOutcome} with the Node response, then {@link CompiledEdge.runInLane}.
+ *
+ * @example
+ * const edge = compileEdge({ rules: [{ lane: 'gray', matches: [{ headers: [{ name: 'user-agent', value: 'foo' }] }] }] });
+ * const settled = edge.settle(req);
+ * edge.runInLane(settled, req, res, next);
  */
 export class CompiledEdge {
   /** The rule-set provider this edge reads (the `liveRules()` it made for a source). */
