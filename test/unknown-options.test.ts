@@ -47,6 +47,7 @@ import { consumeLanes as consumeNatsLanes } from '@graylane/messaging/nats';
 import { consumeLanes as consumeStreamLanes } from '@graylane/messaging/redis-streams';
 import { LaneModule } from '@graylane/nestjs';
 import {
+  compileEdge,
   compileRules,
   fileRuleSource,
   liveRules,
@@ -94,6 +95,12 @@ const CASES: readonly Case[] = [
     call: () => laneEdge(typo({ rules: [], trusts: 'accept' })),
     key: 'trusts',
     suggestion: 'trust',
+  },
+  {
+    options: 'EdgeOptions (compileEdge)',
+    call: () => compileEdge(typo({ rules: [], ingres: {} })),
+    key: 'ingres',
+    suggestion: 'ingress',
   },
   {
     options: 'DiagnosticsRouterOptions',

@@ -1,6 +1,6 @@
 import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
+import { positiveOption } from '@graylane/core/experimental';
 import type { OutlierReason } from './diagnostics';
-import { positiveOption } from './internal/number-options';
 
 /**
  * How a call to an instance ended, as an integration reports it (`discovery.reportOutcome`).

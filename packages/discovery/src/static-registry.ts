@@ -2,11 +2,11 @@ import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
+import { type FileWatch, watchFile } from '@graylane/core/experimental';
 import { ClosedError, InvalidInstanceError, RegistryUnavailableError } from './errors';
 import type { Instance, ServiceInstanceInit } from './instance';
 import { toError } from './internal/caught';
 import { Fanout } from './internal/fanout';
-import { type FileWatch, watchFile } from './internal/file-watch';
 import {
   entriesFromDocument,
   entriesFromList,

@@ -1,3 +1,4 @@
+export { ruleSetVersionOf } from '@graylane/rules';
 export type {
   DiagnosticsLiveOptions,
   DiagnosticsLiveRules,
@@ -31,4 +32,3 @@ export type { LaneMiddlewareOptions } from './lane-middleware';
 export { laneMiddleware } from './lane-middleware';
 export type { AdminPlan, PlanAdminRouterOptions } from './plan-admin-router';
 export { MAX_ADMIN_BODY_BYTES, MIN_ADMIN_TOKEN_LENGTH, planAdminRouter } from './plan-admin-router';
-export { ruleSetVersionOf } from './rule-set-version';

@@ -1,8 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   assertKnownOptions,
-  BASE_CONTEXT,
-  bindEmitterToLane,
   type CompiledIngress,
   compileIngress,
   factoryNotCalled,
@@ -10,7 +8,6 @@ import {
   isIncomingRequest,
   requestLaneContext,
   runInRequestLane,
-  withLaneContext,
 } from '@graylane/core';
 
 /** Options of {@link laneMiddleware}: where to read the lane and which headers to carry. */
@@ -60,27 +57,4 @@ export function laneMiddleware(
     // In the base lane, with no lane active around the server, this is just `next()`.
     runInRequestLane(requestLaneContext(req.headers, compiled), req, res, next);
   };
-}
-
-/**
- * Reads the lane and carried headers of `req` and runs `next` in them. `force` enters even the
- * base lane when nothing is active around us (the edge does when the client sent a lane carrier:
- * an integration such as the OpenTelemetry bridge then drops what was extracted from it).
- * @internal
- */
-export function enterRequestLane(
-  compiled: CompiledIngress,
-  req: IncomingMessage,
-  res: ServerResponse,
-  next: Next,
-  force: boolean,
-): void {
-  const context = requestLaneContext(req.headers, compiled);
-  if (!force || context !== BASE_CONTEXT) {
-    runInRequestLane(context, req, res, next);
-    return;
-  }
-  bindEmitterToLane(req, context);
-  bindEmitterToLane(res, context);
-  withLaneContext(context, next);
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
-import { Agent, createServer, IncomingMessage, request, ServerResponse } from 'node:http';
+import { Agent, createServer, IncomingMessage, ServerResponse } from 'node:http';
 import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep, setImmediate as tick } from 'node:timers/promises';
 import {
@@ -13,6 +13,7 @@ import {
 import { laneMiddleware } from '@graylane/express';
 import express5 from 'express';
 import express4 from 'express4';
+import { call } from '../../../test/helpers/http-call';
 import { listen } from '../../../test/helpers/listen';
 
 type Factory = typeof express5;
@@ -20,53 +21,6 @@ const EXPRESSES: ReadonlyArray<readonly [string, Factory]> = [
   ['express 5', express5],
   ['express 4', express4 as Factory],
 ];
-
-interface Reply {
-  readonly status: number;
-  readonly body: string;
-}
-
-/** One HTTP call; `agent` lets tests reuse a keep-alive connection. */
-function call(
-  port: number,
-  options: {
-    method?: string;
-    path?: string;
-    headers?: Record<string, string>;
-    body?: string;
-    agent?: Agent;
-  } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: options.method ?? 'GET',
-        path: options.path ?? '/',
-        headers: options.headers,
-        agent: options.agent ?? false,
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          body += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('error', reject);
-    if (options.body !== undefined) {
-      // Send the body in two writes, a tick apart, so the parser's 'end' comes from the socket.
-      const half = Math.floor(options.body.length / 2);
-      req.write(options.body.slice(0, half));
-      setTimeout(() => req.end(options.body!.slice(half)), 5);
-    } else {
-      req.end();
-    }
-  });
-}
 
 /** Middleware that reads the body itself and continues from the request's 'end' event. */
 function continueOnEnd(req: IncomingMessage, _res: unknown, next: () => void): void {

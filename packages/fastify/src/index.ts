@@ -1,6 +1,6 @@
 export type { LaneFastifyOptions } from './lane-fastify';
 export { laneFastify } from './lane-fastify';
-export type { LaneFastifyEdgeOptions } from './lane-fastify-edge';
+export type { LaneFastifyEdgeOptions, LaneFastifyEdgePlugin } from './lane-fastify-edge';
 export { laneFastifyEdge } from './lane-fastify-edge';
 export type {
   LaneFastifyInstance,

@@ -20,7 +20,8 @@ export interface LaneFastifyReply {
 }
 
 /**
- * The instance a graylane plugin is registered on: it adds one `onRequest` hook.
+ * The instance a graylane plugin is registered on: it adds an `onRequest` hook (and the edge an
+ * `onClose` hook that stops a rule source it made).
  *
  * @example
  * const instance: LaneFastifyInstance = fastify();
@@ -30,6 +31,7 @@ export interface LaneFastifyInstance {
     name: 'onRequest',
     hook: (request: LaneFastifyRequest, reply: LaneFastifyReply, done: (error?: Error) => void) => void,
   ): unknown;
+  addHook(name: 'onClose', hook: (instance: unknown, done: (error?: Error) => void) => void): unknown;
 }
 
 /**

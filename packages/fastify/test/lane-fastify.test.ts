@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { type TestContext, test } from 'node:test';
@@ -8,6 +8,7 @@ import { currentLane, ingressCounters, resetIngressCounters } from '@graylane/co
 import { laneFastify } from '@graylane/fastify';
 import fastify5 from 'fastify';
 import fastify4 from 'fastify4';
+import { call } from '../../../test/helpers/http-call';
 
 type Factory = typeof fastify5;
 const FASTIFIES: ReadonlyArray<readonly [string, Factory]> = [
@@ -16,52 +17,6 @@ const FASTIFIES: ReadonlyArray<readonly [string, Factory]> = [
 ];
 
 const lane = (): string => currentLane() ?? '(base)';
-
-interface Reply {
-  readonly status: number;
-  readonly body: string;
-}
-
-/** One HTTP call; a body is sent in two writes a few ms apart, so 'end' comes from the socket. */
-function call(
-  port: number,
-  options: {
-    method?: string;
-    path?: string;
-    headers?: Record<string, string>;
-    body?: string;
-    agent?: Agent;
-  } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: options.method ?? 'GET',
-        path: options.path ?? '/',
-        headers: options.headers,
-        agent: options.agent ?? false,
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          body += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('error', reject);
-    if (options.body === undefined) {
-      req.end();
-      return;
-    }
-    const half = Math.floor(options.body.length / 2);
-    req.write(options.body.slice(0, half));
-    setTimeout(() => req.end(options.body!.slice(half)), 5);
-  });
-}
 
 async function start(t: TestContext, app: ReturnType<Factory>): Promise<number> {
   await app.listen({ port: 0, host: '127.0.0.1' });

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { Agent, createServer, request } from 'node:http';
+import { Agent, createServer } from 'node:http';
 import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { currentLane, ingressCounters, resetIngressCounters } from '@graylane/core';
 import { laneKoa } from '@graylane/koa';
 import Koa3 from 'koa';
 import Koa2 from 'koa2';
+import { call } from '../../../test/helpers/http-call';
 import { listen } from '../../../test/helpers/listen';
 
 type KoaClass = typeof Koa3;
@@ -15,40 +16,6 @@ const KOAS: ReadonlyArray<readonly [string, KoaClass]> = [
 ];
 
 const lane = (): string => currentLane() ?? '(base)';
-
-/** One HTTP call; a body is sent in two writes a few ms apart, so 'end' comes from the socket. */
-function call(
-  port: number,
-  options: { method?: string; headers?: Record<string, string>; body?: string; agent?: Agent } = {},
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: options.method ?? 'GET',
-        path: '/',
-        headers: options.headers,
-        agent: options.agent ?? false,
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          body += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('error', reject);
-    if (options.body === undefined) {
-      req.end();
-      return;
-    }
-    req.write(options.body.slice(0, 1000));
-    setTimeout(() => req.end(options.body!.slice(1000)), 5);
-  });
-}
 
 /** A body parser in the style of koa-bodyparser/raw-body: resolves from the request's 'end'. */
 function readBody(ctx: Koa3.Context): Promise<string> {

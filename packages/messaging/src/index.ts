@@ -1,3 +1,4 @@
+export type { LaneConsumerHandle, LaneConsumerOptions } from './lane-consumer';
 export type { CompiledLaneRouting, LaneRoutingOptions } from './lane-routing-options';
 export { compileLaneRouting, DEFAULT_LIVENESS_INTERVAL_MS } from './lane-routing-options';
 export type {

@@ -2,33 +2,18 @@ import { after, before } from 'node:test';
 import { enablePropagation, withLane } from '@graylane/core';
 import { consumeLanes, laneJobData, laneQueueName } from '@graylane/messaging/bullmq';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { brokerOrFail, uniqueName } from './helpers';
+import { uniqueName } from './helpers';
 import type { ContractBroker, ContractGroup } from './lane-contract';
+import { REDIS, redisOrFail } from './redis-client';
 
 export const LIVENESS_MS = 200;
-export const connection = { host: '127.0.0.1', port: 6379 };
+export const connection = { ...REDIS };
 export const queues: Queue[] = [];
 export const propagation = enablePropagation();
 
 before(async () => {
   // Fail clearly, naming the broker, when Redis is not there (BullMQ itself would retry forever).
-  const probe = await brokerOrFail(
-    'Redis (BullMQ)',
-    '127.0.0.1:6379',
-    'redis-server --daemonize yes --port 6379 ...',
-    async () => {
-      const client = new Redis({
-        ...connection,
-        lazyConnect: true,
-        maxRetriesPerRequest: 1,
-        retryStrategy: () => null,
-      });
-      client.on('error', () => undefined);
-      await client.connect();
-      return client;
-    },
-  );
+  const probe = await redisOrFail('Redis (BullMQ)');
   probe.disconnect();
 });
 

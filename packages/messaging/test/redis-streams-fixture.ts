@@ -7,32 +7,17 @@ import {
   lanesKey,
   presenceKey,
 } from '@graylane/messaging/redis-streams';
-import { Redis } from 'ioredis';
-import { brokerOrFail, uniqueName } from './helpers';
+import type { Redis } from 'ioredis';
+import { uniqueName } from './helpers';
 import type { ContractBroker, ContractGroup } from './lane-contract';
+import { redisOrFail } from './redis-client';
 
 export const LIVENESS_MS = 200;
 export const GROUP = 'workers';
 export const clients: Redis[] = [];
 
 export async function connect(): Promise<Redis> {
-  const redis = await brokerOrFail(
-    'Redis',
-    '127.0.0.1:6379',
-    'redis-server --daemonize yes --port 6379 ...',
-    async () => {
-      const client = new Redis({
-        host: '127.0.0.1',
-        port: 6379,
-        lazyConnect: true,
-        maxRetriesPerRequest: 1,
-        retryStrategy: () => null,
-      });
-      client.on('error', () => undefined);
-      await client.connect();
-      return client;
-    },
-  );
+  const redis = await redisOrFail('Redis');
   clients.push(redis);
   return redis;
 }

@@ -32,6 +32,6 @@ export interface EdgeDecisionMessage {
   readonly rule: number;
   readonly name: string | undefined;
   readonly source: 'rule' | 'client';
-  /** The version of the rule set in force for this request (`ruleSetVersionOf(req)` in `@graylane/express`). */
+  /** The version of the rule set in force for this request (`ruleSetVersionOf(req)`). */
   readonly version: number;
 }

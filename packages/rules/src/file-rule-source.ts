@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
+import { fileStamp, positiveOption, watchFile } from '@graylane/core/experimental';
 import { RuleSourceError } from './errors';
 import { asError, describeError, errorCode } from './internal/caught';
-import { fileStamp, watchFile } from './internal/file-watch';
-import { positiveOption } from './internal/number-option';
 import { checkFormat, parseRuleDocument, type RuleDocumentFormat } from './rule-document';
 import type { RuleSource, RuleSourceUpdate } from './rule-source';
 

@@ -1,7 +1,10 @@
 export type { CompileRulesOptions, RuleCounters } from './compile-rules';
 export { CompiledRules, compileRules, DEFAULT_MAX_INPUT_LENGTH } from './compile-rules';
+export type { EdgeOptions } from './edge';
+export { CompiledEdge, compileEdge, SettledLane } from './edge';
 export type { EdgeDecisionMessage } from './edge-diagnostics';
 export { edgeChannels } from './edge-diagnostics';
+export { observeEdgeOutcome } from './edge-outcome';
 export {
   InvalidImportError,
   InvalidPlanError,
@@ -65,6 +68,7 @@ export type { RuleDocumentFormat } from './rule-document';
 export { parseRuleDocument, rulesOfDocument } from './rule-document';
 export type { RuleSet, RuleSetProvider } from './rule-set';
 export { isRuleSetProvider } from './rule-set';
+export { ruleSetVersionOf } from './rule-set-version';
 export type { RuleSource, RuleSourceUpdate } from './rule-source';
 export { isRuleSource } from './rule-source';
 export type { TrustPolicy } from './trust';

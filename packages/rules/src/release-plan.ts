@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { assertKnownOptions, InvalidOptionError, type Lane, parseLane } from '@graylane/core';
+import { positiveOption } from '@graylane/core/experimental';
 import { type CompiledRules, type CompileRulesOptions, compileRules } from './compile-rules';
 import { InvalidPlanError, PlanStoreError } from './errors';
 import { asError, describeError } from './internal/caught';
-import { positiveOption } from './internal/number-option';
 import {
   type AnalysisOptions,
   type AnalysisVerdict,

@@ -1,6 +1,7 @@
 import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
+import { positiveOption } from '@graylane/core/experimental';
 import type { IOptions } from 'etcd3';
-import { positiveOption, retryDelayOptions } from '../internal/number-options';
+import { retryDelayOptions } from '../internal/retry-delays';
 
 /** Key prefix under which instances live: `<prefix>/<service>/<id>`. */
 export const DEFAULT_ETCD_PREFIX = '/graylane/services';

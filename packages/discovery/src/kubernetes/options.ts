@@ -1,6 +1,7 @@
 import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
+import { positiveOption } from '@graylane/core/experimental';
 import type { KubeConfig } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
-import { positiveOption, retryDelayOptions } from '../internal/number-options';
+import { retryDelayOptions } from '../internal/retry-delays';
 
 /** Namespace used when neither the option nor the kubeconfig context names one. */
 export const DEFAULT_NAMESPACE = 'default';

@@ -1,16 +1,18 @@
-import { assertKnownOptions, InvalidOptionError, type Lane, parseLane } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError, type Lane } from '@graylane/core';
 import type { ConsumeMessage, Options } from 'amqplib';
 import {
-  type CompiledLaneRouting,
-  compileLaneRouting,
-  type LaneRoutingOptions,
-} from '../lane-routing-options';
+  type CompiledLaneConsumerOptions,
+  checkOptionsObject,
+  compileLaneConsumerOptions,
+  integerOption,
+} from '../internal/consumer-setup';
+import type { LaneConsumerOptions } from '../lane-consumer';
 
 /** Default {@link AmqpLaneConsumerOptions.prefetch}. */
 export const DEFAULT_AMQP_PREFETCH = 100;
 
 /** Options of `consumeLanes` (AMQP). */
-export interface AmqpLaneConsumerOptions extends LaneRoutingOptions {
+export interface AmqpLaneConsumerOptions extends LaneConsumerOptions {
   /** The work queue every producer publishes to (declared by you, as without graylane). */
   readonly queue: string;
   /** Unacknowledged messages per consumer (`basic.qos`). Default {@link DEFAULT_AMQP_PREFETCH}. */
@@ -43,29 +45,22 @@ const AMQP_OPTION_KEYS: readonly string[] = Object.keys({
 export type AmqpLaneHandler = (message: ConsumeMessage, lane: Lane | undefined) => unknown;
 
 /** Validated options. */
-export interface CompiledAmqpOptions {
+export interface CompiledAmqpOptions extends CompiledLaneConsumerOptions {
   readonly queue: string;
   readonly prefetch: number;
   readonly requeueOnError: boolean;
   readonly laneQueueOptions: Options.AssertQueue;
-  readonly lanes: readonly Lane[];
-  readonly routing: CompiledLaneRouting;
 }
 
 /** Validates the options at setup. */
 export function compileAmqpOptions(options: AmqpLaneConsumerOptions): CompiledAmqpOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionError('options', 'expected { queue, lane?, ... }');
-  }
+  checkOptionsObject(options, '{ queue, lane?, ... }');
   assertKnownOptions('consumeLanes() (@graylane/messaging/amqp)', options, AMQP_OPTION_KEYS);
   const { queue } = options;
   if (typeof queue !== 'string' || queue.length === 0 || Buffer.byteLength(queue) > 200) {
     throw new InvalidOptionError('queue', 'expected a queue name (1..200 bytes)');
   }
-  const prefetch = options.prefetch ?? DEFAULT_AMQP_PREFETCH;
-  if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 65_535) {
-    throw new InvalidOptionError('prefetch', 'expected an integer from 1 to 65535');
-  }
+  const prefetch = integerOption(options.prefetch ?? DEFAULT_AMQP_PREFETCH, 'prefetch', 1, 65_535);
   const requeueOnError = options.requeueOnError ?? false;
   if (typeof requeueOnError !== 'boolean')
     throw new InvalidOptionError('requeueOnError', 'expected a boolean');
@@ -73,20 +68,11 @@ export function compileAmqpOptions(options: AmqpLaneConsumerOptions): CompiledAm
   if (typeof laneQueueOptions !== 'object' || laneQueueOptions === null) {
     throw new InvalidOptionError('laneQueueOptions', 'expected assertQueue options');
   }
-  const routing = compileLaneRouting(options);
-  const lanes = options.lanes ?? [];
-  if (!Array.isArray(lanes)) throw new InvalidOptionError('lanes', 'expected an array of lanes');
-  lanes.forEach((lane: unknown, i) => {
-    if (parseLane(lane) === undefined) {
-      throw new InvalidOptionError(`lanes[${i}]`, 'expected a lane');
-    }
-  });
   return Object.freeze({
     queue,
     prefetch,
     requeueOnError,
     laneQueueOptions,
-    lanes: Object.freeze([...lanes]),
-    routing,
+    ...compileLaneConsumerOptions(options),
   });
 }

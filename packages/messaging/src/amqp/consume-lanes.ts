@@ -1,5 +1,6 @@
-import { InvalidOptionError, type Lane } from '@graylane/core';
 import type { ChannelModel } from 'amqplib';
+import { checkHandler, startLaneConsumer } from '../internal/consumer-setup';
+import type { LaneConsumerHandle } from '../lane-consumer';
 import { AmqpBaseConsumer } from './amqp-base-consumer';
 import {
   type AmqpLaneConsumerOptions,
@@ -9,11 +10,7 @@ import {
 import { AmqpLaneConsumer } from './amqp-lane-consumer';
 
 /** What {@link consumeLanes} (AMQP) returns. */
-export interface AmqpLaneConsumerHandle {
-  /** The consumer's lane; `undefined` = base consumer. */
-  readonly lane: Lane | undefined;
-  /** Lanes with a live consumer, as this consumer last read them (a lane consumer: its own). */
-  liveLanes(): Lane[];
+export interface AmqpLaneConsumerHandle extends LaneConsumerHandle {
   /**
    * Stops consuming: a lane consumer leaves its presence queue first (base consumers take over its
    * lane within `livenessIntervalMs`), then both finish the messages they hold and close their
@@ -51,9 +48,7 @@ export async function consumeLanes(
   handler: AmqpLaneHandler,
 ): Promise<AmqpLaneConsumerHandle> {
   const compiled = compileAmqpOptions(options);
-  if (typeof handler !== 'function') {
-    throw new InvalidOptionError('handler', 'expected a function');
-  }
+  checkHandler(handler, 'handler');
   const channel = await connection.createChannel();
   const confirm = await connection.createConfirmChannel();
   // Errors close the channel; amqplib also emits them, and an unhandled 'error' would crash.
@@ -63,13 +58,7 @@ export async function consumeLanes(
     compiled.routing.lane === undefined
       ? new AmqpBaseConsumer(compiled, channel, confirm, handler)
       : new AmqpLaneConsumer(compiled, channel, confirm, handler);
-  try {
-    await consumer.start();
-  } catch (error) {
-    await Promise.allSettled([channel.close(), confirm.close()]);
-    throw error;
-  }
-  return consumer;
+  return startLaneConsumer(consumer, () => Promise.allSettled([channel.close(), confirm.close()]));
 }
 
 function ignore(): void {}

@@ -1,16 +1,18 @@
-import { assertKnownOptions, InvalidOptionError, type Lane, parseLane } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError, type Lane } from '@graylane/core';
 import type { ConnectionOptions, Job } from 'bullmq';
 import {
-  type CompiledLaneRouting,
-  compileLaneRouting,
-  type LaneRoutingOptions,
-} from '../lane-routing-options';
+  type CompiledLaneConsumerOptions,
+  checkOptionsObject,
+  compileLaneConsumerOptions,
+  integerOption,
+} from '../internal/consumer-setup';
+import type { LaneConsumerOptions } from '../lane-consumer';
 
 /** Default {@link BullLaneConsumerOptions.concurrency}. */
 export const DEFAULT_BULL_CONCURRENCY = 10;
 
 /** Options of `consumeLanes` (BullMQ). */
-export interface BullLaneConsumerOptions extends LaneRoutingOptions {
+export interface BullLaneConsumerOptions extends LaneConsumerOptions {
   /** The queue producers add jobs to. */
   readonly queue: string;
   /** BullMQ connection (as for `new Worker`). */
@@ -43,20 +45,16 @@ const BULL_OPTION_KEYS: readonly string[] = Object.keys({
 export type BullLaneProcessor = (job: Job, lane: Lane | undefined) => unknown;
 
 /** Validated options. */
-export interface CompiledBullOptions {
+export interface CompiledBullOptions extends CompiledLaneConsumerOptions {
   readonly queue: string;
   readonly connection: ConnectionOptions;
   readonly prefix: string | undefined;
   readonly concurrency: number;
-  readonly lanes: readonly Lane[];
-  readonly routing: CompiledLaneRouting;
 }
 
 /** Validates the options at setup. */
 export function compileBullOptions(options: BullLaneConsumerOptions): CompiledBullOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionError('options', 'expected { queue, connection, lane?, ... }');
-  }
+  checkOptionsObject(options, '{ queue, connection, lane?, ... }');
   assertKnownOptions('consumeLanes() (@graylane/messaging/bullmq)', options, BULL_OPTION_KEYS);
   const { queue, connection, prefix } = options;
   if (typeof queue !== 'string' || queue.length === 0 || queue.includes(':')) {
@@ -68,15 +66,11 @@ export function compileBullOptions(options: BullLaneConsumerOptions): CompiledBu
   if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length === 0)) {
     throw new InvalidOptionError('prefix', 'expected a non-empty string');
   }
-  const concurrency = options.concurrency ?? DEFAULT_BULL_CONCURRENCY;
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) {
-    throw new InvalidOptionError('concurrency', 'expected an integer from 1 to 10000');
-  }
-  const routing = compileLaneRouting(options);
-  const lanes = options.lanes ?? [];
-  if (!Array.isArray(lanes)) throw new InvalidOptionError('lanes', 'expected an array of lanes');
-  lanes.forEach((lane: unknown, i) => {
-    if (parseLane(lane) === undefined) throw new InvalidOptionError(`lanes[${i}]`, 'expected a lane');
-  });
-  return Object.freeze({ queue, connection, prefix, concurrency, lanes: Object.freeze([...lanes]), routing });
+  const concurrency = integerOption(
+    options.concurrency ?? DEFAULT_BULL_CONCURRENCY,
+    'concurrency',
+    1,
+    10_000,
+  );
+  return Object.freeze({ queue, connection, prefix, concurrency, ...compileLaneConsumerOptions(options) });
 }

@@ -1,4 +1,5 @@
-import { InvalidOptionError, type Lane } from '@graylane/core';
+import { checkHandler, startLaneConsumer } from '../internal/consumer-setup';
+import type { LaneConsumerHandle } from '../lane-consumer';
 import {
   type BullLaneConsumerOptions,
   type BullLaneProcessor,
@@ -7,11 +8,7 @@ import {
 import { BullLaneConsumer } from './bullmq-lane-consumer';
 
 /** What {@link consumeLanes} (BullMQ) returns. */
-export interface BullLaneConsumerHandle {
-  /** The consumer's lane; `undefined` = base consumer. */
-  readonly lane: Lane | undefined;
-  /** Lanes with a live worker, as this consumer last read them (a lane consumer: its own). */
-  liveLanes(): Lane[];
+export interface BullLaneConsumerHandle extends LaneConsumerHandle {
   /** Closes its workers (each waits for its active jobs) and queues. */
   close(): Promise<void>;
 }
@@ -44,13 +41,6 @@ export async function consumeLanes(
   processor: BullLaneProcessor,
 ): Promise<BullLaneConsumerHandle> {
   const compiled = compileBullOptions(options);
-  if (typeof processor !== 'function') throw new InvalidOptionError('processor', 'expected a function');
-  const consumer = new BullLaneConsumer(compiled, processor);
-  try {
-    await consumer.start();
-  } catch (error) {
-    await consumer.close().catch(() => undefined);
-    throw error;
-  }
-  return consumer;
+  checkHandler(processor, 'processor');
+  return startLaneConsumer(new BullLaneConsumer(compiled, processor));
 }

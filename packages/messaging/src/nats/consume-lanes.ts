@@ -1,5 +1,6 @@
-import { InvalidOptionError, type Lane } from '@graylane/core';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { checkHandler, startLaneConsumer } from '../internal/consumer-setup';
+import type { LaneConsumerHandle } from '../lane-consumer';
 import {
   compileNatsOptions,
   type NatsLaneConsumerOptions,
@@ -8,11 +9,7 @@ import {
 import { NatsLaneConsumer } from './nats-lane-consumer';
 
 /** What {@link consumeLanes} (NATS JetStream) returns. */
-export interface NatsLaneConsumerHandle {
-  /** The consumer's lane; `undefined` = base consumer. */
-  readonly lane: Lane | undefined;
-  /** Lanes with a live consumer, as this consumer last read them (a lane consumer: its own). */
-  liveLanes(): Lane[];
+export interface NatsLaneConsumerHandle extends LaneConsumerHandle {
   /**
    * Stops: a lane consumer first stops answering its presence subject (base consumers take its
    * lane over at their next liveness read), then both finish the pull in flight and ack what
@@ -51,13 +48,6 @@ export async function consumeLanes(
   handler: NatsLaneHandler,
 ): Promise<NatsLaneConsumerHandle> {
   const compiled = compileNatsOptions(options);
-  if (typeof handler !== 'function') throw new InvalidOptionError('handler', 'expected a function');
-  const consumer = new NatsLaneConsumer(compiled, nc, handler);
-  try {
-    await consumer.start();
-  } catch (error) {
-    await consumer.close().catch(() => undefined);
-    throw error;
-  }
-  return consumer;
+  checkHandler(handler, 'handler');
+  return startLaneConsumer(new NatsLaneConsumer(compiled, nc, handler));
 }

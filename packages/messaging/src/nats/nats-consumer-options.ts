@@ -1,10 +1,12 @@
-import { assertKnownOptions, InvalidOptionError, type Lane, parseLane } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError, type Lane } from '@graylane/core';
 import type { JsMsg } from '@nats-io/jetstream';
 import {
-  type CompiledLaneRouting,
-  compileLaneRouting,
-  type LaneRoutingOptions,
-} from '../lane-routing-options';
+  type CompiledLaneConsumerOptions,
+  checkOptionsObject,
+  compileLaneConsumerOptions,
+  integerOption,
+} from '../internal/consumer-setup';
+import type { LaneConsumerOptions } from '../lane-consumer';
 
 /** Default {@link NatsLaneConsumerOptions.batch}. */
 export const DEFAULT_NATS_BATCH = 50;
@@ -12,7 +14,7 @@ export const DEFAULT_NATS_BATCH = 50;
 export const DEFAULT_NATS_ACK_WAIT_MS = 30_000;
 
 /** Options of `consumeLanes` (NATS JetStream). */
-export interface NatsLaneConsumerOptions extends LaneRoutingOptions {
+export interface NatsLaneConsumerOptions extends LaneConsumerOptions {
   /** The work stream producers publish to (yours, as without graylane). */
   readonly stream: string;
   /** The durable pull consumer base consumers share on `stream` (created when missing). */
@@ -54,7 +56,7 @@ const NATS_OPTION_KEYS: readonly string[] = Object.keys({
 export type NatsLaneHandler = (message: JsMsg, lane: Lane | undefined) => unknown;
 
 /** Validated options. */
-export interface CompiledNatsOptions {
+export interface CompiledNatsOptions extends CompiledLaneConsumerOptions {
   readonly stream: string;
   readonly durable: string;
   readonly filterSubject: string | undefined;
@@ -62,8 +64,6 @@ export interface CompiledNatsOptions {
   readonly prefix: string;
   readonly batch: number;
   readonly ackWaitMs: number;
-  readonly lanes: readonly Lane[];
-  readonly routing: CompiledLaneRouting;
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,200}$/;
@@ -71,9 +71,7 @@ const SUBJECT = /^[^\s*>]+(\.[^\s*>.]+)*$/;
 
 /** Validates the options at setup. */
 export function compileNatsOptions(options: NatsLaneConsumerOptions): CompiledNatsOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionError('options', 'expected { stream, durable, lane?, ... }');
-  }
+  checkOptionsObject(options, '{ stream, durable, lane?, ... }');
   assertKnownOptions('consumeLanes() (@graylane/messaging/nats)', options, NATS_OPTION_KEYS);
   const { stream, durable } = options;
   if (typeof stream !== 'string' || !NAME.test(stream))
@@ -91,18 +89,10 @@ export function compileNatsOptions(options: NatsLaneConsumerOptions): CompiledNa
   if (filterSubject !== undefined && (typeof filterSubject !== 'string' || filterSubject.length === 0)) {
     throw new InvalidOptionError('filterSubject', 'expected a subject');
   }
-  const batch = options.batch ?? DEFAULT_NATS_BATCH;
-  if (!Number.isInteger(batch) || batch < 1 || batch > 10_000)
-    throw new InvalidOptionError('batch', 'expected an integer from 1 to 10000');
+  const batch = integerOption(options.batch ?? DEFAULT_NATS_BATCH, 'batch', 1, 10_000);
   const ackWaitMs = options.ackWaitMs ?? DEFAULT_NATS_ACK_WAIT_MS;
   if (!Number.isInteger(ackWaitMs) || ackWaitMs < 1000)
     throw new InvalidOptionError('ackWaitMs', 'expected an integer ≥ 1000');
-  const routing = compileLaneRouting(options);
-  const lanes = options.lanes ?? [];
-  if (!Array.isArray(lanes)) throw new InvalidOptionError('lanes', 'expected an array of lanes');
-  lanes.forEach((lane: unknown, i) => {
-    if (parseLane(lane) === undefined) throw new InvalidOptionError(`lanes[${i}]`, 'expected a lane');
-  });
   return Object.freeze({
     stream,
     durable,
@@ -111,7 +101,6 @@ export function compileNatsOptions(options: NatsLaneConsumerOptions): CompiledNa
     prefix,
     batch,
     ackWaitMs,
-    lanes: Object.freeze([...lanes]),
-    routing,
+    ...compileLaneConsumerOptions(options),
   });
 }

@@ -1,4 +1,5 @@
-import { InvalidOptionError, type Lane } from '@graylane/core';
+import { checkHandler, startLaneConsumer } from '../internal/consumer-setup';
+import type { LaneConsumerHandle } from '../lane-consumer';
 import {
   compileStreamOptions,
   type StreamLaneConsumerOptions,
@@ -7,11 +8,7 @@ import {
 import { StreamLaneConsumer, type StreamsClient } from './stream-lane-consumer';
 
 /** What {@link consumeLanes} (Redis Streams) returns. */
-export interface StreamLaneConsumerHandle {
-  /** The consumer's lane; `undefined` = base consumer. */
-  readonly lane: Lane | undefined;
-  /** Lanes with a live consumer, as this consumer last read them (a lane consumer: its own). */
-  liveLanes(): Lane[];
+export interface StreamLaneConsumerHandle extends LaneConsumerHandle {
   /**
    * Stops reading, finishes and acks the entries it holds, then (a lane consumer) removes its
    * presence so base consumers take its lane over at their next liveness read. Closes the
@@ -49,13 +46,6 @@ export async function consumeLanes(
   handler: StreamLaneHandler,
 ): Promise<StreamLaneConsumerHandle> {
   const compiled = compileStreamOptions(options);
-  if (typeof handler !== 'function') throw new InvalidOptionError('handler', 'expected a function');
-  const consumer = new StreamLaneConsumer(compiled, redis, handler);
-  try {
-    await consumer.start();
-  } catch (error) {
-    await consumer.close().catch(() => undefined);
-    throw error;
-  }
-  return consumer;
+  checkHandler(handler, 'handler');
+  return startLaneConsumer(new StreamLaneConsumer(compiled, redis, handler));
 }

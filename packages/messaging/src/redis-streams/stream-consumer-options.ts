@@ -1,9 +1,11 @@
-import { assertKnownOptions, InvalidOptionError, type Lane, parseLane } from '@graylane/core';
+import { assertKnownOptions, InvalidOptionError, type Lane } from '@graylane/core';
 import {
-  type CompiledLaneRouting,
-  compileLaneRouting,
-  type LaneRoutingOptions,
-} from '../lane-routing-options';
+  type CompiledLaneConsumerOptions,
+  checkOptionsObject,
+  compileLaneConsumerOptions,
+  integerOption,
+} from '../internal/consumer-setup';
+import type { LaneConsumerOptions } from '../lane-consumer';
 
 /** Default {@link StreamLaneConsumerOptions.batch}. */
 export const DEFAULT_STREAM_BATCH = 50;
@@ -11,7 +13,7 @@ export const DEFAULT_STREAM_BATCH = 50;
 export const DEFAULT_CLAIM_IDLE_MS = 30_000;
 
 /** Options of `consumeLanes` (Redis Streams). */
-export interface StreamLaneConsumerOptions extends LaneRoutingOptions {
+export interface StreamLaneConsumerOptions extends LaneConsumerOptions {
   /** The stream producers `XADD` to. */
   readonly stream: string;
   /** The consumer group every lane shares (created on the lane streams; on the stream too, from `startId`). */
@@ -68,7 +70,7 @@ export interface StreamEntry {
 export type StreamLaneHandler = (entry: StreamEntry, lane: Lane | undefined) => unknown;
 
 /** Validated options. */
-export interface CompiledStreamOptions {
+export interface CompiledStreamOptions extends CompiledLaneConsumerOptions {
   readonly stream: string;
   readonly group: string;
   readonly consumer: string | undefined;
@@ -76,8 +78,6 @@ export interface CompiledStreamOptions {
   readonly batch: number;
   readonly claimIdleMs: number;
   readonly livenessTtlMs: number;
-  readonly lanes: readonly Lane[];
-  readonly routing: CompiledLaneRouting;
 }
 
 function name(value: unknown, path: string): string {
@@ -87,39 +87,25 @@ function name(value: unknown, path: string): string {
   return value;
 }
 
-function integer(value: number, path: string, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(path, `expected an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
 /** Validates the options at setup. */
 export function compileStreamOptions(options: StreamLaneConsumerOptions): CompiledStreamOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionError('options', 'expected { stream, group, lane?, ... }');
-  }
+  checkOptionsObject(options, '{ stream, group, lane?, ... }');
   assertKnownOptions('consumeLanes() (@graylane/messaging/redis-streams)', options, STREAM_OPTION_KEYS);
-  const routing = compileLaneRouting(options);
-  const lanes = options.lanes ?? [];
-  if (!Array.isArray(lanes)) throw new InvalidOptionError('lanes', 'expected an array of lanes');
-  lanes.forEach((lane: unknown, i) => {
-    if (parseLane(lane) === undefined) throw new InvalidOptionError(`lanes[${i}]`, 'expected a lane');
-  });
+  const { lanes, routing } = compileLaneConsumerOptions(options);
   return Object.freeze({
     stream: name(options.stream, 'stream'),
     group: name(options.group, 'group'),
     consumer: options.consumer === undefined ? undefined : name(options.consumer, 'consumer'),
     startId: name(options.startId ?? '$', 'startId'),
-    batch: integer(options.batch ?? DEFAULT_STREAM_BATCH, 'batch', 1, 10_000),
-    claimIdleMs: integer(options.claimIdleMs ?? DEFAULT_CLAIM_IDLE_MS, 'claimIdleMs', 100, 86_400_000),
-    livenessTtlMs: integer(
+    batch: integerOption(options.batch ?? DEFAULT_STREAM_BATCH, 'batch', 1, 10_000),
+    claimIdleMs: integerOption(options.claimIdleMs ?? DEFAULT_CLAIM_IDLE_MS, 'claimIdleMs', 100, 86_400_000),
+    livenessTtlMs: integerOption(
       options.livenessTtlMs ?? 3 * routing.livenessIntervalMs,
       'livenessTtlMs',
       routing.livenessIntervalMs + 1,
       86_400_000,
     ),
-    lanes: Object.freeze([...lanes]),
+    lanes,
     routing,
   });
 }

@@ -1,5 +1,5 @@
 import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
-import { positiveOption } from '../internal/number-option';
+import { positiveOption } from '@graylane/core/experimental';
 import { type PlanStore, parsePlanState, type StoredPlan } from '../plan-store';
 import { DEFAULT_ETCD_REQUEST_TIMEOUT_MS, type EtcdConnectionOptions, etcdClient } from './etcd-client';
 import { KeyWatch } from './key-watch';

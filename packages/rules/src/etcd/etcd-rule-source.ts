@@ -1,7 +1,7 @@
 import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
+import { positiveOption } from '@graylane/core/experimental';
 import { RuleSourceError } from '../errors';
 import { asError, describeError } from '../internal/caught';
-import { positiveOption } from '../internal/number-option';
 import { checkFormat, parseRuleDocument, type RuleDocumentFormat } from '../rule-document';
 import type { RuleSource, RuleSourceUpdate } from '../rule-source';
 import { DEFAULT_ETCD_REQUEST_TIMEOUT_MS, type EtcdConnectionOptions, etcdClient } from './etcd-client';

@@ -1,10 +1,10 @@
 import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
+import { positiveOption } from '@graylane/core/experimental';
 import type { KubeConfig } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { RuleSourceError } from '../errors';
 import { type IstioVirtualServiceOptions, rulesFromIstioVirtualService } from '../import-istio';
 import { type NginxCanaryOptions, rulesFromNginxCanary } from '../import-nginx';
 import { asError, describeError } from '../internal/caught';
-import { positiveOption } from '../internal/number-option';
 import type { Rule } from '../rule';
 import { parseRuleDocument } from '../rule-document';
 import type { RuleSource, RuleSourceUpdate } from '../rule-source';

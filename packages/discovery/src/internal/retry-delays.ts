@@ -1,25 +1,6 @@
-// Numeric options shared by the watching registries (etcd, Kubernetes), validated once at setup.
+// Retry-delay options shared by the watching registries (etcd, Kubernetes), validated once at setup.
 import { InvalidOptionError } from '@graylane/core';
-
-/**
- * `value` when it is a finite number > 0 (and whole, with `integer`), `fallback` when it is
- * `undefined`; anything else throws `GL_ERR_INVALID_OPTION` naming `path`.
- */
-export function positiveOption(value: unknown, path: string, fallback: number, integer = false): number {
-  if (value === undefined) return fallback;
-  if (
-    typeof value !== 'number' ||
-    !Number.isFinite(value) ||
-    value <= 0 ||
-    (integer && !Number.isInteger(value))
-  ) {
-    throw new InvalidOptionError(
-      path,
-      `expected a positive ${integer ? 'integer' : 'number'}, got ${String(value)}`,
-    );
-  }
-  return value;
-}
+import { positiveOption } from '@graylane/core/experimental';
 
 /** The retry-delay options of a registry (see `Backoff`), in milliseconds. */
 export interface RetryDelays {
