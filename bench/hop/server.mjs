@@ -70,6 +70,15 @@ const APPS = {
   }),
   // graylane: laneMiddleware + automatic propagation.
   graylane: () => ({ framework: 'express', middleware: laneMiddleware(), headers: noHeaders, via: GLOBAL }),
+  // Diagnostic: graylane's ingress alone (laneMiddleware) with the tag copied by hand onto a call
+  // through the Pool itself. Against `als` and `graylane`, splits graylane's cost into ingress and
+  // outbound.
+  'graylane-ingress': () => ({
+    framework: 'express',
+    middleware: laneMiddleware(),
+    headers: handCopy,
+    via: POOL,
+  }),
   // graylane without the middleware: the Express app served by core's laneRequestListener, which
   // binds req/res before Express re-prototypes them; automatic propagation.
   'graylane-listener': () => ({
