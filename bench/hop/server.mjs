@@ -52,6 +52,7 @@ const storage = new AsyncLocalStorage();
 const POOL = 'pool'; // the Pool itself: no graylane on the way out
 const GLOBAL = 'global'; // no dispatcher option: the global dispatcher, composed by enablePropagation()
 const INTERCEPTOR = 'interceptor'; // the Pool composed with laneInterceptor()
+const COMPOSED = 'composed'; // the Pool composed with an interceptor that does nothing
 
 /**
  * Each app: its framework; its lane middleware (Express) or plugin (Fastify), or null; how the
@@ -70,6 +71,16 @@ const APPS = {
   }),
   // graylane: laneMiddleware + automatic propagation.
   graylane: () => ({ framework: 'express', middleware: laneMiddleware(), headers: noHeaders, via: GLOBAL }),
+  // Diagnostic: `als` sending through the Pool composed with an interceptor that only calls the
+  // next dispatch. Against `als`: what undici's `compose()` itself costs per call (the composed
+  // dispatcher is a Proxy, and the handler goes through WrapHandler and UnwrapHandler), which every
+  // interceptor-based form, the global one included, pays.
+  'als-compose': () => ({
+    framework: 'express',
+    middleware: (req, _res, next) => storage.run(req.headers[TAG], next),
+    headers: handCopy,
+    via: COMPOSED,
+  }),
   // Diagnostic: graylane's ingress alone (laneMiddleware) with the tag copied by hand onto a call
   // through the Pool itself. Against `als` and `graylane`, splits graylane's cost into ingress and
   // outbound.
@@ -187,6 +198,12 @@ async function main() {
     [POOL]: pool,
     [GLOBAL]: undefined,
     [INTERCEPTOR]: pool.compose(laneInterceptor()),
+    [COMPOSED]: pool.compose(
+      (dispatch) =>
+        function passThrough(opts, handler) {
+          return dispatch(opts, handler);
+        },
+    ),
   };
   const ports = {};
   for (const name of process.env.HOP_VARIANTS.split(',')) {

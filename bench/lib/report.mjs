@@ -279,7 +279,8 @@ function targetsSection(record) {
  * Renders RESULTS.md from a run record. `kept` are the results measured by hand, outside
  * `npm run bench` (bench/hop, the message-lane throughput): `[{ file, text }]`, each file a Markdown
  * section of its own under bench/results/, which no run writes. They are appended verbatim after
- * the suites, so regenerating RESULTS.md never drops them.
+ * the suites, so regenerating RESULTS.md never drops them. Being read from two places, their links
+ * are repository-absolute (`/bench/README.md`).
  */
 export function renderMarkdown(record, kept = []) {
   const m = record.machine;
