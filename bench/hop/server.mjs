@@ -30,7 +30,7 @@ import { graylane, repoPath } from '../lib/graylane.mjs';
 
 const require = createRequire(import.meta.url);
 const express = require('express');
-const { Pool, request, setGlobalDispatcher } = require('undici');
+const { Dispatcher, Pool, request, setGlobalDispatcher } = require('undici');
 const { enablePropagation, laneInterceptor, laneRequestListener } = graylane('core');
 const { laneMiddleware } = graylane('express');
 const rootRequire = createRequire(repoPath('package.json'));
@@ -53,6 +53,7 @@ const POOL = 'pool'; // the Pool itself: no graylane on the way out
 const GLOBAL = 'global'; // no dispatcher option: the global dispatcher, composed by enablePropagation()
 const INTERCEPTOR = 'interceptor'; // the Pool composed with laneInterceptor()
 const COMPOSED = 'composed'; // the Pool composed with an interceptor that does nothing
+const WRAPPED = 'wrapped'; // the Pool behind a Dispatcher subclass whose dispatch() only forwards
 
 /**
  * Each app: its framework; its lane middleware (Express) or plugin (Fastify), or null; how the
@@ -80,6 +81,15 @@ const APPS = {
     middleware: (req, _res, next) => storage.run(req.headers[TAG], next),
     headers: handCopy,
     via: COMPOSED,
+  }),
+  // Diagnostic: `als` sending through a `Dispatcher` subclass (undici's public class) whose
+  // `dispatch()` forwards to the Pool with the handler unchanged: no Proxy, no handler adapters.
+  // Against `als-compose`: what another way of putting a wrapper before the Pool would cost.
+  'als-wrapped': () => ({
+    framework: 'express',
+    middleware: (req, _res, next) => storage.run(req.headers[TAG], next),
+    headers: handCopy,
+    via: WRAPPED,
   }),
   // Diagnostic: graylane's ingress alone (laneMiddleware) with the tag copied by hand onto a call
   // through the Pool itself. Against `als` and `graylane`, splits graylane's cost into ingress and
@@ -140,6 +150,24 @@ function alt(n) {
   };
 }
 
+/** A dispatcher in front of another one that forwards every call unchanged (`als-wrapped`). */
+class ForwardingDispatcher extends Dispatcher {
+  #inner;
+  constructor(inner) {
+    super();
+    this.#inner = inner;
+  }
+  dispatch(opts, handler) {
+    return this.#inner.dispatch(opts, handler);
+  }
+  close(...args) {
+    return this.#inner.close(...args);
+  }
+  destroy(...args) {
+    return this.#inner.destroy(...args);
+  }
+}
+
 /** The hop call of a variant: `(headers) => Promise<{statusCode, text}>`. */
 function forwarder(dispatcher) {
   const url = `${UPSTREAM}/`;
@@ -198,6 +226,7 @@ async function main() {
     [POOL]: pool,
     [GLOBAL]: undefined,
     [INTERCEPTOR]: pool.compose(laneInterceptor()),
+    [WRAPPED]: new ForwardingDispatcher(pool),
     [COMPOSED]: pool.compose(
       (dispatch) =>
         function passThrough(opts, handler) {
