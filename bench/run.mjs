@@ -2,10 +2,14 @@
 // `npm run bench` at the root: installs the bench package's dependencies if missing, builds the
 // packages (`tsc -b`), runs every suite on the machine's Node and on each extra runtime, and writes
 // bench/RESULTS.md plus the raw record as bench/results/latest.json. A --quick run writes to
-// bench/results/quick.tmp/ instead (git-ignored) and leaves RESULTS.md alone.
+// bench/results/quick.tmp/ instead (git-ignored) and leaves RESULTS.md alone. Results measured by
+// hand outside this runner (bench/hop, message lanes) live in bench/results/*.md, which the runner
+// never writes, and are appended to RESULTS.md as they are.
 //
 //   npm run bench [-- --quick] [--node <path>]... [--no-node24] [--suites chain,context,...]
 //                 [--budget <seconds>] [--no-build] [--full-extra]
+//   npm run bench -- --render   rewrites RESULTS.md from results/latest.json and results/*.md,
+//                               running nothing (after editing a hand-measured results file)
 //   BENCH_NODE=<path>[:<path>...] adds runtimes like --node.
 // Without --node/BENCH_NODE, the Node 24 binary that .ci/run installs (.tmp/node24) is used when
 // present. Every suite runs in its own process with a time limit; the whole run stops starting new
@@ -30,12 +34,37 @@ const { values: args } = parseArgs({
     budget: { type: 'string' },
     'no-build': { type: 'boolean', default: false },
     'full-extra': { type: 'boolean', default: false },
+    render: { type: 'boolean', default: false },
   },
 });
 const QUICK = args.quick;
 const started = Date.now();
 const budgetS = Number(args.budget ?? 570);
 const say = (...parts) => console.error('[bench]', ...parts);
+
+const RESULTS_DIR = join(BENCH, 'results');
+
+/**
+ * Writes RESULTS.md (`mdPath`) from a run record, with the results measured by hand
+ * (bench/results/*.md, which this runner never writes) carried over as they are.
+ */
+function writeReport(renderMarkdown, record, mdPath) {
+  const kept = readdirSync(RESULTS_DIR)
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => ({ file: `bench/results/${f}`, text: readFileSync(join(RESULTS_DIR, f), 'utf8') }));
+  const markdown = renderMarkdown(record, kept);
+  writeFileSync(mdPath, markdown);
+  return markdown;
+}
+
+if (args.render) {
+  const { renderMarkdown } = await import('./lib/report.mjs');
+  const record = JSON.parse(readFileSync(join(RESULTS_DIR, 'latest.json'), 'utf8'));
+  writeReport(renderMarkdown, record, join(BENCH, 'RESULTS.md'));
+  say('rewrote bench/RESULTS.md from bench/results/latest.json and bench/results/*.md');
+  process.exit(0);
+}
 
 function run(cmd, cmdArgs, opts) {
   say(`$ ${[cmd, ...cmdArgs].join(' ')}`);
@@ -198,12 +227,11 @@ const record = {
   suites: suites.map(({ id, title, description, file }) => ({ id, title, description, file })),
   runs,
 };
-const markdown = renderMarkdown(record);
 const outDir = QUICK ? join(BENCH, 'results/quick.tmp') : join(BENCH, 'results');
 mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, QUICK ? 'results.json' : 'latest.json'), `${JSON.stringify(record, null, 2)}\n`);
 const mdPath = QUICK ? join(outDir, 'RESULTS.md') : join(BENCH, 'RESULTS.md');
-writeFileSync(mdPath, markdown);
+const markdown = writeReport(renderMarkdown, record, mdPath);
 // RESULTS.md is linted with the rest of the repo: leave it in the formatter's layout.
 const biome = join(ROOT, 'node_modules/.bin/biome');
 if (!QUICK && existsSync(biome))

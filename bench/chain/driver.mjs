@@ -266,7 +266,8 @@ async function main() {
   log(`node ${process.version}; variants ${config.variants.join(', ')}`);
   const chains = config.variants.map((v) => new Chain(v));
   await Promise.all(chains.map((c) => c.start()));
-  const live = chains.filter((c) => c.error === undefined);
+  let live = chains.filter((c) => c.error === undefined);
+  const laneFailures = [];
   for (const c of chains) if (c.error !== undefined) log(`${c.variant}: not available (${c.error})`);
 
   const results = {};
@@ -274,11 +275,22 @@ async function main() {
     for (const c of chains) {
       results[c.variant] = { available: c.error === undefined, error: c.error, rounds: [] };
       if (c.error !== undefined) continue;
-      results[c.variant].lanes = await probe(c);
-      log(
-        `${c.variant}: lane at b tagged=${results[c.variant].lanes.tagged} untagged=${results[c.variant].lanes.untagged}`,
-      );
+      const lanes = await probe(c);
+      results[c.variant].lanes = lanes;
+      log(`${c.variant}: lane at b tagged=${lanes.tagged} untagged=${lanes.untagged}`);
+      // Every variant but `bare` must deliver the lane to b, and none may invent one: a variant
+      // that does not carry it would measure too little. It is reported and not loaded, and the
+      // driver exits non-zero after writing its record.
+      const expected = c.variant === 'bare' ? null : LANE;
+      if (lanes.tagged !== expected || lanes.untagged !== null) {
+        const error = `does not carry the lane: b received ${JSON.stringify(lanes.tagged)} for a request tagged ${LANE} (expected ${JSON.stringify(expected)}) and ${JSON.stringify(lanes.untagged)} for an untagged one`;
+        log(`${c.variant}: ${error}`);
+        results[c.variant].available = false;
+        results[c.variant].error = error;
+        laneFailures.push(c.variant);
+      }
     }
+    live = live.filter((c) => results[c.variant].available);
     for (const c of live) await warmUp(c);
     for (let r = 0; r < config.rounds; r++) {
       for (let i = 0; i < live.length; i++) {
@@ -378,10 +390,14 @@ async function main() {
     targets,
   };
   process.stdout.write(`BENCH_JSON ${JSON.stringify(out)}\n`);
+  if (laneFailures.length > 0) {
+    log(`FAILED: ${laneFailures.join(', ')} did not carry the lane to b`);
+    process.exitCode = 1;
+  }
 }
 
 main().then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (err) => {
     console.error(err);
     process.exit(1);

@@ -4,7 +4,13 @@
 //   BENCH_UPSTREAM  http://127.0.0.1:<port> of the next hop (edge and a only)
 //   BENCH_POOL      connections of the undici keep-alive pool to the next hop
 // b answers {"lane": <x-mse-tag it received, else the x-mse-tag entry of `baggage`, else null>}, so
-// the driver can check that each variant really carries the lane to the last hop.
+// the driver can check that each variant really carries the lane to the last hop (it fails the run
+// when one does not).
+// Every hop call is undici's `request()` over one keep-alive Pool, in the form a user of the
+// variant writes: `{ dispatcher: pool }` for the variants without graylane on the way out; for
+// `graylane-auto` no dispatcher, i.e. the GLOBAL dispatcher, which is that Pool
+// (`setGlobalDispatcher(pool)`) with laneInterceptor composed onto it by `enablePropagation()`;
+// for `graylane-interceptor`, the Pool composed with `laneInterceptor()`.
 // IPC: {type:'cpu', id} -> {type:'cpu', id, cpu: process.cpuUsage(), rss}; {type:'close'} -> exit.
 import { createRequire } from 'node:module';
 import { graylane } from '../lib/graylane.mjs';
@@ -23,50 +29,57 @@ process.on('disconnect', () => process.exit(0)); // never outlive the driver
 const otel = VARIANT === 'otel' ? (await import('./otel.mjs')).setupOpenTelemetry() : undefined;
 
 const express = require('express');
-const { Pool } = require('undici');
+const { Pool, request, setGlobalDispatcher } = require('undici');
 
 const NO_HEADERS = undefined;
 
-/** Each variant: middleware for every hop, outbound headers of a hop call, an undici interceptor. */
+/**
+ * Each variant, given the hop's Pool (null at b): middleware for every hop, outbound headers of a
+ * hop call, the dispatcher of the hop call (undefined: the global one).
+ */
 const VARIANTS = {
   // No propagation: the physical limit of this chain.
-  bare: () => ({ middleware: null, headers: () => NO_HEADERS, interceptor: null }),
+  bare: (pool) => ({ middleware: null, headers: () => NO_HEADERS, dispatcher: pool }),
   // What a user writes by hand: read the tag from the request, set it on the outbound call.
-  'hand-copy': () => ({
+  'hand-copy': (pool) => ({
     middleware: null,
     headers: (req) => {
       const tag = req.headers[TAG];
       return tag === undefined ? NO_HEADERS : { [TAG]: tag };
     },
-    interceptor: null,
+    dispatcher: pool,
   }),
-  // graylane: lane middleware + automatic propagation (diagnostics channel), no code in handlers.
-  'graylane-auto': () => {
+  // graylane: lane middleware + automatic propagation, no code in handlers. The hop's Pool is the
+  // global dispatcher, set BEFORE enablePropagation(), which composes laneInterceptor onto it.
+  'graylane-auto': (pool) => {
     const { enablePropagation } = graylane('core');
     const { laneMiddleware } = graylane('express');
-    if (typeof enablePropagation !== 'function') throw new Error('enablePropagation is not exported yet');
+    if (pool !== null) setGlobalDispatcher(pool);
     enablePropagation();
-    return { middleware: laneMiddleware(), headers: () => NO_HEADERS, interceptor: null };
+    return { middleware: laneMiddleware(), headers: () => NO_HEADERS, dispatcher: undefined };
   },
   // Diagnostic, not in the default list: graylane's ingress alone (lane middleware) with the
   // hand-written copy for the outbound header. Splits graylane's cost into ingress and outbound.
-  'graylane-ingress-only': () => {
+  'graylane-ingress-only': (pool) => {
     const { laneMiddleware } = graylane('express');
-    return { middleware: laneMiddleware(), headers: VARIANTS['hand-copy']().headers, interceptor: null };
+    return { middleware: laneMiddleware(), headers: VARIANTS['hand-copy'](pool).headers, dispatcher: pool };
   },
-  // graylane: lane middleware + the explicit undici interceptor on the hop pool (no global hooks).
-  'graylane-interceptor': () => {
+  // graylane: lane middleware + laneInterceptor() composed on the hop pool (no global hooks).
+  'graylane-interceptor': (pool) => {
     const { laneInterceptor } = graylane('core');
     const { laneMiddleware } = graylane('express');
-    if (typeof laneInterceptor !== 'function') throw new Error('laneInterceptor is not exported yet');
-    return { middleware: laneMiddleware(), headers: () => NO_HEADERS, interceptor: laneInterceptor() };
+    return {
+      middleware: laneMiddleware(),
+      headers: () => NO_HEADERS,
+      dispatcher: pool === null ? null : pool.compose(laneInterceptor()),
+    };
   },
   // OpenTelemetry: http + express + undici instrumentations carry `traceparent` and `baggage`; the
   // edge puts the lane it receives in x-mse-tag into the baggage, later hops only forward baggage.
-  otel: () => ({ middleware: otel.laneToBaggage, headers: () => NO_HEADERS, interceptor: null }),
+  otel: (pool) => ({ middleware: otel.laneToBaggage, headers: () => NO_HEADERS, dispatcher: pool }),
   // cls-hooked: a namespace entered per request (the express-http-context pattern), the tag read from
   // it on the outbound call.
-  'cls-hooked': () => {
+  'cls-hooked': (pool) => {
     const { createNamespace } = require('cls-hooked');
     const ns = createNamespace('graylane-bench');
     return {
@@ -82,7 +95,7 @@ const VARIANTS = {
         const tag = ns.get(TAG);
         return tag === undefined ? NO_HEADERS : { [TAG]: tag };
       },
-      interceptor: null,
+      dispatcher: pool,
     };
   },
 };
@@ -109,14 +122,21 @@ function laneFromBaggage(baggage) {
 async function main() {
   const make = VARIANTS[VARIANT];
   if (make === undefined) throw new Error(`unknown variant ${VARIANT}`);
-  const variant = make();
+  const pool =
+    ROLE === 'b'
+      ? null
+      : new Pool(UPSTREAM, {
+          connections: POOL_CONNECTIONS,
+          keepAliveTimeout: KEEP_ALIVE_MS,
+          keepAliveMaxTimeout: KEEP_ALIVE_MS,
+        });
+  const variant = make(pool);
 
   const app = express();
   app.set('etag', false);
   app.set('x-powered-by', false);
   if (variant.middleware !== null) app.use(variant.middleware);
 
-  let pool = null;
   if (ROLE === 'b') {
     app.get('/', function answer(req, res) {
       const lane = req.headers[TAG] ?? laneFromBaggage(req.headers.baggage);
@@ -125,18 +145,14 @@ async function main() {
         .send(`{"lane":${lane === undefined ? 'null' : JSON.stringify(lane)}}`);
     });
   } else {
-    pool = new Pool(UPSTREAM, {
-      connections: POOL_CONNECTIONS,
-      keepAliveTimeout: KEEP_ALIVE_MS,
-      keepAliveMaxTimeout: KEEP_ALIVE_MS,
-    });
-    const upstream = variant.interceptor === null ? pool : pool.compose(variant.interceptor);
+    const url = `${UPSTREAM}/`;
+    const dispatcher = variant.dispatcher;
     const headersFor = variant.headers;
     app.get('/', async function forward(req, res) {
-      const { statusCode, body } = await upstream.request({
+      const { statusCode, body } = await request(url, {
         method: 'GET',
-        path: '/',
         headers: headersFor(req),
+        dispatcher,
       });
       const text = await body.text();
       res.status(statusCode).set('content-type', 'application/json').send(text);

@@ -9,10 +9,14 @@
 //                       [--requests 8000] [--connections 16]
 // A variant is an app of hop/server.mjs (see APPS there). Per variant it reports CPU µs per
 // request, and against the first variant the paired ratio and the paired difference (µs per hop,
-// round by round), each as median with min-max.
+// round by round), each as median with the interquartile range (q1-q3) and min-max. Before the
+// load it checks that every variant carries the lane (a tagged request reaches the upstream with
+// it, an untagged one without), and after every window that the upstream received the lane on
+// every request of that window; a graylane warning of the hop process fails the run too.
 // Prints progress on stderr and one `BENCH_JSON {...}` line on stdout.
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { summarize } from '../lib/stats.mjs';
@@ -51,26 +55,72 @@ async function start(script, env) {
   return { child, ready, ask };
 }
 
+const LANE = 'gray';
+/** Warnings of the hop process; a graylane one (GL_WARN_*) fails the run. */
+const warnings = [];
 const upstream = await start('./upstream.mjs', {});
 const hop = await start('./server.mjs', {
   HOP_VARIANTS: variants.join(','),
   HOP_UPSTREAM: `http://127.0.0.1:${upstream.ready.port}`,
 });
+hop.child.on('message', (message) => {
+  if (message.type !== 'warning') return;
+  warnings.push(message);
+  log(`hop warning ${message.code}: ${message.message}`);
+});
+
+/** Requests the upstream received with lane `LANE` so far. */
+async function lanesAtUpstream() {
+  return (await upstream.ask({ type: 'lanes' })).counts[LANE] ?? 0;
+}
+
+/** Fails the run when the hop process emitted a graylane warning (say, an untagged request). */
+function checkWarnings() {
+  const ours = warnings.filter((w) => String(w.code).startsWith('GL_'));
+  if (ours.length > 0) throw new Error(`the hop warned: ${ours.map((w) => w.code).join(', ')}`);
+}
+
+/**
+ * Before any load: a tagged request must reach the upstream with its lane, an untagged one
+ * without. A variant that does not carry the lane would measure too little.
+ */
+async function probe(variant) {
+  const url = `http://127.0.0.1:${hop.ready.ports[variant]}/`;
+  const laneAtUpstream = async (headers) => (await (await fetch(url, { headers })).json()).lane;
+  const tagged = await laneAtUpstream({ 'x-mse-tag': LANE });
+  const untagged = await laneAtUpstream({});
+  if (tagged !== LANE || untagged !== null) {
+    throw new Error(
+      `${variant} does not carry the lane: the upstream received ${JSON.stringify(tagged)} for a request tagged ${LANE} and ${JSON.stringify(untagged)} for an untagged one`,
+    );
+  }
+}
 
 async function measure(variant, amount) {
+  const lanesBefore = await lanesAtUpstream();
   const before = (await hop.ask({ type: 'cpu' })).cpu;
   const result = await autocannon({
     url: `http://127.0.0.1:${hop.ready.ports[variant]}/`,
     connections,
     amount,
-    headers: { 'x-mse-tag': 'gray' },
+    headers: { 'x-mse-tag': LANE },
   });
   const after = (await hop.ask({ type: 'cpu' })).cpu;
+  // Every request of the window must have reached the upstream with its lane.
+  const laned = (await lanesAtUpstream()) - lanesBefore;
+  if (laned !== result.requests.total) {
+    throw new Error(
+      `${variant}: the upstream received lane ${LANE} on ${laned} of ${result.requests.total} requests of a window`,
+    );
+  }
+  checkWarnings();
   const cpu = after.user + after.system - before.user - before.system;
   return { cpuUsPerReq: cpu / result.requests.total, errors: result.errors + result.non2xx };
 }
 
+const loadAverageStart = os.loadavg();
 log(`node ${process.version}; ${variants.join(', ')}; ${rounds} rounds x ${requests} requests`);
+for (const variant of variants) await probe(variant);
 for (const variant of variants) await measure(variant, Math.min(requests, 4000)); // warm-up
 const perRound = Object.fromEntries(variants.map((v) => [v, []]));
 for (let r = 0; r < rounds; r++) {
@@ -79,7 +129,7 @@ for (let r = 0; r < rounds; r++) {
     const result = await measure(variant, requests);
     perRound[variant].push(result);
     log(
-      `round ${r + 1}/${rounds} ${variant.padEnd(18)} ${result.cpuUsPerReq.toFixed(1)} µs/req  errors ${result.errors}`,
+      `round ${r + 1}/${rounds} ${variant.padEnd(20)} ${result.cpuUsPerReq.toFixed(1)} µs/req  errors ${result.errors}`,
     );
   }
 }
@@ -96,11 +146,23 @@ for (const variant of variants) {
   };
   const s = summary[variant];
   console.error(
-    `${variant.padEnd(18)} ${s.cpuUsPerReq.median.toFixed(1)} µs/req (${s.cpuUsPerReq.min.toFixed(1)}-${s.cpuUsPerReq.max.toFixed(1)})   x${s.ratioToFirst.median.toFixed(3)} of ${variants[0]} (${s.ratioToFirst.min.toFixed(2)}-${s.ratioToFirst.max.toFixed(2)})   ${fmt(s.diffToFirstUs.median)} µs (${fmt(s.diffToFirstUs.min)} to ${fmt(s.diffToFirstUs.max)})`,
+    `${variant.padEnd(20)} ${s.cpuUsPerReq.median.toFixed(1)} µs/req (${s.cpuUsPerReq.min.toFixed(1)}-${s.cpuUsPerReq.max.toFixed(1)})   x${s.ratioToFirst.median.toFixed(3)} of ${variants[0]} (${s.ratioToFirst.min.toFixed(2)}-${s.ratioToFirst.max.toFixed(2)})   ${fmt(s.diffToFirstUs.median)} µs, IQR ${fmt(s.diffToFirstUs.q1)} to ${fmt(s.diffToFirstUs.q3)}, range ${fmt(s.diffToFirstUs.min)} to ${fmt(s.diffToFirstUs.max)}`,
   );
 }
 console.log(
-  `BENCH_JSON ${JSON.stringify({ suite: 'hop', node: process.version, rounds, requests, connections, summary })}`,
+  `BENCH_JSON ${JSON.stringify({
+    suite: 'hop',
+    node: process.version,
+    date: new Date().toISOString(),
+    cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}`,
+    loadAverage: { start: loadAverageStart, end: os.loadavg() },
+    rounds,
+    requests,
+    connections,
+    summary,
+    // CPU µs per request of each variant, round by round: any other pair can be compared later.
+    perRound: Object.fromEntries(variants.map((v) => [v, perRound[v].map((row) => row.cpuUsPerReq)])),
+  })}`,
 );
 hop.child.kill();
 upstream.child.kill();

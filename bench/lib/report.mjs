@@ -275,7 +275,14 @@ function targetsSection(record) {
   return table(['Target', ...versions.map((v) => `Node ${v}`)], rows);
 }
 
-export function renderMarkdown(record) {
+/**
+ * Renders RESULTS.md from a run record. `kept` are the results measured by hand, outside
+ * `npm run bench` (bench/hop, the message-lane throughput): `[{ file, text }]`, each file a Markdown
+ * section of its own under bench/results/, which no run writes. They are appended verbatim after
+ * the suites, so regenerating RESULTS.md never drops them. Being read from two places, their links
+ * are repository-absolute (`/bench/README.md`).
+ */
+export function renderMarkdown(record, kept = []) {
   const m = record.machine;
   const lines = [
     '# graylane benchmark results',
@@ -333,6 +340,13 @@ export function renderMarkdown(record) {
       const body = suiteBody(run);
       if (body !== '') lines.push(body, '');
     }
+  }
+  for (const { file, text } of kept) {
+    lines.push(
+      `<!-- Measured by hand; copied from ${file} by bench/run.mjs on every run: edit that file. -->`,
+      '',
+    );
+    lines.push(text.trim(), '');
   }
   return `${lines.join('\n').trimEnd()}\n`;
 }

@@ -7,7 +7,9 @@
 // nobody is in a lane) and "mixed" (half the messages in lanes gray and blue, a base, a gray and a
 // blue consumer: graylane moves each lane message once to its lane's queue / stream / subject
 // through the base consumer; the plain client, three consumers, cannot route them).
-// Handlers do nothing. Needs the machine's brokers. Not a test: run it by hand.
+// Handlers do nothing. Needs the machine's brokers. Not a test: run it by hand. It prints a
+// Markdown table; results go to bench/results/messaging.md, which `npm run bench` copies into
+// bench/RESULTS.md.
 //
 //   npx tsc -b && node bench/messaging/throughput.mjs [amqp|redis-streams|nats|bullmq ...] [--n 4000] [--rounds 3]
 import { randomBytes } from 'node:crypto';

@@ -155,7 +155,7 @@ function sameSettings(a: Settings, b: Settings): boolean {
 /**
  * Switches on automatic outbound propagation for the process: while enabled, every outbound
  * HTTP request made inside a lane carries `x-mse-tag: <lane>` (and the context's carried
- * headers) — undici and global `fetch` through `laneInterceptor()` composed onto undici's global
+ * headers) — undici and global `fetch` through `laneInterceptor()` in front of undici's global
  * dispatcher (call it after any `setGlobalDispatcher()`; explicit dispatchers need
  * `laneInterceptor()` themselves),
  * `node:http`/`node:https` through `http.client.request.created` (Node 22.12+/23.2+) or by

@@ -18,9 +18,9 @@ import { type LaneDispatch, laneDispatchInterceptor } from './lane-interceptor';
 // re-dispatch from socket callbacks too. No public field of the created request says who
 // dispatched it, so tagging at creation is wrong for exactly the production settings that matter.
 //
-// So the lane is bound at dispatch time, by `laneInterceptor`, which `enablePropagation()` composes
-// onto the GLOBAL dispatcher through undici's public `getGlobalDispatcher`/`setGlobalDispatcher`
-// and `Dispatcher.compose`. That one dispatcher is shared by npm undici (`request`, `stream`,
+// So the lane is bound at dispatch time, by `laneInterceptor`, which `enablePropagation()` puts in
+// front of the GLOBAL dispatcher through undici's public `getGlobalDispatcher`/`setGlobalDispatcher`
+// and a subclass of its public `Dispatcher` that forwards every call. That one dispatcher is shared by npm undici (`request`, `stream`,
 // `pipeline`, `fetch` without a `dispatcher` option) and Node's bundled undici (global `fetch`,
 // and so axios's fetch adapter), whichever major each is. Dispatchers an application constructs
 // itself (`Pool`, `Agent`, `Client`, `{ dispatcher }`) are not reachable through any public API:
@@ -33,17 +33,21 @@ import { type LaneDispatch, laneDispatchInterceptor } from './lane-interceptor';
 // composed UNDER ours (redirect, retry) re-dispatches from a lane request's socket callback: that
 // one is counted too, though its (absent) lane was decided correctly at its first dispatch. The
 // counter over-reports then; no lane on the wire is affected. The global dispatcher replaced after
-// `enablePropagation()` is noticed here as well and composed again.
+// `enablePropagation()` is noticed here as well and wrapped again.
 
 /** The part of the `undici` package the automatic mode uses: its public global-dispatcher API. */
 interface UndiciGlobalApi {
   getGlobalDispatcher(): unknown;
   setGlobalDispatcher(dispatcher: unknown): void;
+  /** The public base class every dispatcher extends. */
+  Dispatcher: new () => object;
 }
 
-/** A dispatcher that can take an interceptor (`Dispatcher.compose`, undici 6.21+ and 7). */
-interface Composable {
-  compose(interceptor: (dispatch: LaneDispatch) => LaneDispatch): unknown;
+/** The dispatcher methods the lane dispatcher forwards to the one it wraps. */
+interface Forwardable {
+  dispatch(opts: unknown, handler: unknown): boolean;
+  close(...args: unknown[]): unknown;
+  destroy(...args: unknown[]): unknown;
 }
 
 /** Warning codes of the automatic undici mode. */
@@ -64,7 +68,8 @@ function loadUndici(): UndiciGlobalApi | null {
     const undici = require('undici') as Partial<UndiciGlobalApi> | null;
     if (
       typeof undici?.getGlobalDispatcher === 'function' &&
-      typeof undici.setGlobalDispatcher === 'function'
+      typeof undici.setGlobalDispatcher === 'function' &&
+      typeof undici.Dispatcher === 'function'
     ) {
       return undici as UndiciGlobalApi;
     }
@@ -83,23 +88,52 @@ let interceptor: ((dispatch: LaneDispatch) => LaneDispatch) | null = null;
 let installed: unknown = null;
 let underlying: unknown = null;
 
-/** Composes the interceptor onto the current global dispatcher; false when it cannot. */
+/**
+ * A dispatcher that runs the lane interceptor on every `dispatch()` and forwards to the global
+ * dispatcher it wraps, handler untouched. Not `Dispatcher.compose()`: compose wraps every handler
+ * twice and re-encodes each response's headers, which bench/hop measured at 5-9 µs per request
+ * (bench/results/hop.md); this forwarding subclass of undici's public `Dispatcher` costs nothing
+ * measurable there.
+ */
+function laneGlobalDispatcher(
+  undici: UndiciGlobalApi,
+  inner: Forwardable,
+  intercept: typeof interceptor,
+): object {
+  const dispatchInner: LaneDispatch = (opts, handler) => inner.dispatch(opts, handler);
+  const dispatchInLane = (intercept as (dispatch: LaneDispatch) => LaneDispatch)(dispatchInner);
+  const Base = undici.Dispatcher as unknown as new () => Forwardable;
+  class LaneGlobalDispatcher extends Base {
+    override dispatch(opts: unknown, handler: unknown): boolean {
+      return dispatchInLane(opts as Parameters<LaneDispatch>[0], handler as Parameters<LaneDispatch>[1]);
+    }
+    override close(...args: unknown[]): unknown {
+      return inner.close(...args);
+    }
+    override destroy(...args: unknown[]): unknown {
+      return inner.destroy(...args);
+    }
+  }
+  return new LaneGlobalDispatcher();
+}
+
+/** Wraps the current global dispatcher in the lane dispatcher; false when it cannot. */
 function composeGlobal(): boolean {
   const undici = api;
   if (undici === null || interceptor === null) return false;
-  const current = undici.getGlobalDispatcher();
-  if (typeof (current as Partial<Composable> | null)?.compose !== 'function') {
+  const current = undici.getGlobalDispatcher() as Partial<Forwardable> | null;
+  if (typeof current?.dispatch !== 'function') {
     installed = null;
     warnOnce(
       UNDICI_WARNINGS.unavailable,
-      'graylane: the global undici dispatcher has no compose(); global fetch and undici requests are NOT tagged with the lane. Set an undici Agent with setGlobalDispatcher() before enablePropagation(), or pass a dispatcher composed with laneInterceptor().',
+      'graylane: the global undici dispatcher has no dispatch(); global fetch and undici requests are NOT tagged with the lane. Set an undici Agent with setGlobalDispatcher() before enablePropagation(), or pass a dispatcher composed with laneInterceptor().',
     );
     return false;
   }
-  const composed = (current as Composable).compose(interceptor);
-  undici.setGlobalDispatcher(composed);
+  const wrapped = laneGlobalDispatcher(undici, current as Forwardable, interceptor);
+  undici.setGlobalDispatcher(wrapped);
   underlying = current;
-  installed = composed;
+  installed = wrapped;
   return true;
 }
 

@@ -7,6 +7,7 @@ import {
   currentLane,
   currentLaneContext,
   ingressCounters,
+  laneRequestListener,
   resetIngressCounters,
   withLane,
 } from '@graylane/core';
@@ -229,6 +230,61 @@ for (const [name, express] of EXPRESSES) {
       const reply = await call(port, { method: 'POST', headers, body: 'a=1', agent });
       assert.equal(reply.body, tag === undefined || tag === '-bad' ? '(base)' : tag);
     }
+  });
+  test(`${name}: served by createServer(laneRequestListener(app)) without laneMiddleware, the lane holds through body parsers that continue from 'end', mounted sub-apps and res.on('finish')`, async (t) => {
+    const finished: string[] = [];
+    const app = express();
+    app.use((req, res, next) => {
+      const url = req.originalUrl;
+      res.on('finish', () => finished.push(`${url} ${lane()}`));
+      next();
+    });
+    // Reads the body itself and continues from 'end' (raw-body < 2.5, busboy style): Node emits
+    // 'end' from the socket's context once the body arrives after the headers.
+    const readRaw = (req: IncomingMessage, _res: unknown, next: () => void): void => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        (req as { raw?: string }).raw = body;
+        next();
+      });
+    };
+    app.post('/raw', readRaw, async (req, res) => {
+      await sleep(1);
+      res.json({ lane: lane(), length: (req as { raw?: string }).raw?.length });
+    });
+    app.post('/json', express.json(), async (req, res) => {
+      await tick();
+      res.json({ lane: lane(), length: (req.body as { pad: string }).pad.length });
+    });
+    const sub = express();
+    sub.post('/', readRaw, (req, res) => {
+      res.json({ lane: lane(), length: (req as { raw?: string }).raw?.length });
+    });
+    app.use('/sub', sub);
+    // Explicit type arguments: inferred from the app, they would be Express's Request/Response.
+    const port = await listen(createServer(laneRequestListener<IncomingMessage, ServerResponse>(app)), t);
+    const body = JSON.stringify({ pad: 'p'.repeat(3000) });
+    const expected: string[] = [];
+    for (const path of ['/raw', '/json', '/sub']) {
+      for (const tag of ['gray', undefined, 'blue']) {
+        const headers: Record<string, string> = { 'content-type': 'application/json' };
+        if (tag !== undefined) headers['x-mse-tag'] = tag;
+        const reply = await call(port, { method: 'POST', path, headers, body });
+        assert.equal(reply.status, 200, reply.body);
+        assert.deepEqual(
+          JSON.parse(reply.body),
+          { lane: tag ?? '(base)', length: path === '/json' ? 3000 : body.length },
+          `${path} ${tag}`,
+        );
+        expected.push(`${path} ${tag ?? '(base)'}`);
+      }
+    }
+    for (let i = 0; i < 500 && finished.length < expected.length; i++) await sleep(2);
+    assert.deepEqual([...finished].sort(), expected.sort());
   });
 }
 
