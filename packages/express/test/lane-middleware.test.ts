@@ -309,94 +309,92 @@ test('carried headers are in the context; oversize values are not carried', asyn
   assert.equal(reply.body, 'null');
 });
 
-{
-  test('a base-lane request runs in the base lane even when the server was started inside a lane', async (t) => {
-    const app = express5();
-    app.use(laneMiddleware());
-    app.use(express5.json());
-    app.post('/', (_req, res) => {
-      res.send(lane());
-    });
-    const server = withLane('gray', () => createServer(app));
-    const port = await withLane('gray', () => listen(server, t));
-    const headers = { 'content-type': 'application/json' };
-    assert.equal((await call(port, { method: 'POST', headers, body: '{}' })).body, '(base)');
-    assert.equal(
-      (await call(port, { method: 'POST', headers: { ...headers, 'x-mse-tag': 'blue' }, body: '{}' })).body,
-      'blue',
-    );
+test('a base-lane request runs in the base lane even when the server was started inside a lane', async (t) => {
+  const app = express5();
+  app.use(laneMiddleware());
+  app.use(express5.json());
+  app.post('/', (_req, res) => {
+    res.send(lane());
   });
+  const server = withLane('gray', () => createServer(app));
+  const port = await withLane('gray', () => listen(server, t));
+  const headers = { 'content-type': 'application/json' };
+  assert.equal((await call(port, { method: 'POST', headers, body: '{}' })).body, '(base)');
+  assert.equal(
+    (await call(port, { method: 'POST', headers: { ...headers, 'x-mse-tag': 'blue' }, body: '{}' })).body,
+    'blue',
+  );
+});
 
-  test('a second laneMiddleware (e.g. on a router) replaces the first for the rest of the request', async (t) => {
-    const app = express5();
-    app.use(laneMiddleware());
-    const router = express5.Router();
-    router.use(laneMiddleware({ header: 'x-lane' }));
-    router.use(express5.json());
-    router.post('/', (_req, res) => {
-      res.send(lane());
-    });
-    app.use('/r', router);
-    const port = await start(t, app);
-    const reply = await call(port, {
-      method: 'POST',
-      path: '/r',
-      headers: { 'content-type': 'application/json', 'x-mse-tag': 'gray', 'x-lane': 'blue' },
-      body: '{"a":1}',
-    });
-    assert.equal(reply.body, 'blue');
+test('a second laneMiddleware (e.g. on a router) replaces the first for the rest of the request', async (t) => {
+  const app = express5();
+  app.use(laneMiddleware());
+  const router = express5.Router();
+  router.use(laneMiddleware({ header: 'x-lane' }));
+  router.use(express5.json());
+  router.post('/', (_req, res) => {
+    res.send(lane());
   });
+  app.use('/r', router);
+  const port = await start(t, app);
+  const reply = await call(port, {
+    method: 'POST',
+    path: '/r',
+    headers: { 'content-type': 'application/json', 'x-mse-tag': 'gray', 'x-lane': 'blue' },
+    body: '{"a":1}',
+  });
+  assert.equal(reply.body, 'blue');
+});
 
-  test('a plain node:http server (no Express) keeps the lane in request and response events', async (t) => {
-    const middleware = laneMiddleware();
-    const seen: string[] = [];
-    const server = createServer((req, res) => {
-      middleware(req, res, () => {
-        res.on('finish', () => seen.push(`finish ${lane()}`));
-        req.resume();
-        req.on('end', () => res.end(lane()));
-      });
+test('a plain node:http server (no Express) keeps the lane in request and response events', async (t) => {
+  const middleware = laneMiddleware();
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    middleware(req, res, () => {
+      res.on('finish', () => seen.push(`finish ${lane()}`));
+      req.resume();
+      req.on('end', () => res.end(lane()));
     });
-    const port = await listen(server, t);
-    for (const tag of ['gray', undefined]) {
-      const headers: Record<string, string> = tag === undefined ? {} : { 'x-mse-tag': tag };
-      const reply = await call(port, { method: 'POST', headers, body: 'x'.repeat(2000) });
-      assert.equal(reply.body, tag ?? '(base)');
-    }
-    for (let i = 0; i < 50 && seen.length < 2; i++) await sleep(2);
-    assert.deepEqual(seen, ['finish gray', 'finish (base)']);
   });
+  const port = await listen(server, t);
+  for (const tag of ['gray', undefined]) {
+    const headers: Record<string, string> = tag === undefined ? {} : { 'x-mse-tag': tag };
+    const reply = await call(port, { method: 'POST', headers, body: 'x'.repeat(2000) });
+    assert.equal(reply.body, tag ?? '(base)');
+  }
+  for (let i = 0; i < 50 && seen.length < 2; i++) await sleep(2);
+  assert.deepEqual(seen, ['finish gray', 'finish (base)']);
+});
 
-  test("no prototype is changed, not Node's, not Express's, not the app's: each request and response is bound itself", async (t) => {
-    const app = express5();
-    const shared = [
-      IncomingMessage.prototype,
-      ServerResponse.prototype,
-      express5.request,
-      express5.response,
-      app.request,
-      app.response,
-    ];
-    const before = shared.map((p) => [Object.hasOwn(p, 'emit'), p.emit] as const);
-    app.use(laneMiddleware());
-    app.get('/', (req, res) => {
-      // An object inheriting from the request emits without recursing into the wrapper.
-      const derived = Object.create(req) as EventEmitter;
-      let derivedEvents = 0;
-      derived.on('ping', () => derivedEvents++);
-      derived.emit('ping');
-      res.send(`${lane()} ${derivedEvents}`);
-    });
-    const port = await start(t, app);
-    assert.equal((await call(port, { headers: { 'x-mse-tag': 'gray' } })).body, 'gray 1');
-    assert.deepEqual(
-      shared.map((p) => [Object.hasOwn(p, 'emit'), p.emit] as const),
-      before,
-    );
-    assert.equal(EventEmitter.prototype.emit, before[0]![1]);
-    assert.ok(!Object.hasOwn(app.request, 'emit') && !Object.hasOwn(app.response, 'emit'));
+test("no prototype is changed, not Node's, not Express's, not the app's: each request and response is bound itself", async (t) => {
+  const app = express5();
+  const shared = [
+    IncomingMessage.prototype,
+    ServerResponse.prototype,
+    express5.request,
+    express5.response,
+    app.request,
+    app.response,
+  ];
+  const before = shared.map((p) => [Object.hasOwn(p, 'emit'), p.emit] as const);
+  app.use(laneMiddleware());
+  app.get('/', (req, res) => {
+    // An object inheriting from the request emits without recursing into the wrapper.
+    const derived = Object.create(req) as EventEmitter;
+    let derivedEvents = 0;
+    derived.on('ping', () => derivedEvents++);
+    derived.emit('ping');
+    res.send(`${lane()} ${derivedEvents}`);
   });
-}
+  const port = await start(t, app);
+  assert.equal((await call(port, { headers: { 'x-mse-tag': 'gray' } })).body, 'gray 1');
+  assert.deepEqual(
+    shared.map((p) => [Object.hasOwn(p, 'emit'), p.emit] as const),
+    before,
+  );
+  assert.equal(EventEmitter.prototype.emit, before[0]![1]);
+  assert.ok(!Object.hasOwn(app.request, 'emit') && !Object.hasOwn(app.response, 'emit'));
+});
 
 test('ingress is counted: requests per lane and ignored tags', async (t) => {
   resetIngressCounters();
