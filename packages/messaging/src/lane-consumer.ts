@@ -27,5 +27,5 @@ export interface LaneConsumerHandle {
  */
 export interface LaneConsumerOptions extends LaneRoutingOptions {
   /** Lanes a base consumer watches from its start, besides those it learns on the broker. Default `[]`. */
-  readonly lanes?: readonly string[];
+  readonly lanes?: readonly string[] | undefined;
 }

@@ -49,13 +49,13 @@ export interface EdgeOptions extends CompileRulesOptions {
    * `'accept'`, or `{ allowlist: [lanes] }`. A kept tag wins over the rules (the request is
    * already in a lane); a tag that is not kept is removed from the request headers.
    */
-  readonly trust?: TrustPolicy;
+  readonly trust?: TrustPolicy | undefined;
   /**
    * Where a client's tag is read from and stripped (`header`, `sources`, `baggageKey`), and which
    * headers to `carry` downstream. `header` (default `x-mse-tag`) is also where the decided lane is
    * written. Default: `x-mse-tag`, then the `x-mse-tag` baggage entry.
    */
-  readonly ingress?: IngressOptions;
+  readonly ingress?: IngressOptions | undefined;
 }
 
 /**
