@@ -107,7 +107,7 @@ function resolveHttpMode(value: PropagationOptions['http']): HttpHookMode | null
       if (!hasRequestCreatedChannel()) {
         throw new InvalidOptionError(
           'http',
-          `'channel' needs http.client.request.created (Node 22.12+ or 23.2+); this is Node ${process.versions.node}`,
+          `'channel' needs http.client.request.created (Node 22.12+ or 23.2+); this runtime does not publish it`,
         );
       }
       return 'channel';
