@@ -229,6 +229,12 @@ const CASES: readonly Case[] = [
     suggestion: 'consecutiveFailures',
   },
   {
+    options: 'WarmupOptions (createDiscovery warmup)',
+    call: () => createDiscovery(typo({ registry, warmup: { durationMs: 1000, minWeightPercnt: 5 } })),
+    key: 'warmup.minWeightPercnt',
+    suggestion: 'minWeightPercent',
+  },
+  {
     options: 'InstanceLaneOptions (enableInstanceLane)',
     call: () => enableInstanceLane(typo({ lanes: 'gray' })),
     key: 'lanes',

@@ -17,6 +17,7 @@ import { isServiceName } from './normalize-instance';
 import { type CallOutcome, type OutlierOptions, outlierConfig } from './outlier-detection';
 import type { Registry, RegistryUpdate } from './registry';
 import { type DiscoverySnapshot, type ServiceSnapshot, serviceSnapshot } from './snapshot';
+import { type WarmupOptions, warmupConfig } from './warmup';
 
 /** How an instance is chosen within the served lane's bucket. */
 export type BalancerName = 'round-robin' | 'random' | 'p2c';
@@ -55,6 +56,11 @@ export interface DiscoveryOptions {
    * Default on with {@link OutlierOptions}' defaults; `false` turns it off.
    */
   readonly outlier?: OutlierOptions | false | undefined;
+  /**
+   * Warm-up (slow start): an instance that becomes pickable while discovery runs gets a share of
+   * its lane bucket's traffic that ramps up over `durationMs` ({@link WarmupOptions}). Default off.
+   */
+  readonly warmup?: WarmupOptions | false | undefined;
 }
 
 const DISCOVERY_OPTION_KEYS: readonly string[] = Object.keys({
@@ -64,6 +70,7 @@ const DISCOVERY_OPTION_KEYS: readonly string[] = Object.keys({
   strict: 1,
   balancer: 1,
   outlier: 1,
+  warmup: 1,
 } satisfies Record<keyof DiscoveryOptions, 1>);
 
 /** Options of {@link Discovery.ready}. */
@@ -250,6 +257,7 @@ class LaneDiscovery implements Discovery {
       strictLanes: new Set(strictLanes),
       maxRoutes: MAX_COUNTED_LANES,
       outlier: outlierConfig(options.outlier),
+      warmup: warmupConfig(options.warmup),
     };
     this.#configSnapshot = Object.freeze({
       registry: typeof registry.name === 'string' ? registry.name : 'custom',
@@ -448,6 +456,7 @@ class LaneDiscovery implements Discovery {
     this.#closed = true;
     for (const state of this.#services.values()) {
       state.outliers?.close();
+      state.warming?.close();
       state.unsubscribe?.();
       state.unsubscribe = null;
       state.watchers.clear();

@@ -88,3 +88,5 @@ export {
   StaticRegistry,
   staticRegistry,
 } from './static-registry';
+export type { WarmupOptions } from './warmup';
+export { DEFAULT_WARMUP_CURVE, DEFAULT_WARMUP_MIN_WEIGHT_PERCENT } from './warmup';

@@ -36,6 +36,13 @@ export interface InstanceSnapshot {
     /** 5xx / UNAVAILABLE in a row. */
     readonly consecutive5xx: number;
   };
+  /** Present while the instance warms up (option `warmup`). */
+  readonly warmup?: {
+    /** The percent of its weight it gets now (as of the last rebuild, 1..99). */
+    readonly weightPercent: number;
+    /** When its warm-up ends. */
+    readonly endsAt: string;
+  };
 }
 
 /** One lane bucket of a service. */
@@ -46,6 +53,8 @@ export interface LaneBucketSnapshot {
   readonly pickable: number;
   /** Healthy instances with weight > 0 that are ejected now. */
   readonly ejected: number;
+  /** Pickable instances that warm up now (present only when there are any). */
+  readonly warming?: number;
   readonly instances: readonly InstanceSnapshot[];
 }
 
@@ -148,10 +157,13 @@ function bucketSnapshot(state: ServiceState, bucket: Bucket): LaneBucketSnapshot
     lane,
     pickable: bucket.size,
     ejected: bucket.eligible - bucket.size,
+    ...(bucket.warming === 0 ? {} : { warming: bucket.warming }),
     instances: bucket.all.map((i) => {
       const position = state.positions.get(i.id);
       const current = position === undefined ? 0 : position.bucket.picks[position.index]!;
       const record = state.outliers?.records.get(i.id);
+      const warmupPercent = state.warming?.percents?.get(i.id);
+      const warmupEnd = warmupPercent === undefined ? undefined : state.warming!.endsAt(i.id);
       return {
         id: i.id,
         host: i.host,
@@ -176,6 +188,9 @@ function bucketSnapshot(state: ServiceState, bucket: Bucket): LaneBucketSnapshot
                 consecutive5xx: record.errors,
               },
             }),
+        ...(warmupPercent === undefined || warmupEnd === undefined
+          ? {}
+          : { warmup: { weightPercent: warmupPercent, endsAt: new Date(warmupEnd).toISOString() } }),
       };
     }),
   };

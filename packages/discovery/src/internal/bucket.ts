@@ -22,6 +22,8 @@ export class Bucket {
   readonly pickable: readonly Instance[];
   /** Healthy instances with weight > 0, ejected or not. */
   readonly eligible: number;
+  /** Pickable instances given less than their weight because they warm up. */
+  readonly warming: number;
   readonly size: number;
   /** Picks of `pickable[i]` since this bucket was built. */
   readonly picks: Float64Array;
@@ -36,6 +38,7 @@ export class Bucket {
     all: readonly Instance[],
     balancer: BalancerCode,
     ejected: ReadonlySet<string> | null = null,
+    warmup: ReadonlyMap<string, number> | null = null,
   ) {
     this.lane = lane;
     this.all = all;
@@ -46,7 +49,15 @@ export class Bucket {
     this.pickable = pickable;
     this.size = pickable.length;
     this.picks = new Float64Array(pickable.length);
-    const weights = pickable.map((i) => i.weight);
+    // Warming instances get `percent` of their weight; the others are scaled by 100 so that
+    // every weight stays an integer when the registry's are (exact schedules, small periods).
+    let warming = 0;
+    if (warmup !== null) for (const i of pickable) if (warmup.has(i.id)) warming++;
+    this.warming = warming;
+    const weights =
+      warming === 0
+        ? pickable.map((i) => i.weight)
+        : pickable.map((i) => i.weight * (warmup!.get(i.id) ?? 100));
     this.#table = buildTable(weights, balancer !== ROUND_ROBIN);
     this.#balancer = balancer;
     this.#schedule =

@@ -34,6 +34,8 @@ export interface OutlierHost {
   eligibleIn(lane: string | undefined): number;
   /** Rebuilds the buckets from the current set and ejections. */
   rebuild(): void;
+  /** `id` returned from an ejection (called before the rebuild). */
+  returned(id: string): void;
 }
 
 export class Outliers {
@@ -144,6 +146,7 @@ export class Outliers {
     record.ejectedUntil = 0;
     record.probation = true;
     record.returnedAt = Date.now();
+    this.#host.returned(record.id);
     this.#host.rebuild();
     publish('returned', this.#host.service, record, undefined);
   }

@@ -9,8 +9,10 @@ import {
   unconfiguredLaneLabel,
 } from '../lane-labels';
 import type { CallOutcome, OutlierConfig } from '../outlier-detection';
+import type { WarmupConfig } from '../warmup';
 import { type BalancerCode, Bucket } from './bucket';
 import { Outliers } from './outliers';
+import { Warming } from './warming';
 
 /** Routing configuration shared by every service of one discovery (validated at setup). */
 export interface RoutingConfig {
@@ -23,6 +25,8 @@ export interface RoutingConfig {
   readonly maxRoutes: number;
   /** Passive outlier ejection; `null` when off. */
   readonly outlier: OutlierConfig | null;
+  /** Warm-up of instances that become pickable; `null` when off. */
+  readonly warmup: WarmupConfig | null;
 }
 
 /** Why a lane is served by a fallback. */
@@ -145,6 +149,8 @@ export class ServiceState {
   readonly watchers = new Set<(instances: readonly Instance[]) => void>();
   /** Passive outlier ejection; `null` when off. */
   readonly outliers: Outliers | null;
+  /** Warm-up of newly pickable instances; `null` when off. */
+  readonly warming: Warming | null;
   readonly waiters = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
 
   /** Instances already warned about a label that looks like an unconfigured lane label. */
@@ -165,7 +171,12 @@ export class ServiceState {
             service,
             eligibleIn: (lane) => (lane === undefined ? this.base : this.buckets.get(lane))?.eligible ?? 0,
             rebuild: () => this.#build(),
+            returned: (id) => {
+              if (this.warming?.config.afterEjection === true) this.warming.start(id);
+            },
           });
+    this.warming =
+      config.warmup === null ? null : new Warming(config.warmup, { rebuild: () => this.#build() });
     this.base = new Bucket(undefined, NO_INSTANCES, config.balancer);
     for (const [from, to] of config.fallback) {
       this.routes.set(from, newRoute(from));
@@ -209,6 +220,7 @@ export class ServiceState {
   /** Rebuilds buckets and routes from a complete instance set. */
   apply(instances: readonly Instance[]): void {
     this.outliers?.retain(new Set(instances.map((i) => i.id)));
+    this.warming?.observe(this.instances, instances, !this.loaded);
     this.instances = instances;
     this.#build();
     this.loaded = true;
@@ -234,6 +246,7 @@ export class ServiceState {
   #build(): void {
     const instances = this.instances;
     const ejected = this.outliers?.ejected ?? null;
+    const warmup = this.warming === null ? null : this.warming.refresh();
     const config = this.#config;
     const groups = new Map<string, Instance[]>();
     const base: Instance[] = [];
@@ -253,10 +266,10 @@ export class ServiceState {
     }
     const buckets = new Map<string, Bucket>();
     for (const [lane, members] of groups) {
-      buckets.set(lane, new Bucket(lane, members, config.balancer, ejected));
+      buckets.set(lane, new Bucket(lane, members, config.balancer, ejected, warmup));
       if (!this.routes.has(lane)) this.routes.set(lane, newRoute(lane));
     }
-    const baseBucket = new Bucket(undefined, base, config.balancer, ejected);
+    const baseBucket = new Bucket(undefined, base, config.balancer, ejected, warmup);
     // Carry counters over: in-flight requests move to the new buckets, picks into the history.
     const ids = new Set(instances.map((i) => i.id));
     for (const [id, { bucket, index }] of this.positions) {
