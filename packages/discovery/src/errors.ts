@@ -56,3 +56,23 @@ export class ClosedError extends GraylaneError {
     this.name = 'ClosedError';
   }
 }
+
+/**
+ * `GL_ERR_CONNECT_TIMEOUT`: a connection to an instance was not established within the connect
+ * timeout (`laneAxiosDiscovery`'s `connectTimeoutMs`). Nothing of the request reached the
+ * instance, so the request is retried on another instance of the same routing decision. axios
+ * rejects with an `AxiosError` whose `code` is this code and whose `cause` is this error.
+ */
+export class ConnectTimeoutError extends GraylaneError {
+  readonly host: string;
+  readonly port: number;
+  readonly timeoutMs: number;
+
+  constructor(host: string, port: number, timeoutMs: number) {
+    super(`connect to ${host}:${port} timed out after ${timeoutMs} ms`, 'GL_ERR_CONNECT_TIMEOUT');
+    this.name = 'ConnectTimeoutError';
+    this.host = host;
+    this.port = port;
+    this.timeoutMs = timeoutMs;
+  }
+}

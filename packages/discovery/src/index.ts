@@ -32,6 +32,7 @@ export type { DrainableServer, DrainOptions } from './drain';
 export { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_DRAIN_MS, drainAndClose } from './drain';
 export {
   ClosedError,
+  ConnectTimeoutError,
   InvalidInstanceError,
   NoInstanceError,
   RegistrationUnsupportedError,

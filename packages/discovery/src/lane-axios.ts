@@ -1,7 +1,8 @@
 import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
-import { DEFAULT_HEADERS_TIMEOUT_MS } from './call-timeouts';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_HEADERS_TIMEOUT_MS } from './call-timeouts';
 import type { Choice, Discovery } from './create-discovery';
 import { discoveryChannels } from './diagnostics';
+import { ConnectTimeoutHttpAgent, ConnectTimeoutHttpsAgent } from './internal/connect-timeout-agent';
 import {
   failureCode,
   failureOutcome,
@@ -20,6 +21,8 @@ export interface AxiosConfigLike {
   method?: string;
   data?: unknown;
   timeout?: number;
+  httpAgent?: unknown;
+  httpsAgent?: unknown;
   /** Set by this integration on routed requests (kept by axios across a retry). */
   graylane?: RoutedRequest;
 }
@@ -69,6 +72,15 @@ export interface LaneAxiosDiscoveryOptions {
    * forever). Default {@link DEFAULT_HEADERS_TIMEOUT_MS} (30 s).
    */
   readonly timeoutMs?: number | undefined;
+  /**
+   * Connect timeout of each new connection to an instance (TCP connect, plus the TLS handshake
+   * for https). A connect timeout fails with `GL_ERR_CONNECT_TIMEOUT`, counts toward ejection
+   * and is retried on another instance. Applied through this integration's own http/https
+   * agents (keep-alive, as Node's global agents), used by routed requests whose config sets no
+   * `httpAgent` / `httpsAgent`; axios' `fetch` adapter does not use agents. Default
+   * {@link DEFAULT_CONNECT_TIMEOUT_MS} (3 s).
+   */
+  readonly connectTimeoutMs?: number | undefined;
   /** As `laneDispatcher`'s `retryIdempotent`. Default `false`. */
   readonly retryIdempotent?: boolean | undefined;
 }
@@ -79,6 +91,7 @@ const LANE_AXIOS_DISCOVERY_OPTION_KEYS: readonly string[] = Object.keys({
   loadTimeoutMs: 1,
   hostHeader: 1,
   timeoutMs: 1,
+  connectTimeoutMs: 1,
   retryIdempotent: 1,
 } satisfies Record<keyof LaneAxiosDiscoveryOptions, 1>);
 
@@ -120,6 +133,12 @@ export function laneAxiosDiscovery(axios: AxiosLike, options: LaneAxiosDiscovery
   if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
     throw new InvalidOptionError('timeoutMs', 'expected a positive number of milliseconds');
   }
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  if (typeof connectTimeoutMs !== 'number' || !(connectTimeoutMs > 0) || !Number.isFinite(connectTimeoutMs)) {
+    throw new InvalidOptionError('connectTimeoutMs', 'expected a positive number of milliseconds');
+  }
+  const httpAgent = new ConnectTimeoutHttpAgent(connectTimeoutMs);
+  const httpsAgent = new ConnectTimeoutHttpsAgent(connectTimeoutMs);
   const retryIdempotent = options.retryIdempotent === true;
   const send = typeof axios.request === 'function' ? axios.request.bind(axios) : null;
 
@@ -160,6 +179,9 @@ export function laneAxiosDiscovery(axios: AxiosLike, options: LaneAxiosDiscovery
     config.url = url.href;
     config.baseURL = undefined;
     if (config.timeout === undefined || config.timeout === 0) config.timeout = timeoutMs;
+    // Our agents carry the connect timeout; an agent the caller chose is kept as it is.
+    if (config.httpAgent === undefined || config.httpAgent === null) config.httpAgent = httpAgent;
+    if (config.httpsAgent === undefined || config.httpsAgent === null) config.httpsAgent = httpsAgent;
     setHostHeader(config, instanceHost ? hostPort(instance) : authority);
     config.graylane = { service, choice, retry: false, ended: false, attempt: 1 };
     discovery.report(service, instance, 'start');
@@ -243,6 +265,8 @@ export function laneAxiosDiscovery(axios: AxiosLike, options: LaneAxiosDiscovery
   return () => {
     axios.interceptors.request.eject(requestId);
     axios.interceptors.response.eject(responseId);
+    // The agents are left alone: destroy() would cut requests in flight; their idle keep-alive
+    // connections are unref'd and close after the agents' 5 s idle timeout.
   };
 }
 

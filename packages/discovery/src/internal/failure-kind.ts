@@ -12,6 +12,7 @@ const CONNECT_CODES: ReadonlySet<string> = new Set([
   'ENOTFOUND',
   'EAI_AGAIN',
   'UND_ERR_CONNECT_TIMEOUT',
+  'GL_ERR_CONNECT_TIMEOUT', // laneAxiosDiscovery's connect timeout
 ]);
 
 /** Codes of a connection that broke or never answered (the request may have been written). */
