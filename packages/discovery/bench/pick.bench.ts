@@ -129,6 +129,58 @@ async function main(): Promise<void> {
     cases.push({ ...chooser, name: 'choose + countPick: 1,000 instances, 100 lane(s)', op });
   }
 
+  // What the HTTP integrations and the gRPC picker run per call on the healthy path, with every
+  // issue-14 feature configured: outlier ejection on (with one instance ejected, so the buckets
+  // were rebuilt around it), warm-up configured (no instance warming: the service's first set
+  // never warms), choose + countPick, and the call's outcome reported ('success').
+  {
+    const failing = createDiscovery({
+      registry: staticRegistry({ instances: instancesFor(1_000, 100), env: false }),
+      outlier: { consecutiveFailures: 3, baseEjectionMs: 3_600_000 },
+      warmup: { durationMs: 60_000 },
+    });
+    await failing.ready('svc');
+    const ejected = failing.instances('svc').find((i) => i.id === 'i107')!; // lane-7
+    for (let i = 0; i < 3; i++) failing.reportOutcome('svc', ejected, 'connect-failure');
+    const lane7 = failing.snapshot().services.svc!.lanes.find((l) => l.lane === 'lane-7')!;
+    if (lane7.ejected !== 1 || lane7.warming !== undefined)
+      throw new Error('bench setup: expected 1 ejected, none warming');
+    const order = rotation(100);
+    let c = 0;
+    const op = function healthyCallOp() {
+      const lane = order[c]!;
+      c = c + 1 === order.length ? 0 : c + 1;
+      const choice = failing.choose('svc', lane);
+      failing.countPick(choice);
+      failing.reportOutcome('svc', choice.instance, 'success');
+      return choice;
+    };
+    for (let i = 0; i < 1_000; i++) op();
+    cases.push({
+      name: 'healthy call (choose + countPick + reportOutcome), ejection on + 1 ejected, warm-up configured: 1,000 instances, 100 lane(s)',
+      instances: 1_000,
+      lanes: 100,
+      balancer: 'round-robin',
+      op,
+    });
+    let r = 0;
+    const retryOp = function retryOp() {
+      const lane = order[r]!;
+      r = r + 1 === order.length ? 0 : r + 1;
+      const again = failing.chooseAgain(failing.choose('svc', lane));
+      failing.countPick(again);
+      return again;
+    };
+    for (let i = 0; i < 1_000; i++) retryOp();
+    cases.push({
+      name: 'retry (choose + chooseAgain + countPick), same setup: 1,000 instances, 100 lane(s)',
+      instances: 1_000,
+      lanes: 100,
+      balancer: 'round-robin',
+      op: retryOp,
+    });
+  }
+
   const baselineArray = Array.from({ length: 1_000 }, (_, i) => ({ id: i }));
   let j = 0;
   const baseline = function baselineOp() {

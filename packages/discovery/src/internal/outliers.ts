@@ -54,16 +54,22 @@ export class Outliers {
     this.#host = host;
   }
 
-  /** Records one call's outcome. Cheap for a success of an instance that never failed. */
+  /** A call to `id` succeeded: its streaks and any probation end. Allocation-free. */
+  succeeded(id: string): void {
+    const record = this.records.get(id);
+    if (record === undefined) return;
+    record.failures = 0;
+    record.errors = 0;
+    if (record.probation) record.probation = false;
+  }
+
+  /** Records one call's outcome. */
   record(instance: Instance, lane: string | undefined, outcome: CallOutcome, now: number): void {
-    let record = this.records.get(instance.id);
     if (outcome === 'success') {
-      if (record === undefined) return;
-      record.failures = 0;
-      record.errors = 0;
-      if (record.probation) record.probation = false;
+      this.succeeded(instance.id);
       return;
     }
+    let record = this.records.get(instance.id);
     if (record === undefined) {
       record = {
         id: instance.id,
