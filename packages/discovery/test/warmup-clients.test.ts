@@ -22,7 +22,7 @@ import axios from 'axios';
 import { request } from 'undici';
 import { GRAY, nextSet } from './helpers';
 
-const WINDOW_MS = 4_000;
+const WINDOW_MS = 6_000;
 
 /** A server answering its name; closed after the test. */
 async function named(t: TestContext, name: string, port = 0): Promise<number> {
@@ -120,7 +120,7 @@ for (const [name, makeClient] of Object.entries(CLIENTS)) {
     t.after(() => registration.close());
     await nextSet(discovery, 'svc-b', (set) => set.length === 2);
     const t0 = Date.now();
-    const results = await run(send, t0, WINDOW_MS * 1.35, 4);
+    const results = await run(send, t0, WINDOW_MS * 1.35, 6);
     const first = share(results, 'gray-new', 0, WINDOW_MS / 4);
     const second = share(results, 'gray-new', WINDOW_MS / 4, WINDOW_MS / 2);
     const last = share(results, 'gray-new', WINDOW_MS * 0.8, WINDOW_MS);

@@ -9,7 +9,7 @@ import { laneServerInterceptor } from '@graylane/grpc';
 import { startEchoServer, unary } from './helpers/echo';
 import { GRAY, startFleet } from './helpers/lane-fleet';
 
-const WINDOW_MS = 4_000;
+const WINDOW_MS = 6_000;
 
 test('gRPC lane channel: a gray instance registered beside a running one ramps up over the warm-up window', async (t) => {
   const fleet = await startFleet(t, {
@@ -47,7 +47,7 @@ test('gRPC lane channel: a gray instance registered beside a running one ramps u
       results.push({ at, servedBy: await call() });
     }
   }
-  await Promise.all(Array.from({ length: 4 }, worker));
+  await Promise.all(Array.from({ length: 6 }, worker));
   const share = (from: number, to: number) => {
     const w = results.filter((r) => r.at >= from && r.at < to);
     return { n: w.length, share: w.filter((r) => r.servedBy === 'gray-new').length / Math.max(1, w.length) };
