@@ -18,6 +18,7 @@ import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CBaggagePropagator } from '@opentelemetry/core';
 import express from 'express';
+import { type Reply, readBody } from './helpers/http-call';
 import { listen } from './helpers/listen';
 
 interface Seen {
@@ -31,11 +32,6 @@ interface Seen {
   raw: string[];
 }
 
-interface Reply {
-  status: number;
-  body: string;
-}
-
 // Sends a request whose headers are given raw: duplicates and case variants reach the server as
 // sent. `trailers` makes it a chunked request with those trailers.
 function send(port: number, path: string, raw: string[], trailers?: string[]): Promise<Reply> {
@@ -45,13 +41,7 @@ function send(port: number, path: string, raw: string[], trailers?: string[]): P
     if (trailers !== undefined) headers.push('Transfer-Encoding', 'chunked');
     const method = trailers === undefined ? 'GET' : 'POST';
     const req = request({ host: '127.0.0.1', port, path, method, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
+      readBody(res).then((body) => resolve({ status: res.statusCode ?? 0, body }), reject);
     });
     req.on('error', reject);
     if (trailers !== undefined) {
@@ -71,12 +61,7 @@ function forward(
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     const out = request({ host: '127.0.0.1', port, path: '/', method: 'GET', headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve(body));
+      readBody(res).then(resolve, reject);
     });
     out.on('error', reject);
     out.end();

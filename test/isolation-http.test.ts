@@ -9,6 +9,7 @@ import https from 'node:https';
 import { test } from 'node:test';
 import { enablePropagation, laneAxios } from '@graylane/core';
 import axios from 'axios';
+import { readBody } from './helpers/http-call';
 import {
   type CellClient,
   type CellResult,
@@ -20,24 +21,10 @@ import { selfSignedPair } from './helpers/tls';
 
 const PER_CELL = 500;
 
-function collect(
-  res: http.IncomingMessage,
-  resolve: (body: string) => void,
-  reject: (e: Error) => void,
-): void {
-  let body = '';
-  res.setEncoding('utf8');
-  res.on('data', (chunk: string) => {
-    body += chunk;
-  });
-  res.on('end', () => resolve(body));
-  res.on('error', reject);
-}
-
 function httpRequestClient(agent: http.Agent | undefined): CellClient {
   return (url) =>
     new Promise((resolve, reject) => {
-      const req = http.request(url, { agent }, (res) => collect(res, resolve, reject));
+      const req = http.request(url, { agent }, (res) => readBody(res).then(resolve, reject));
       req.on('error', reject);
       req.end();
     });
@@ -46,14 +33,14 @@ function httpRequestClient(agent: http.Agent | undefined): CellClient {
 function httpGetClient(agent: http.Agent | undefined): CellClient {
   return (url) =>
     new Promise((resolve, reject) => {
-      http.get(url, { agent }, (res) => collect(res, resolve, reject)).on('error', reject);
+      http.get(url, { agent }, (res) => readBody(res).then(resolve, reject)).on('error', reject);
     });
 }
 
 function httpsRequestClient(agent: https.Agent): CellClient {
   return (url) =>
     new Promise((resolve, reject) => {
-      const req = https.request(url, { agent }, (res) => collect(res, resolve, reject));
+      const req = https.request(url, { agent }, (res) => readBody(res).then(resolve, reject));
       req.on('error', reject);
       req.end();
     });

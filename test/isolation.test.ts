@@ -10,6 +10,7 @@ import { enablePropagation, laneInterceptor, withLane } from '@graylane/core';
 import { type Dispatcher, Pool } from 'undici';
 import { type HopClient, type HopReport, startChain } from './helpers/chain';
 import { globalFetchClient, undiciRequestClient } from './helpers/clients';
+import { readBody } from './helpers/http-call';
 
 const TOTAL = 5_000;
 const CONCURRENCY = 100;
@@ -48,13 +49,7 @@ test(`isolation: ${TOTAL} requests at concurrency ${CONCURRENCY}, mixed lanes, z
   const httpClient: HopClient = (url, headers) =>
     new Promise((resolve, reject) => {
       const req = httpRequest(url, { headers, agent: keepAlive }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          body += c;
-        });
-        res.on('end', () => resolve(body));
-        res.on('error', reject);
+        readBody(res).then(resolve, reject);
       });
       req.on('error', reject);
       req.end();

@@ -16,6 +16,7 @@ import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CBaggagePropagator } from '@opentelemetry/core';
 import express from 'express';
+import { readBody } from './helpers/http-call';
 import { listen } from './helpers/listen';
 
 interface Seen {
@@ -29,13 +30,7 @@ function otelGet(port: number, path: string, headers: Record<string, string> = {
   propagation.inject(context.active(), headers);
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve(body));
-      res.on('error', reject);
+      readBody(res).then(resolve, reject);
     });
     req.on('error', reject);
     req.end();

@@ -14,12 +14,13 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer as createNetServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { startEtcd } from './helpers/etcd';
 import { FakeKubeApiServer } from './helpers/fake-kube-apiserver';
+import { freePort } from './helpers/listen';
 
 const root = join(__dirname, '..');
 const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
@@ -185,14 +186,6 @@ async function typecheck(
   );
 }
 
-async function freePort(): Promise<number> {
-  const server = createNetServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
@@ -260,18 +253,7 @@ async function infrastructure(t: TestContext, needs: ReadonlySet<string>): Promi
     });
     const kubeconfig = join(mkdtempSync(join(tmpdir(), 'graylane-packed-kube-')), 'config');
     t.after(() => rmSync(join(kubeconfig, '..'), { recursive: true, force: true }));
-    writeFileSync(
-      kubeconfig,
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        `clusters:\n- name: fake\n  cluster:\n    server: ${fake.url}\n    insecure-skip-tls-verify: true`,
-        `users:\n- name: me\n  user:\n    token: ${fake.token}`,
-        'contexts:\n- name: here\n  context:\n    cluster: fake\n    user: me',
-        'current-context: here',
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(kubeconfig, fake.kubeconfigYaml());
     env.KUBECONFIG = kubeconfig;
   }
   return env;

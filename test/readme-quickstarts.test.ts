@@ -4,15 +4,11 @@
 // static registry, on a real etcd (test/helpers/etcd.ts) and on Kubernetes (against
 // test/helpers/fake-kube-apiserver.ts).
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type TestContext, test } from 'node:test';
-import { pathToFileURL } from 'node:url';
+import { test } from 'node:test';
 import { enablePropagation, withLane } from '@graylane/core';
 import { createDiscovery, staticRegistry } from '@graylane/discovery';
 import { etcdRegistry } from '@graylane/discovery/etcd';
@@ -23,13 +19,17 @@ import { loadSync } from '@grpc/proto-loader';
 import { request } from 'undici';
 import { startEtcd } from './helpers/etcd';
 import { FakeKubeApiServer } from './helpers/fake-kube-apiserver';
-import { listen } from './helpers/listen';
-
-const root = join(__dirname, '..');
-const quickstarts = join(root, 'docs', 'quickstart');
-const TSX = pathToFileURL(require.resolve('tsx')).href;
-/** How long a quick start may take to come up. */
-const START_TIMEOUT_MS = 20_000;
+import { freePort } from './helpers/listen';
+import {
+  eventually,
+  getJson,
+  QUICKSTART_DIR,
+  REPO_ROOT,
+  runQuickstart,
+  START_TIMEOUT_MS,
+  tagOf,
+  upstream,
+} from './helpers/quickstart';
 
 // --- verbatim ------------------------------------------------------------------------------------
 
@@ -46,103 +46,15 @@ const FILES: ReadonlyArray<readonly [file: string, fence: string]> = [
 ];
 
 test('every quick start in README.md is a docs/quickstart file, verbatim', () => {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
   for (const [file, fence] of FILES) {
-    const source = readFileSync(join(quickstarts, file), 'utf8');
+    const source = readFileSync(join(QUICKSTART_DIR, file), 'utf8');
     assert.ok(
       readme.includes(`\`\`\`${fence}\n${source}\`\`\``),
       `README.md has docs/quickstart/${file} verbatim in a \`\`\`${fence} block (copy it again)`,
     );
   }
 });
-
-// --- helpers -------------------------------------------------------------------------------------
-
-/** A loopback port that was free a moment ago: the quick starts read `PORT` as users would. */
-async function freePort(): Promise<number> {
-  const server = createNetServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  assert.ok(address !== null && typeof address === 'object');
-  return address.port;
-}
-
-interface Running {
-  readonly child: ChildProcess;
-  output(): string;
-  /** SIGTERM and wait for the exit. */
-  stop(): Promise<void>;
-}
-
-/** Runs a quick start file as its own process (`node --import tsx <file>`), stopped in t.after. */
-function runQuickstart(
-  t: TestContext,
-  file: string,
-  env: Record<string, string>,
-  cwd: string = root,
-): Running {
-  const child = spawn(process.execPath, ['--import', TSX, join(quickstarts, file)], {
-    cwd,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-8_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    const grace = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(grace);
-  };
-  t.after(stop);
-  return { child, output: () => output, stop };
-}
-
-/** Retries `attempt` until it stops throwing (the process is still starting), bounded in time. */
-async function eventually<T>(what: string, running: Running | null, attempt: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (running !== null && running.child.exitCode !== null) {
-        assert.fail(`${what}: the process exited (${running.child.exitCode}):\n${running.output()}`);
-      }
-      if (Date.now() > deadline) {
-        assert.fail(`${what}: ${String(error)}\n${running?.output() ?? ''}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
-
-async function getJson(url: string, headers: Record<string, string> = {}): Promise<unknown> {
-  const res = await fetch(url, { headers, signal: AbortSignal.timeout(5_000) });
-  if (res.status !== 200) throw new Error(`${url}: ${res.status} ${await res.text()}`);
-  return res.json();
-}
-
-/** A JSON upstream on 127.0.0.1 port 0 (closed in t.after). */
-async function upstream(
-  t: TestContext,
-  body: (req: IncomingMessage) => unknown,
-): Promise<{ port: number; url: string }> {
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify(body(req)));
-  });
-  const port = await listen(server, t);
-  return { port, url: `http://127.0.0.1:${port}` };
-}
-
-const tagOf = (req: IncomingMessage) => req.headers['x-mse-tag'] ?? null;
 
 // --- the quick starts, run -----------------------------------------------------------------------
 
@@ -206,8 +118,8 @@ interface GreeterClient extends grpc.Client {
 
 test('grpc-service.ts: the handler runs in the lane of the call metadata', async (t) => {
   const port = await freePort();
-  const service = runQuickstart(t, 'grpc-service.ts', { PORT: String(port) }, quickstarts);
-  const demo = grpc.loadPackageDefinition(loadSync(join(quickstarts, 'greeter.proto')))
+  const service = runQuickstart(t, 'grpc-service.ts', { PORT: String(port) }, QUICKSTART_DIR);
+  const demo = grpc.loadPackageDefinition(loadSync(join(QUICKSTART_DIR, 'greeter.proto')))
     .demo as grpc.GrpcObject;
   const Greeter = demo.Greeter as grpc.ServiceClientConstructor;
   const client = new Greeter(
@@ -233,7 +145,7 @@ test('grpc-service.ts: the handler runs in the lane of the call metadata', async
 test('discovery-static.ts + instances.yaml: gray requests reach the gray instance, the rest stable', async (t) => {
   // The file in the README loads as it is: one stable and one gray instance.
   const docsRegistry = staticRegistry({
-    file: join(quickstarts, 'instances.yaml'),
+    file: join(QUICKSTART_DIR, 'instances.yaml'),
     env: false,
     watch: false,
   });
@@ -254,7 +166,7 @@ test('discovery-static.ts + instances.yaml: gray requests reach the gray instanc
   const dir = mkdtempSync(join(tmpdir(), 'graylane-quickstart-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   // Same file, pointed at the local instances.
-  const yaml = readFileSync(join(quickstarts, 'instances.yaml'), 'utf8')
+  const yaml = readFileSync(join(QUICKSTART_DIR, 'instances.yaml'), 'utf8')
     .replace('host: 10.0.1.5, port: 8080', `host: 127.0.0.1, port: ${stable.port}`)
     .replace('host: 10.0.1.6, port: 8080', `host: 127.0.0.1, port: ${gray.port}`);
   assert.ok(yaml.includes(String(stable.port)) && yaml.includes(String(gray.port)));
@@ -333,18 +245,7 @@ test('discovery-kubernetes.ts: Pods of the Service, lanes from their labels (fak
   const dir = mkdtempSync(join(tmpdir(), 'graylane-kubeconfig-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const kubeconfig = join(dir, 'config');
-  writeFileSync(
-    kubeconfig,
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      `clusters:\n- name: fake\n  cluster:\n    server: ${fake.url}\n    insecure-skip-tls-verify: true`,
-      `users:\n- name: me\n  user:\n    token: ${fake.token}`,
-      'contexts:\n- name: here\n  context:\n    cluster: fake\n    user: me',
-      'current-context: here',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(kubeconfig, fake.kubeconfigYaml());
   const running = runQuickstart(t, 'discovery-kubernetes.ts', { KUBECONFIG: kubeconfig });
   const timer = setTimeout(() => running.child.kill('SIGKILL'), START_TIMEOUT_MS);
   const [code] = (await once(running.child, 'exit')) as [number | null];

@@ -451,6 +451,22 @@ export class FakeKubeApiServer {
     return kc;
   }
 
+  /**
+   * A kubeconfig file's text for this server (token user, TLS verification off), for a process of
+   * its own to find through `$KUBECONFIG`.
+   */
+  kubeconfigYaml(): string {
+    return [
+      'apiVersion: v1',
+      'kind: Config',
+      `clusters:\n- name: fake\n  cluster:\n    server: ${this.url}\n    insecure-skip-tls-verify: true`,
+      `users:\n- name: me\n  user:\n    token: ${this.token}`,
+      'contexts:\n- name: here\n  context:\n    cluster: fake\n    user: me',
+      'current-context: here',
+      '',
+    ].join('\n');
+  }
+
   /** Creates or replaces a Service with this selector (no selector: a Service without one). */
   putService(name: string, selector: Record<string, string> | undefined, namespace = 'default'): void {
     this.#revision++;

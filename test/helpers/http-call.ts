@@ -1,5 +1,6 @@
-// One plain `node:http` call for the framework adapter tests (Express, Fastify, Koa).
-import { type Agent, request } from 'node:http';
+// One plain `node:http` call for the framework adapter tests (Express, Fastify, Koa), and the
+// response-body reader the root tests' own `node:http` clients share.
+import { type Agent, type IncomingMessage, request } from 'node:http';
 
 /** What {@link call} got back. */
 export interface Reply {
@@ -18,6 +19,19 @@ export interface CallOptions {
   readonly agent?: Agent;
 }
 
+/** The whole body of `res` as UTF-8 text; rejects if the response errors before its end. */
+export function readBody(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      body += chunk;
+    });
+    res.on('end', () => resolve(body));
+    res.on('error', reject);
+  });
+}
+
 /** One HTTP call to `127.0.0.1:port`; resolves with the status and the whole body. */
 export function call(port: number, options: CallOptions = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
@@ -31,12 +45,7 @@ export function call(port: number, options: CallOptions = {}): Promise<Reply> {
         agent: options.agent ?? false,
       },
       (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          body += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        readBody(res).then((body) => resolve({ status: res.statusCode ?? 0, body }), reject);
       },
     );
     req.on('error', reject);

@@ -1,7 +1,8 @@
+import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import type { TestContext } from 'node:test';
 
 /**
@@ -21,4 +22,17 @@ export async function listen(server: Server | HttpsServer, t?: TestContext): Pro
     );
   }
   return (server.address() as AddressInfo).port;
+}
+
+/**
+ * A loopback port that was free a moment ago, for a process of its own that reads its port from
+ * the environment (`PORT`) as users' services do. In-process servers use `listen` instead.
+ */
+export async function freePort(): Promise<number> {
+  const server = createNetServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  assert.ok(address !== null && typeof address === 'object');
+  return address.port;
 }
