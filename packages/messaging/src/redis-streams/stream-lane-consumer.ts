@@ -5,7 +5,7 @@ import { readMessageLane } from '../internal/lane-tag';
 import { runInMessageLane } from '../internal/run-in-lane';
 import { countConsumed, countFellBack, countRouted, publishLiveness } from '../message-counters';
 import type { CompiledStreamOptions, StreamEntry, StreamLaneHandler } from './stream-consumer-options';
-import { HEARTBEAT_SCRIPT, laneOfMember, MOVE_SCRIPT, READ_LIVENESS_SCRIPT } from './stream-liveness';
+import { HEARTBEAT_SCRIPT, MOVE_SCRIPT, readStreamLiveness } from './stream-liveness';
 import { laneStreamName, lanesKey, presenceKey } from './stream-names';
 
 /** The Redis client calls used (ioredis `Redis` fits). */
@@ -113,13 +113,7 @@ export class StreamLaneConsumer {
   /** Base: re-reads the live lanes; changes the set of drained lane streams at once (unblocking the read). */
   async #refresh(): Promise<void> {
     const { stream, routing } = this.#options;
-    const [members, lanes] = (await this.#redis.call('EVAL', [
-      READ_LIVENESS_SCRIPT,
-      2,
-      presenceKey(stream),
-      lanesKey(stream),
-    ])) as [string[], string[]];
-    const live = new Set<Lane>(members.map(laneOfMember));
+    const { live, lanes } = await readStreamLiveness(this.#redis, stream);
     for (const lane of lanes) this.#known.add(lane);
     for (const lane of this.#known) {
       if (live.has(lane) !== this.#live.has(lane))
