@@ -28,7 +28,13 @@ import { Redis } from 'ioredis';
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
-  options: { n: { type: 'string' }, rounds: { type: 'string', default: '3' } },
+  options: {
+    n: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    // Profiling (`node --cpu-prof`): run only one side and one mix; prints no table.
+    only: { type: 'string' },
+    mix: { type: 'string' },
+  },
 });
 const ROUNDS = Number(args.rounds);
 const BROKERS = positionals.length > 0 ? positionals : ['amqp', 'redis-streams', 'nats', 'bullmq'];
@@ -103,17 +109,20 @@ const brokers = {
           await amqpLanes.consumeLanes(conn, { queue: q, lane: mix === 'base' ? null : 'gray' }, handler),
           await amqpLanes.consumeLanes(conn, { queue: q, lane: mix === 'base' ? null : 'blue' }, handler),
         ];
+        // The lane publisher: lane messages straight to a live lane's queue (no move by base).
+        const lanePub = await amqpLanes.createLanePublisher(conn, { queue: q, lanes: ['gray', 'blue'] });
+        while (mix !== 'base' && lanePub.liveLanes().length < 2) await new Promise((r) => setTimeout(r, 20));
         await new Promise((r) => setTimeout(r, 300));
         const t0 = performance.now();
         for (let i = 0; i < n; i++) {
           const tag = tagOf(mix, i);
-          const send = () => pub.sendToQueue(q, Buffer.from('x'), amqpLanes.lanePublishOptions());
-          if (tag === undefined) send();
-          else withLane(tag, send);
+          if (tag === undefined) lanePub.sendToQueue(Buffer.from('x'));
+          else withLane(tag, () => lanePub.sendToQueue(Buffer.from('x')));
         }
-        await pub.waitForConfirms();
+        await lanePub.waitForConfirms();
         await waitCount(c, n);
         const ms = performance.now() - t0;
+        await lanePub.close();
         for (const x of consumers) await x.close();
         return ms;
       },
@@ -140,12 +149,16 @@ const brokers = {
       );
       return s;
     }
-    async function publish(s, n, mix, helper) {
+    async function publish(s, n, mix, lanePub) {
       const p = redis.pipeline();
       for (let i = 0; i < n; i++) {
         const tag = tagOf(mix, i);
-        if (helper) {
-          const add = () => p.xadd(s, '*', ...streamLanes.laneFields(['v', 'x']));
+        if (lanePub !== undefined) {
+          // The lane publisher's routing, in the same pipeline: lane entries straight to a live lane's stream.
+          const add = () => {
+            const e = lanePub.route(['v', 'x']);
+            p.xadd(e.stream, '*', ...e.fields);
+          };
           if (tag === undefined) add();
           else withLane(tag, add);
         } else p.xadd(s, '*', ...(tag === undefined ? ['v', 'x'] : ['v', 'x', 'x-mse-tag', tag]));
@@ -180,7 +193,7 @@ const brokers = {
           r.disconnect();
         });
         const t0 = performance.now();
-        await publish(s, n, mix, false);
+        await publish(s, n, mix, undefined);
         await waitCount(c, n);
         const ms = performance.now() - t0;
         stop = true;
@@ -206,12 +219,14 @@ const brokers = {
             handler,
           ),
         ];
-        while (mix !== 'base' && consumers[0].liveLanes().length < 2)
+        const lanePub = await streamLanes.createLanePublisher(redis, { stream: s });
+        while (mix !== 'base' && (consumers[0].liveLanes().length < 2 || lanePub.liveLanes().length < 2))
           await new Promise((r) => setTimeout(r, 20));
         const t0 = performance.now();
-        await publish(s, n, mix, true);
+        await publish(s, n, mix, lanePub);
         await waitCount(c, n);
         const ms = performance.now() - t0;
+        await lanePub.close();
         for (const x of consumers) await x.close();
         return ms;
       },
@@ -266,7 +281,7 @@ const brokers = {
           }
         });
         const t0 = performance.now();
-        await publish(s, n, mix, false);
+        await publish(s, n, mix, undefined);
         await waitCount(c, n);
         const ms = performance.now() - t0;
         stop = true;
@@ -399,6 +414,13 @@ for (const name of BROKERS) {
   const n = Number(args.n ?? N[name]);
   const b = await brokers[name]();
   try {
+    if (args.only !== undefined) {
+      for (let r = 0; r < ROUNDS; r++) {
+        const ms = await b[args.only](n, args.mix ?? 'base');
+        console.error(`${name} ${args.only} ${args.mix ?? 'base'}: ${(n / (ms / 1000)).toFixed(0)} msg/s`);
+      }
+      continue;
+    }
     for (const mix of ['base', 'mixed']) {
       const plain = [];
       const lanes = [];

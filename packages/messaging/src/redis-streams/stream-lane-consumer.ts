@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { Lane } from '@graylane/core';
 import { readMessageLane } from '../internal/lane-tag';
 import { runInMessageLane } from '../internal/run-in-lane';
+import { isThenable } from '../internal/thenable';
 import { countConsumed, countFellBack, countRouted, publishLiveness } from '../message-counters';
 import type { CompiledStreamOptions, StreamEntry, StreamLaneHandler } from './stream-consumer-options';
 import { HEARTBEAT_SCRIPT, MOVE_SCRIPT, readStreamLiveness } from './stream-liveness';
@@ -202,17 +203,32 @@ export class StreamLaneConsumer {
     }
   }
 
-  /** Processes a batch of one stream concurrently, then acks what was handled in one `XACK`. */
+  /**
+   * Processes a batch of one stream concurrently, then acks what was handled in one `XACK`. Entries
+   * handled by a handler that returns no promise cost no promise of their own.
+   */
   async #processAll(key: string, entries: readonly RawEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const done = await Promise.all(entries.map((entry) => this.#process(key, entry)));
     const ids: string[] = [];
-    for (let i = 0; i < entries.length; i++) if (done[i]) ids.push(entries[i]![0]);
+    let waits: Promise<void>[] | null = null;
+    for (const entry of entries) {
+      const done = this.#process(key, entry);
+      if (done === true) ids.push(entry[0]);
+      else if (done !== false) {
+        waits ??= [];
+        waits.push(
+          done.then((ok) => {
+            if (ok) ids.push(entry[0]);
+          }),
+        );
+      }
+    }
+    if (waits !== null) await Promise.all(waits);
     if (ids.length > 0) await this.#redis.call('XACK', [key, this.#options.group, ...ids]);
   }
 
-  /** Handles, moves or routes one entry; resolves `true` when it is to be acked on `key` (handled, or deleted). */
-  async #process(key: string, [id, fields]: RawEntry): Promise<boolean> {
+  /** Handles, moves or routes one entry; `true` when it is to be acked on `key` (handled, or deleted). */
+  #process(key: string, [id, fields]: RawEntry): boolean | Promise<boolean> {
     const { stream, routing } = this.#options;
     if (fields === null) return true; // deleted before we read it
     const entry: StreamEntry = { stream: key, id, fields };
@@ -220,22 +236,17 @@ export class StreamLaneConsumer {
     if (this.#self !== undefined) {
       // Untagged entries never reach a lane consumer: one put straight into a lane stream goes back.
       if (lane !== undefined) return this.#handle(entry, lane);
-      await this.#move(key, stream, entry);
-      return false;
+      return this.#move(key, stream, entry).then(no);
     }
     if (lane === undefined) return this.#handle(entry, undefined);
     const chain = routing.chain(lane);
     for (const target of chain) {
       if (!this.#live.has(target)) continue;
       if (target !== lane) countFellBack('redis-streams', lane, target);
-      await this.#route(key, entry, target);
-      return false; // the move acked it
+      return this.#route(key, entry, target).then(no); // the move acked it
     }
     const source = key === stream ? undefined : key.slice(stream.length + 1);
-    if (routing.strict(lane) && source !== lane) {
-      await this.#route(key, entry, lane);
-      return false;
-    }
+    if (routing.strict(lane) && source !== lane) return this.#route(key, entry, lane).then(no);
     countFellBack('redis-streams', lane, undefined);
     return this.#handle(entry, lane);
   }
@@ -265,16 +276,28 @@ export class StreamLaneConsumer {
   }
 
   /** Runs the handler in `lane`; `true` when it succeeded (a failed entry stays pending: retried after claimIdleMs). */
-  async #handle(entry: StreamEntry, lane: Lane | undefined): Promise<boolean> {
-    let failed = false;
+  #handle(entry: StreamEntry, lane: Lane | undefined): boolean | Promise<boolean> {
+    let result: unknown;
     try {
-      await runInMessageLane(lane, () => this.#handler(entry, lane));
+      result = runInMessageLane(lane, () => this.#handler(entry, lane));
     } catch {
-      failed = true;
+      return this.#count(lane, true);
     }
+    if (!isThenable(result)) return this.#count(lane, false);
+    return Promise.resolve(result).then(
+      () => this.#count(lane, false),
+      () => this.#count(lane, true),
+    );
+  }
+
+  #count(lane: Lane | undefined, failed: boolean): boolean {
     countConsumed('redis-streams', lane, this.#self, failed);
     return !failed;
   }
+}
+
+function no(): false {
+  return false;
 }
 
 function fieldValue(fields: readonly string[], name: string): string | undefined {
