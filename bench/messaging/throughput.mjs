@@ -5,13 +5,16 @@
 //
 // Two traffic mixes: "base" (untagged, three base consumers: what the lane machinery costs when
 // nobody is in a lane) and "mixed" (half the messages in lanes gray and blue, a base, a gray and a
-// blue consumer: graylane moves each lane message once to its lane's queue / stream / subject
-// through the base consumer; the plain client, three consumers, cannot route them).
+// blue consumer; the plain client, three consumers, cannot route them). amqp and redis-streams
+// publish through the lane publisher (createLanePublisher: a live lane's messages go straight to
+// its queue / stream); nats and bullmq through the produce helper, so the base consumer moves each
+// lane message once to its lane's subject / queue.
 // Handlers do nothing. Needs the machine's brokers. Not a test: run it by hand. It prints a
 // Markdown table; results go to bench/results/messaging.md, which `npm run bench` copies into
 // bench/RESULTS.md.
 //
 //   npx tsc -b && node bench/messaging/throughput.mjs [amqp|redis-streams|nats|bullmq ...] [--n 4000] [--rounds 3]
+//   profile one side: node --cpu-prof bench/messaging/throughput.mjs amqp --only lanes --mix base --n 8000
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -170,8 +173,10 @@ const brokers = {
         const s = await stream();
         const c = { n: 0 };
         let stop = false;
-        const readers = [0, 1, 2].map(async (k) => {
-          const r = redis.duplicate();
+        // Connected before the clock starts, as consumeLanes' readers are.
+        const clients = [0, 1, 2].map(() => redis.duplicate());
+        await Promise.all(clients.map((r) => r.ping()));
+        const readers = clients.map(async (r, k) => {
           while (!stop) {
             const reply = await r.xreadgroup(
               'GROUP',
@@ -432,9 +437,15 @@ for (const name of BROKERS) {
       }
       const row = { broker: name, mix, n, plain: median(plain), lanes: median(lanes) };
       row.ratio = row.lanes / row.plain;
+      // Each round runs both sides back to back: its ratio is less exposed to the machine's load
+      // swings than the ratio of medians; their spread says how far to trust either.
+      const ratios = plain.map((p, r) => lanes[r] / p);
+      row.roundRatio = median(ratios);
+      row.lo = Math.min(...ratios);
+      row.hi = Math.max(...ratios);
       rows.push(row);
       console.error(
-        `${name} ${mix}: plain ${row.plain.toFixed(0)} msg/s, lanes ${row.lanes.toFixed(0)} msg/s, ratio ${row.ratio.toFixed(2)}`,
+        `${name} ${mix}: plain ${row.plain.toFixed(0)} msg/s, lanes ${row.lanes.toFixed(0)} msg/s, ratio ${row.ratio.toFixed(2)}, per round ${ratios.map((x) => x.toFixed(2)).join(' ')}`,
       );
     }
   } finally {
@@ -450,11 +461,13 @@ console.log(
     .map((l) => l.toFixed(1))
     .join(' ')}; median of ${ROUNDS} rounds; brokers on loopback.\n`,
 );
-console.log('| broker | traffic | messages | plain client msg/s | graylane msg/s | ratio |');
-console.log('|---|---|---|---|---|---|');
+console.log(
+  '| broker | traffic | messages | plain client msg/s | graylane msg/s | ratio | per-round ratio: median (min–max) |',
+);
+console.log('|---|---|---|---|---|---|---|');
 for (const r of rows) {
   console.log(
-    `| ${r.broker} | ${r.mix === 'base' ? 'all untagged' : 'half in lanes gray/blue'} | ${r.n} | ${r.plain.toFixed(0)} | ${r.lanes.toFixed(0)} | ${r.ratio.toFixed(2)} |`,
+    `| ${r.broker} | ${r.mix === 'base' ? 'all untagged' : 'half in lanes gray/blue'} | ${r.n} | ${r.plain.toFixed(0)} | ${r.lanes.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.roundRatio.toFixed(2)} (${r.lo.toFixed(2)}–${r.hi.toFixed(2)}) |`,
   );
 }
 process.exit(0);

@@ -22,7 +22,9 @@ type ReadReply = Array<[stream: string, entries: RawEntry[]]> | null;
 /**
  * One member of a consumer group shared by several lanes (both roles: see `consumeLanes`). Reads
  * with `XREADGROUP` on its own blocking connection; the base consumer reads the stream plus the
- * lane streams it drains, a lane consumer its lane stream only.
+ * lane streams it drains, a lane consumer its lane stream only. What the read loop does between
+ * reads (claim, move, `XACK`) goes on that connection too, so it never queues behind the traffic
+ * of the client you passed (heartbeats and liveness reads, on timers, use that one).
  */
 export class StreamLaneConsumer {
   readonly #options: CompiledStreamOptions;
@@ -188,7 +190,7 @@ export class StreamLaneConsumer {
       const minIdle = this.#self === undefined && key !== stream ? livenessTtlMs : claimIdleMs;
       let cursor = '0-0';
       do {
-        const [next, entries] = (await this.#redis.call('XAUTOCLAIM', [
+        const [next, entries] = (await this.#reader.call('XAUTOCLAIM', [
           key,
           group,
           this.#me,
@@ -224,7 +226,7 @@ export class StreamLaneConsumer {
       }
     }
     if (waits !== null) await Promise.all(waits);
-    if (ids.length > 0) await this.#redis.call('XACK', [key, this.#options.group, ...ids]);
+    if (ids.length > 0) await this.#reader.call('XACK', [key, this.#options.group, ...ids]);
   }
 
   /** Handles, moves or routes one entry; `true` when it is to be acked on `key` (handled, or deleted). */
@@ -263,7 +265,7 @@ export class StreamLaneConsumer {
   }
 
   async #move(from: string, to: string, entry: StreamEntry): Promise<boolean> {
-    const acked = await this.#redis.call('EVAL', [
+    const acked = await this.#reader.call('EVAL', [
       MOVE_SCRIPT,
       2,
       from,
