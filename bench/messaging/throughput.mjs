@@ -43,8 +43,19 @@ const ROUNDS = Number(args.rounds);
 const BROKERS = positionals.length > 0 ? positionals : ['amqp', 'redis-streams', 'nats', 'bullmq'];
 const N = { amqp: 4000, 'redis-streams': 4000, nats: 4000, bullmq: 2000 };
 const unique = (p) => `${p}-${process.pid}-${randomBytes(3).toString('hex')}`;
-const tagOf = (mix, i) =>
-  mix === 'base' ? undefined : i % 4 === 0 ? 'gray' : i % 4 === 1 ? 'blue' : undefined;
+// base: all untagged; mixed: a quarter gray, a quarter blue, half untagged (the base consumer
+// handles half of all messages, a plain consumer a third); thirds: a third each gray, blue and
+// untagged (every consumer handles the share a plain consumer does).
+const tagOf = (mix, i) => {
+  if (mix === 'base') return undefined;
+  if (mix === 'thirds') return i % 3 === 0 ? 'gray' : i % 3 === 1 ? 'blue' : undefined;
+  return i % 4 === 0 ? 'gray' : i % 4 === 1 ? 'blue' : undefined;
+};
+const MIX_NAMES = {
+  base: 'all untagged',
+  mixed: 'half in lanes gray/blue',
+  thirds: 'thirds: gray/blue/untagged',
+};
 
 function waitCount(counter, n) {
   return new Promise((resolve) => {
@@ -426,7 +437,7 @@ for (const name of BROKERS) {
       }
       continue;
     }
-    for (const mix of ['base', 'mixed']) {
+    for (const mix of args.mix === undefined ? ['base', 'mixed', 'thirds'] : [args.mix]) {
       const plain = [];
       const lanes = [];
       await b.plain(Math.min(n, 500), mix); // warm-up
@@ -467,7 +478,7 @@ console.log(
 console.log('|---|---|---|---|---|---|---|');
 for (const r of rows) {
   console.log(
-    `| ${r.broker} | ${r.mix === 'base' ? 'all untagged' : 'half in lanes gray/blue'} | ${r.n} | ${r.plain.toFixed(0)} | ${r.lanes.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.roundRatio.toFixed(2)} (${r.lo.toFixed(2)}–${r.hi.toFixed(2)}) |`,
+    `| ${r.broker} | ${MIX_NAMES[r.mix]} | ${r.n} | ${r.plain.toFixed(0)} | ${r.lanes.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.roundRatio.toFixed(2)} (${r.lo.toFixed(2)}–${r.hi.toFixed(2)}) |`,
   );
 }
 process.exit(0);
