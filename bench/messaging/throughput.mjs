@@ -424,6 +424,7 @@ const brokers = {
   },
 };
 
+const cpuMicros = ({ user, system }) => user + system;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rows = [];
 for (const name of BROKERS) {
@@ -440,11 +441,19 @@ for (const name of BROKERS) {
     for (const mix of args.mix === undefined ? ['base', 'mixed', 'thirds'] : [args.mix]) {
       const plain = [];
       const lanes = [];
+      // This process's CPU per message (setup and teardown of the round included, brokers not):
+      // less exposed than throughput to the other processes of a shared machine.
+      const plainCpu = [];
+      const lanesCpu = [];
       await b.plain(Math.min(n, 500), mix); // warm-up
       await b.lanes(Math.min(n, 500), mix);
       for (let r = 0; r < ROUNDS; r++) {
+        let cpu = process.cpuUsage();
         plain.push(n / ((await b.plain(n, mix)) / 1000));
+        plainCpu.push(cpuMicros(process.cpuUsage(cpu)) / n);
+        cpu = process.cpuUsage();
         lanes.push(n / ((await b.lanes(n, mix)) / 1000));
+        lanesCpu.push(cpuMicros(process.cpuUsage(cpu)) / n);
       }
       const row = { broker: name, mix, n, plain: median(plain), lanes: median(lanes) };
       row.ratio = row.lanes / row.plain;
@@ -454,6 +463,8 @@ for (const name of BROKERS) {
       row.roundRatio = median(ratios);
       row.lo = Math.min(...ratios);
       row.hi = Math.max(...ratios);
+      row.plainCpu = median(plainCpu);
+      row.lanesCpu = median(lanesCpu);
       rows.push(row);
       console.error(
         `${name} ${mix}: plain ${row.plain.toFixed(0)} msg/s, lanes ${row.lanes.toFixed(0)} msg/s, ratio ${row.ratio.toFixed(2)}, per round ${ratios.map((x) => x.toFixed(2)).join(' ')}`,
@@ -473,12 +484,12 @@ console.log(
     .join(' ')}; median of ${ROUNDS} rounds; brokers on loopback.\n`,
 );
 console.log(
-  '| broker | traffic | messages | plain client msg/s | graylane msg/s | ratio | per-round ratio: median (min–max) |',
+  '| broker | traffic | messages | plain client msg/s | graylane msg/s | ratio | per-round ratio: median (min–max) | Node CPU µs/msg plain / graylane |',
 );
-console.log('|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   console.log(
-    `| ${r.broker} | ${MIX_NAMES[r.mix]} | ${r.n} | ${r.plain.toFixed(0)} | ${r.lanes.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.roundRatio.toFixed(2)} (${r.lo.toFixed(2)}–${r.hi.toFixed(2)}) |`,
+    `| ${r.broker} | ${MIX_NAMES[r.mix]} | ${r.n} | ${r.plain.toFixed(0)} | ${r.lanes.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.roundRatio.toFixed(2)} (${r.lo.toFixed(2)}–${r.hi.toFixed(2)}) | ${r.plainCpu.toFixed(0)} / ${r.lanesCpu.toFixed(0)} |`,
   );
 }
 process.exit(0);
