@@ -41,10 +41,16 @@ import { laneFastify, laneFastifyEdge } from '@graylane/fastify';
 import { laneClientInterceptor, laneServerInterceptor, registerLaneChannel } from '@graylane/grpc';
 import { laneKoa } from '@graylane/koa';
 import { enableMessagingMetrics } from '@graylane/messaging';
-import { consumeLanes as consumeAmqpLanes } from '@graylane/messaging/amqp';
+import {
+  consumeLanes as consumeAmqpLanes,
+  createLanePublisher as createAmqpLanePublisher,
+} from '@graylane/messaging/amqp';
 import { consumeLanes as consumeBullLanes } from '@graylane/messaging/bullmq';
 import { consumeLanes as consumeNatsLanes } from '@graylane/messaging/nats';
-import { consumeLanes as consumeStreamLanes } from '@graylane/messaging/redis-streams';
+import {
+  consumeLanes as consumeStreamLanes,
+  createLanePublisher as createStreamLanePublisher,
+} from '@graylane/messaging/redis-streams';
 import { LaneModule } from '@graylane/nestjs';
 import {
   compileEdge,
@@ -423,6 +429,18 @@ const ASYNC_CASES: ReadonlyArray<Omit<Case, 'call'> & { readonly call: () => Pro
     call: () => consumeStreamLanes(typo({}), typo({ stream: 's', group: 'g', fallbacks: {} }), () => {}),
     key: 'fallbacks',
     suggestion: 'fallback',
+  },
+  {
+    options: 'AmqpLanePublisherOptions',
+    call: () => createAmqpLanePublisher(typo({}), typo({ queue: 'orders', livenesIntervalMs: 100 })),
+    key: 'livenesIntervalMs',
+    suggestion: 'livenessIntervalMs',
+  },
+  {
+    options: 'StreamLanePublisherOptions',
+    call: () => createStreamLanePublisher(typo({}), typo({ stream: 's', lane: ['gray'] })),
+    key: 'lane',
+    suggestion: 'lanes',
   },
   {
     options: 'DrainOptions',

@@ -5,13 +5,16 @@
 //
 // Two traffic mixes: "base" (untagged, three base consumers: what the lane machinery costs when
 // nobody is in a lane) and "mixed" (half the messages in lanes gray and blue, a base, a gray and a
-// blue consumer: graylane moves each lane message once to its lane's queue / stream / subject
-// through the base consumer; the plain client, three consumers, cannot route them).
+// blue consumer; the plain client, three consumers, cannot route them). amqp and redis-streams
+// publish through the lane publisher (createLanePublisher: a live lane's messages go straight to
+// its queue / stream); nats and bullmq through the produce helper, so the base consumer moves each
+// lane message once to its lane's subject / queue.
 // Handlers do nothing. Needs the machine's brokers. Not a test: run it by hand. It prints a
 // Markdown table; results go to bench/results/messaging.md, which `npm run bench` copies into
 // bench/RESULTS.md.
 //
 //   npx tsc -b && node bench/messaging/throughput.mjs [amqp|redis-streams|nats|bullmq ...] [--n 4000] [--rounds 3]
+//   profile one side: node --cpu-prof bench/messaging/throughput.mjs amqp --only lanes --mix base --n 8000
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -28,14 +31,31 @@ import { Redis } from 'ioredis';
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
-  options: { n: { type: 'string' }, rounds: { type: 'string', default: '3' } },
+  options: {
+    n: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    // Profiling (`node --cpu-prof`): run only one side and one mix; prints no table.
+    only: { type: 'string' },
+    mix: { type: 'string' },
+  },
 });
 const ROUNDS = Number(args.rounds);
 const BROKERS = positionals.length > 0 ? positionals : ['amqp', 'redis-streams', 'nats', 'bullmq'];
 const N = { amqp: 4000, 'redis-streams': 4000, nats: 4000, bullmq: 2000 };
 const unique = (p) => `${p}-${process.pid}-${randomBytes(3).toString('hex')}`;
-const tagOf = (mix, i) =>
-  mix === 'base' ? undefined : i % 4 === 0 ? 'gray' : i % 4 === 1 ? 'blue' : undefined;
+// base: all untagged; mixed: a quarter gray, a quarter blue, half untagged (the base consumer
+// handles half of all messages, a plain consumer a third); thirds: a third each gray, blue and
+// untagged (every consumer handles the share a plain consumer does).
+const tagOf = (mix, i) => {
+  if (mix === 'base') return undefined;
+  if (mix === 'thirds') return i % 3 === 0 ? 'gray' : i % 3 === 1 ? 'blue' : undefined;
+  return i % 4 === 0 ? 'gray' : i % 4 === 1 ? 'blue' : undefined;
+};
+const MIX_NAMES = {
+  base: 'all untagged',
+  mixed: 'half in lanes gray/blue',
+  thirds: 'thirds: gray/blue/untagged',
+};
 
 function waitCount(counter, n) {
   return new Promise((resolve) => {
@@ -103,17 +123,20 @@ const brokers = {
           await amqpLanes.consumeLanes(conn, { queue: q, lane: mix === 'base' ? null : 'gray' }, handler),
           await amqpLanes.consumeLanes(conn, { queue: q, lane: mix === 'base' ? null : 'blue' }, handler),
         ];
+        // The lane publisher: lane messages straight to a live lane's queue (no move by base).
+        const lanePub = await amqpLanes.createLanePublisher(conn, { queue: q, lanes: ['gray', 'blue'] });
+        while (mix !== 'base' && lanePub.liveLanes().length < 2) await new Promise((r) => setTimeout(r, 20));
         await new Promise((r) => setTimeout(r, 300));
         const t0 = performance.now();
         for (let i = 0; i < n; i++) {
           const tag = tagOf(mix, i);
-          const send = () => pub.sendToQueue(q, Buffer.from('x'), amqpLanes.lanePublishOptions());
-          if (tag === undefined) send();
-          else withLane(tag, send);
+          if (tag === undefined) lanePub.sendToQueue(Buffer.from('x'));
+          else withLane(tag, () => lanePub.sendToQueue(Buffer.from('x')));
         }
-        await pub.waitForConfirms();
+        await lanePub.waitForConfirms();
         await waitCount(c, n);
         const ms = performance.now() - t0;
+        await lanePub.close();
         for (const x of consumers) await x.close();
         return ms;
       },
@@ -140,12 +163,16 @@ const brokers = {
       );
       return s;
     }
-    async function publish(s, n, mix, helper) {
+    async function publish(s, n, mix, lanePub) {
       const p = redis.pipeline();
       for (let i = 0; i < n; i++) {
         const tag = tagOf(mix, i);
-        if (helper) {
-          const add = () => p.xadd(s, '*', ...streamLanes.laneFields(['v', 'x']));
+        if (lanePub !== undefined) {
+          // The lane publisher's routing, in the same pipeline: lane entries straight to a live lane's stream.
+          const add = () => {
+            const e = lanePub.route(['v', 'x']);
+            p.xadd(e.stream, '*', ...e.fields);
+          };
           if (tag === undefined) add();
           else withLane(tag, add);
         } else p.xadd(s, '*', ...(tag === undefined ? ['v', 'x'] : ['v', 'x', 'x-mse-tag', tag]));
@@ -157,8 +184,10 @@ const brokers = {
         const s = await stream();
         const c = { n: 0 };
         let stop = false;
-        const readers = [0, 1, 2].map(async (k) => {
-          const r = redis.duplicate();
+        // Connected before the clock starts, as consumeLanes' readers are.
+        const clients = [0, 1, 2].map(() => redis.duplicate());
+        await Promise.all(clients.map((r) => r.ping()));
+        const readers = clients.map(async (r, k) => {
           while (!stop) {
             const reply = await r.xreadgroup(
               'GROUP',
@@ -180,7 +209,7 @@ const brokers = {
           r.disconnect();
         });
         const t0 = performance.now();
-        await publish(s, n, mix, false);
+        await publish(s, n, mix, undefined);
         await waitCount(c, n);
         const ms = performance.now() - t0;
         stop = true;
@@ -206,12 +235,14 @@ const brokers = {
             handler,
           ),
         ];
-        while (mix !== 'base' && consumers[0].liveLanes().length < 2)
+        const lanePub = await streamLanes.createLanePublisher(redis, { stream: s });
+        while (mix !== 'base' && (consumers[0].liveLanes().length < 2 || lanePub.liveLanes().length < 2))
           await new Promise((r) => setTimeout(r, 20));
         const t0 = performance.now();
-        await publish(s, n, mix, true);
+        await publish(s, n, mix, lanePub);
         await waitCount(c, n);
         const ms = performance.now() - t0;
+        await lanePub.close();
         for (const x of consumers) await x.close();
         return ms;
       },
@@ -266,7 +297,7 @@ const brokers = {
           }
         });
         const t0 = performance.now();
-        await publish(s, n, mix, false);
+        await publish(s, n, mix, undefined);
         await waitCount(c, n);
         const ms = performance.now() - t0;
         stop = true;
@@ -393,26 +424,50 @@ const brokers = {
   },
 };
 
+const cpuMicros = ({ user, system }) => user + system;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rows = [];
 for (const name of BROKERS) {
   const n = Number(args.n ?? N[name]);
   const b = await brokers[name]();
   try {
-    for (const mix of ['base', 'mixed']) {
+    if (args.only !== undefined) {
+      for (let r = 0; r < ROUNDS; r++) {
+        const ms = await b[args.only](n, args.mix ?? 'base');
+        console.error(`${name} ${args.only} ${args.mix ?? 'base'}: ${(n / (ms / 1000)).toFixed(0)} msg/s`);
+      }
+      continue;
+    }
+    for (const mix of args.mix === undefined ? ['base', 'mixed', 'thirds'] : [args.mix]) {
       const plain = [];
       const lanes = [];
+      // This process's CPU per message (setup and teardown of the round included, brokers not):
+      // less exposed than throughput to the other processes of a shared machine.
+      const plainCpu = [];
+      const lanesCpu = [];
       await b.plain(Math.min(n, 500), mix); // warm-up
       await b.lanes(Math.min(n, 500), mix);
       for (let r = 0; r < ROUNDS; r++) {
+        let cpu = process.cpuUsage();
         plain.push(n / ((await b.plain(n, mix)) / 1000));
+        plainCpu.push(cpuMicros(process.cpuUsage(cpu)) / n);
+        cpu = process.cpuUsage();
         lanes.push(n / ((await b.lanes(n, mix)) / 1000));
+        lanesCpu.push(cpuMicros(process.cpuUsage(cpu)) / n);
       }
       const row = { broker: name, mix, n, plain: median(plain), lanes: median(lanes) };
       row.ratio = row.lanes / row.plain;
+      // Each round runs both sides back to back: its ratio is less exposed to the machine's load
+      // swings than the ratio of medians; their spread says how far to trust either.
+      const ratios = plain.map((p, r) => lanes[r] / p);
+      row.roundRatio = median(ratios);
+      row.lo = Math.min(...ratios);
+      row.hi = Math.max(...ratios);
+      row.plainCpu = median(plainCpu);
+      row.lanesCpu = median(lanesCpu);
       rows.push(row);
       console.error(
-        `${name} ${mix}: plain ${row.plain.toFixed(0)} msg/s, lanes ${row.lanes.toFixed(0)} msg/s, ratio ${row.ratio.toFixed(2)}`,
+        `${name} ${mix}: plain ${row.plain.toFixed(0)} msg/s, lanes ${row.lanes.toFixed(0)} msg/s, ratio ${row.ratio.toFixed(2)}, per round ${ratios.map((x) => x.toFixed(2)).join(' ')}`,
       );
     }
   } finally {
@@ -428,11 +483,13 @@ console.log(
     .map((l) => l.toFixed(1))
     .join(' ')}; median of ${ROUNDS} rounds; brokers on loopback.\n`,
 );
-console.log('| broker | traffic | messages | plain client msg/s | graylane msg/s | ratio |');
-console.log('|---|---|---|---|---|---|');
+console.log(
+  '| broker | traffic | messages | plain client msg/s | graylane msg/s | ratio | per-round ratio: median (min–max) | Node CPU µs/msg plain / graylane |',
+);
+console.log('|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   console.log(
-    `| ${r.broker} | ${r.mix === 'base' ? 'all untagged' : 'half in lanes gray/blue'} | ${r.n} | ${r.plain.toFixed(0)} | ${r.lanes.toFixed(0)} | ${r.ratio.toFixed(2)} |`,
+    `| ${r.broker} | ${MIX_NAMES[r.mix]} | ${r.n} | ${r.plain.toFixed(0)} | ${r.lanes.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.roundRatio.toFixed(2)} (${r.lo.toFixed(2)}–${r.hi.toFixed(2)}) | ${r.plainCpu.toFixed(0)} / ${r.lanesCpu.toFixed(0)} |`,
   );
 }
 process.exit(0);

@@ -1,9 +1,15 @@
 import { after, before } from 'node:test';
 import { enablePropagation, withLane } from '@graylane/core';
-import { consumeLanes, lanePublishOptions, laneQueueName, presenceQueueName } from '@graylane/messaging/amqp';
+import {
+  consumeLanes,
+  createLanePublisher,
+  lanePublishOptions,
+  laneQueueName,
+  presenceQueueName,
+} from '@graylane/messaging/amqp';
 import amqplib, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { brokerOrFail, uniqueName } from './helpers';
-import type { ContractBroker, ContractGroup } from './lane-contract';
+import type { PublisherBroker, PublisherGroup } from './lane-publisher-contract';
 
 export const LIVENESS_MS = 200;
 export const connections: ChannelModel[] = [];
@@ -61,10 +67,10 @@ export function send(queue: string, id: number, tag: string | undefined, viaCont
   }
 }
 
-export const contractBroker: ContractBroker = {
+export const contractBroker: PublisherBroker = {
   broker: 'amqp',
   livenessMs: LIVENESS_MS,
-  async group(t): Promise<ContractGroup> {
+  async group(t): Promise<PublisherGroup> {
     const queue = await workQueue(t, ['gray', 'blue', 'red']);
     return {
       name: queue,
@@ -77,6 +83,23 @@ export const contractBroker: ContractBroker = {
       },
       send: (id, tag, viaContext) => send(queue, id, tag, viaContext),
       flush: () => publisher.waitForConfirms(),
+      async publisher(livenessIntervalMs) {
+        const p = await createLanePublisher(await connect(), {
+          queue,
+          livenessIntervalMs,
+          lanes: ['gray', 'blue'],
+        });
+        return {
+          send(id, tag) {
+            const publish = () => p.sendToQueue(Buffer.from(String(id)), { messageId: String(id) });
+            if (tag === undefined) publish();
+            else withLane(tag, publish);
+          },
+          flush: () => p.waitForConfirms(),
+          liveLanes: () => p.liveLanes(),
+          close: () => p.close(),
+        };
+      },
       async backlog(lane) {
         const ch = await admin.createChannel();
         try {

@@ -2,6 +2,7 @@ import { after, before } from 'node:test';
 import { enablePropagation, withLane } from '@graylane/core';
 import {
   consumeLanes,
+  createLanePublisher,
   laneFields,
   laneStreamName,
   lanesKey,
@@ -9,7 +10,7 @@ import {
 } from '@graylane/messaging/redis-streams';
 import type { Redis } from 'ioredis';
 import { uniqueName } from './helpers';
-import type { ContractBroker, ContractGroup } from './lane-contract';
+import type { PublisherBroker, PublisherGroup } from './lane-publisher-contract';
 import { redisOrFail } from './redis-client';
 
 export const LIVENESS_MS = 200;
@@ -69,10 +70,10 @@ export function idOf(fields: readonly string[]): string {
   return fields[fields.indexOf('id') + 1]!;
 }
 
-export const contractBroker: ContractBroker = {
+export const contractBroker: PublisherBroker = {
   broker: 'redis-streams',
   livenessMs: LIVENESS_MS,
-  async group(t): Promise<ContractGroup> {
+  async group(t): Promise<PublisherGroup> {
     const stream = await workStream(t, ['gray', 'blue', 'red']);
     return {
       async consumer(lane, handle, extra) {
@@ -85,6 +86,18 @@ export const contractBroker: ContractBroker = {
       },
       send: (id, tag, viaContext) => send(stream, id, tag, viaContext),
       flush: async () => undefined,
+      async publisher(livenessIntervalMs) {
+        const p = await createLanePublisher(admin, { stream, livenessIntervalMs, lanes: ['gray', 'blue'] });
+        return {
+          async send(id, tag) {
+            const add = () => p.xadd('*', 'id', String(id));
+            await (tag === undefined ? add() : withLane(tag, add));
+          },
+          flush: async () => undefined,
+          liveLanes: () => p.liveLanes(),
+          close: () => p.close(),
+        };
+      },
       async backlog(lane) {
         const key = laneStreamName(stream, lane);
         const groups = (await admin.xinfo('GROUPS', key).catch(() => [])) as unknown[][];

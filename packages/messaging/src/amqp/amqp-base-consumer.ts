@@ -4,7 +4,8 @@ import { readMessageLane } from '../internal/lane-tag';
 import { countFellBack, countRouted, publishLiveness } from '../message-counters';
 import type { AmqpLaneHandler, CompiledAmqpOptions } from './amqp-consumer-options';
 import { AmqpHandling } from './amqp-handling';
-import { ANNOUNCE_HEADER, laneQueueName, PRESENCE_QUEUE_OPTIONS, presenceQueueName } from './amqp-names';
+import { readLaneLiveness } from './amqp-liveness';
+import { ANNOUNCE_HEADER, laneQueueName } from './amqp-names';
 
 interface LaneState {
   /** `undefined` until the first liveness read. */
@@ -158,11 +159,7 @@ export class AmqpBaseConsumer extends AmqpHandling {
   async #read(lane: Lane, state: LaneState): Promise<void> {
     let live: boolean;
     try {
-      const { consumerCount } = await this.#confirm.assertQueue(
-        presenceQueueName(this.options.queue, lane),
-        PRESENCE_QUEUE_OPTIONS,
-      );
-      live = consumerCount > 0;
+      live = await readLaneLiveness(this.#confirm, this.options.queue, lane);
     } catch {
       return; // channel closed: keep what we knew
     }

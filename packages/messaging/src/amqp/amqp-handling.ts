@@ -1,6 +1,7 @@
 import type { Lane } from '@graylane/core';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { runInMessageLane } from '../internal/run-in-lane';
+import { isThenable } from '../internal/thenable';
 import { countConsumed } from '../message-counters';
 import type { AmqpLaneHandler, CompiledAmqpOptions } from './amqp-consumer-options';
 
@@ -12,7 +13,9 @@ export abstract class AmqpHandling {
   protected readonly options: CompiledAmqpOptions;
   protected readonly channel: Channel;
   readonly #handler: AmqpLaneHandler;
-  readonly #inflight = new Set<Promise<void>>();
+  /** Handlers whose promise has not settled yet; `#idle` is what `drainInflight` waits on. */
+  #inflight = 0;
+  #idle: { promise: Promise<void>; resolve: () => void } | null = null;
   protected closed = false;
 
   constructor(options: CompiledAmqpOptions, channel: Channel, handler: AmqpLaneHandler) {
@@ -26,20 +29,38 @@ export abstract class AmqpHandling {
     return this.options.routing.lane;
   }
 
-  /** Runs the handler in `lane`, then acks (or nacks when it throws). */
+  /**
+   * Runs the handler in `lane`, then acks (or nacks when it throws). A handler that returns no
+   * promise is settled at once: no promise is made per message on that path.
+   */
   protected handle(message: ConsumeMessage, lane: Lane | undefined): void {
-    const done = this.#run(message, lane);
-    this.#inflight.add(done);
-    done.finally(() => this.#inflight.delete(done));
+    let result: unknown;
+    try {
+      result = runInMessageLane(lane, () => this.#handler(message, lane));
+    } catch {
+      this.#finish(message, lane, true);
+      return;
+    }
+    if (!isThenable(result)) {
+      this.#finish(message, lane, false);
+      return;
+    }
+    this.#inflight++;
+    result.then(
+      () => this.#settled(message, lane, false),
+      () => this.#settled(message, lane, true),
+    );
   }
 
-  async #run(message: ConsumeMessage, lane: Lane | undefined): Promise<void> {
-    let failed = false;
-    try {
-      await runInMessageLane(lane, () => this.#handler(message, lane));
-    } catch {
-      failed = true;
+  #settled(message: ConsumeMessage, lane: Lane | undefined, failed: boolean): void {
+    this.#finish(message, lane, failed);
+    if (--this.#inflight === 0 && this.#idle !== null) {
+      this.#idle.resolve();
+      this.#idle = null;
     }
+  }
+
+  #finish(message: ConsumeMessage, lane: Lane | undefined, failed: boolean): void {
     countConsumed('amqp', lane, this.options.routing.lane, failed);
     this.settle(message, !failed, this.options.requeueOnError);
   }
@@ -56,6 +77,13 @@ export abstract class AmqpHandling {
 
   /** Resolves when every handler started so far has settled. */
   protected async drainInflight(): Promise<void> {
-    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+    while (this.#inflight > 0) {
+      if (this.#idle === null) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((r) => (resolve = r));
+        this.#idle = { promise, resolve };
+      }
+      await this.#idle.promise;
+    }
   }
 }

@@ -3,7 +3,8 @@ import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { readMessageLane } from '../internal/lane-tag';
 import type { AmqpLaneHandler, CompiledAmqpOptions } from './amqp-consumer-options';
 import { AmqpHandling } from './amqp-handling';
-import { ANNOUNCE_HEADER, laneQueueName, PRESENCE_QUEUE_OPTIONS, presenceQueueName } from './amqp-names';
+import { announceLane } from './amqp-liveness';
+import { laneQueueName, PRESENCE_QUEUE_OPTIONS, presenceQueueName } from './amqp-names';
 
 /**
  * A lane consumer: consumes its presence queue (that is its liveness, read by base consumers from
@@ -38,7 +39,7 @@ export class AmqpLaneConsumer extends AmqpHandling {
     this.#presenceTag = (await this.channel.consume(presenceQueue, ignore, { noAck: true })).consumerTag;
     this.#laneTag = (await this.channel.consume(laneQueue, (m) => this.#onMessage(m))).consumerTag;
     // Tell base consumers this lane exists (they learn lanes from what passes the work queue).
-    this.#confirm.sendToQueue(queue, Buffer.alloc(0), { headers: { [ANNOUNCE_HEADER]: this.#self } });
+    announceLane(this.#confirm, queue, this.#self);
     await this.#confirm.waitForConfirms();
   }
 

@@ -3,9 +3,10 @@ import { hostname } from 'node:os';
 import type { Lane } from '@graylane/core';
 import { readMessageLane } from '../internal/lane-tag';
 import { runInMessageLane } from '../internal/run-in-lane';
+import { isThenable } from '../internal/thenable';
 import { countConsumed, countFellBack, countRouted, publishLiveness } from '../message-counters';
 import type { CompiledStreamOptions, StreamEntry, StreamLaneHandler } from './stream-consumer-options';
-import { HEARTBEAT_SCRIPT, laneOfMember, MOVE_SCRIPT, READ_LIVENESS_SCRIPT } from './stream-liveness';
+import { HEARTBEAT_SCRIPT, MOVE_SCRIPT, readStreamLiveness } from './stream-liveness';
 import { laneStreamName, lanesKey, presenceKey } from './stream-names';
 
 /** The Redis client calls used (ioredis `Redis` fits). */
@@ -21,7 +22,9 @@ type ReadReply = Array<[stream: string, entries: RawEntry[]]> | null;
 /**
  * One member of a consumer group shared by several lanes (both roles: see `consumeLanes`). Reads
  * with `XREADGROUP` on its own blocking connection; the base consumer reads the stream plus the
- * lane streams it drains, a lane consumer its lane stream only.
+ * lane streams it drains, a lane consumer its lane stream only. What the read loop does between
+ * reads (claim, move, `XACK`) goes on that connection too, so it never queues behind the traffic
+ * of the client you passed (heartbeats and liveness reads, on timers, use that one).
  */
 export class StreamLaneConsumer {
   readonly #options: CompiledStreamOptions;
@@ -113,13 +116,7 @@ export class StreamLaneConsumer {
   /** Base: re-reads the live lanes; changes the set of drained lane streams at once (unblocking the read). */
   async #refresh(): Promise<void> {
     const { stream, routing } = this.#options;
-    const [members, lanes] = (await this.#redis.call('EVAL', [
-      READ_LIVENESS_SCRIPT,
-      2,
-      presenceKey(stream),
-      lanesKey(stream),
-    ])) as [string[], string[]];
-    const live = new Set<Lane>(members.map(laneOfMember));
+    const { live, lanes } = await readStreamLiveness(this.#redis, stream);
     for (const lane of lanes) this.#known.add(lane);
     for (const lane of this.#known) {
       if (live.has(lane) !== this.#live.has(lane))
@@ -193,7 +190,7 @@ export class StreamLaneConsumer {
       const minIdle = this.#self === undefined && key !== stream ? livenessTtlMs : claimIdleMs;
       let cursor = '0-0';
       do {
-        const [next, entries] = (await this.#redis.call('XAUTOCLAIM', [
+        const [next, entries] = (await this.#reader.call('XAUTOCLAIM', [
           key,
           group,
           this.#me,
@@ -208,17 +205,32 @@ export class StreamLaneConsumer {
     }
   }
 
-  /** Processes a batch of one stream concurrently, then acks what was handled in one `XACK`. */
+  /**
+   * Processes a batch of one stream concurrently, then acks what was handled in one `XACK`. Entries
+   * handled by a handler that returns no promise cost no promise of their own.
+   */
   async #processAll(key: string, entries: readonly RawEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const done = await Promise.all(entries.map((entry) => this.#process(key, entry)));
     const ids: string[] = [];
-    for (let i = 0; i < entries.length; i++) if (done[i]) ids.push(entries[i]![0]);
-    if (ids.length > 0) await this.#redis.call('XACK', [key, this.#options.group, ...ids]);
+    let waits: Promise<void>[] | null = null;
+    for (const entry of entries) {
+      const done = this.#process(key, entry);
+      if (done === true) ids.push(entry[0]);
+      else if (done !== false) {
+        waits ??= [];
+        waits.push(
+          done.then((ok) => {
+            if (ok) ids.push(entry[0]);
+          }),
+        );
+      }
+    }
+    if (waits !== null) await Promise.all(waits);
+    if (ids.length > 0) await this.#reader.call('XACK', [key, this.#options.group, ...ids]);
   }
 
-  /** Handles, moves or routes one entry; resolves `true` when it is to be acked on `key` (handled, or deleted). */
-  async #process(key: string, [id, fields]: RawEntry): Promise<boolean> {
+  /** Handles, moves or routes one entry; `true` when it is to be acked on `key` (handled, or deleted). */
+  #process(key: string, [id, fields]: RawEntry): boolean | Promise<boolean> {
     const { stream, routing } = this.#options;
     if (fields === null) return true; // deleted before we read it
     const entry: StreamEntry = { stream: key, id, fields };
@@ -226,22 +238,17 @@ export class StreamLaneConsumer {
     if (this.#self !== undefined) {
       // Untagged entries never reach a lane consumer: one put straight into a lane stream goes back.
       if (lane !== undefined) return this.#handle(entry, lane);
-      await this.#move(key, stream, entry);
-      return false;
+      return this.#move(key, stream, entry).then(no);
     }
     if (lane === undefined) return this.#handle(entry, undefined);
     const chain = routing.chain(lane);
     for (const target of chain) {
       if (!this.#live.has(target)) continue;
       if (target !== lane) countFellBack('redis-streams', lane, target);
-      await this.#route(key, entry, target);
-      return false; // the move acked it
+      return this.#route(key, entry, target).then(no); // the move acked it
     }
     const source = key === stream ? undefined : key.slice(stream.length + 1);
-    if (routing.strict(lane) && source !== lane) {
-      await this.#route(key, entry, lane);
-      return false;
-    }
+    if (routing.strict(lane) && source !== lane) return this.#route(key, entry, lane).then(no);
     countFellBack('redis-streams', lane, undefined);
     return this.#handle(entry, lane);
   }
@@ -258,7 +265,7 @@ export class StreamLaneConsumer {
   }
 
   async #move(from: string, to: string, entry: StreamEntry): Promise<boolean> {
-    const acked = await this.#redis.call('EVAL', [
+    const acked = await this.#reader.call('EVAL', [
       MOVE_SCRIPT,
       2,
       from,
@@ -271,16 +278,28 @@ export class StreamLaneConsumer {
   }
 
   /** Runs the handler in `lane`; `true` when it succeeded (a failed entry stays pending: retried after claimIdleMs). */
-  async #handle(entry: StreamEntry, lane: Lane | undefined): Promise<boolean> {
-    let failed = false;
+  #handle(entry: StreamEntry, lane: Lane | undefined): boolean | Promise<boolean> {
+    let result: unknown;
     try {
-      await runInMessageLane(lane, () => this.#handler(entry, lane));
+      result = runInMessageLane(lane, () => this.#handler(entry, lane));
     } catch {
-      failed = true;
+      return this.#count(lane, true);
     }
+    if (!isThenable(result)) return this.#count(lane, false);
+    return Promise.resolve(result).then(
+      () => this.#count(lane, false),
+      () => this.#count(lane, true),
+    );
+  }
+
+  #count(lane: Lane | undefined, failed: boolean): boolean {
     countConsumed('redis-streams', lane, this.#self, failed);
     return !failed;
   }
+}
+
+function no(): false {
+  return false;
 }
 
 function fieldValue(fields: readonly string[], name: string): string | undefined {

@@ -1,3 +1,6 @@
+import type { Lane } from '@graylane/core';
+import { lanesKey, presenceKey } from './stream-names';
+
 // Lua run by Redis: every liveness decision uses the Redis server's clock, so consumers on hosts
 // with skewed clocks still agree. Scripts touch only the keys they are given (cluster-safe when
 // the stream name carries a hash tag).
@@ -31,4 +34,26 @@ return acked`;
 export function laneOfMember(member: string): string {
   const space = member.indexOf(' ');
   return space === -1 ? member : member.slice(0, space);
+}
+
+/** The Redis call the liveness reads need (ioredis `Redis` fits). */
+export interface LivenessClient {
+  call(command: string, args: Array<string | Buffer | number>): Promise<unknown>;
+}
+
+/**
+ * Reads, in one step on the Redis server's clock, the lanes of `stream` that have a live consumer
+ * and every lane that ever had one; base consumers and lane publishers read it the same way.
+ */
+export async function readStreamLiveness(
+  redis: LivenessClient,
+  stream: string,
+): Promise<{ live: Set<Lane>; lanes: string[] }> {
+  const [members, lanes] = (await redis.call('EVAL', [
+    READ_LIVENESS_SCRIPT,
+    2,
+    presenceKey(stream),
+    lanesKey(stream),
+  ])) as [string[], string[]];
+  return { live: new Set<Lane>(members.map(laneOfMember)), lanes };
 }
