@@ -1,4 +1,5 @@
 export type { LaneConsumerHandle, LaneConsumerOptions } from './lane-consumer';
+export type { LanePublisherHandle, LanePublisherOptions } from './lane-publisher';
 export type { CompiledLaneRouting, LaneRoutingOptions } from './lane-routing-options';
 export { compileLaneRouting, DEFAULT_LIVENESS_INTERVAL_MS } from './lane-routing-options';
 export type {

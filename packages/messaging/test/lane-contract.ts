@@ -21,7 +21,7 @@ export interface ContractGroup {
   consumer(
     lane: string | null,
     handle: (id: string) => Promise<void>,
-    extra?: { strict?: string[] },
+    extra?: { strict?: string[]; fallback?: Record<string, string> },
   ): Promise<ContractConsumer>;
   /** Publishes message `id`; `viaContext`: tagged by the produce helper inside `withLane(tag)`, else by hand. */
   send(id: number, tag: string | undefined, viaContext: boolean): Promise<void> | void;
@@ -46,7 +46,7 @@ async function startAs(
   group: ContractGroup,
   lane: string | null,
   url: string,
-  extra?: { strict?: string[] },
+  extra?: { strict?: string[]; fallback?: Record<string, string> },
 ) {
   const by = lane ?? 'base';
   return group.consumer(lane, (id) => callDownstream(url, id, by), extra);

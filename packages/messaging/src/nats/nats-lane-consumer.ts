@@ -13,6 +13,7 @@ import { readMessageLane } from '../internal/lane-tag';
 import { runInMessageLane } from '../internal/run-in-lane';
 import { countConsumed, countFellBack, countRouted, publishLiveness } from '../message-counters';
 import type { CompiledNatsOptions, NatsLaneHandler } from './nats-consumer-options';
+import { helloSubject, readNatsLaneLiveness } from './nats-liveness';
 import { laneDurableName, laneOfDurable, laneSubject, presenceSubject } from './nats-names';
 
 /** Header a base consumer adds when it moves a message to a lane subject: where it was published. */
@@ -76,12 +77,12 @@ export class NatsLaneConsumer {
       this.#presence = this.#nc.subscribe(presenceSubject(prefix, this.#self), {
         callback: (_error, message) => void message.respond(),
       });
-      this.#nc.publish(`${prefix}.hello`, this.#self); // base consumers learn the lane at once
+      this.#nc.publish(helloSubject(prefix), this.#self); // base consumers learn the lane at once
       await this.#nc.flush();
       this.#main = this.#loop(laneStream, name, this.#self, () => true);
       return;
     }
-    this.#hello = this.#nc.subscribe(`${prefix}.hello`, {
+    this.#hello = this.#nc.subscribe(helloSubject(prefix), {
       callback: (_error, message) => {
         const lane = parseLane(message.string());
         if (lane === undefined) return;
@@ -275,16 +276,8 @@ export class NatsLaneConsumer {
   /** Asks the lane's presence subject: a reply means a live lane consumer, "no responders" none. */
   async #read(lane: Lane, state: LaneState): Promise<void> {
     const { prefix, routing, stream, laneStream, durable } = this.#options;
-    let live: boolean;
-    try {
-      await this.#nc.request(presenceSubject(prefix, lane), undefined, {
-        timeout: Math.min(1000, routing.livenessIntervalMs * 2),
-      });
-      live = true;
-    } catch (error) {
-      if (!/no responders/i.test(String((error as Error).message))) return; // slow or disconnected: keep the last view
-      live = false;
-    }
+    const live = await readNatsLaneLiveness(this.#nc, prefix, lane, routing.livenessIntervalMs);
+    if (live === undefined) return; // slow or disconnected: keep the last view
     if (state.live !== live) {
       state.live = live;
       publishLiveness('nats', stream, lane, live);
