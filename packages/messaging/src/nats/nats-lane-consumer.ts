@@ -8,7 +8,7 @@ import {
   jetstreamManager,
   RetentionPolicy,
 } from '@nats-io/jetstream';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { readMessageLane } from '../internal/lane-tag';
 import { runInMessageLane } from '../internal/run-in-lane';
 import { countConsumed, countFellBack, countRouted, publishLiveness } from '../message-counters';
@@ -25,6 +25,17 @@ interface LaneState {
   durable: Promise<void> | null;
   /** The drain loop while this base consumer reads the lane's durable (no live lane consumer). */
   drain: Promise<void> | null;
+}
+
+// Headers a publisher's `expect` option sets: they name the stream it was published to, so a
+// republish to another stream that kept them would be refused.
+const EXPECTED_PREFIX = 'nats-expected-';
+
+/** The headers of a message to republish it elsewhere (from a tagged message: never empty). */
+function republishHeaders(message: JsMsg): MsgHdrs {
+  const headers = message.headers!;
+  for (const key of headers.keys()) if (key.toLowerCase().startsWith(EXPECTED_PREFIX)) headers.delete(key);
+  return headers;
 }
 
 // fetch() holds a pull request open this long at most (the client's minimum is 1 s).
@@ -206,7 +217,7 @@ export class NatsLaneConsumer {
     const state = this.#track(target);
     try {
       await this.#laneDurable(target, state);
-      const headers = message.headers!;
+      const headers = republishHeaders(message);
       if (!headers.has(ORIGIN_SUBJECT_HEADER)) headers.set(ORIGIN_SUBJECT_HEADER, message.subject);
       await this.#js.publish(laneSubject(prefix, target), message.data, {
         headers,
@@ -231,7 +242,7 @@ export class NatsLaneConsumer {
     }
     try {
       await this.#js.publish(origin, message.data, {
-        headers: message.headers!,
+        headers: republishHeaders(message),
         msgID: `${message.info.stream}:${message.seq}`,
       });
       message.ack();
