@@ -238,7 +238,11 @@ const brokers = {
       for (let i = 0; i < n; i++) {
         const tag = tagOf(mix, i);
         if (helper) {
-          const pub = () => js.publish(`${s}.work`, 'x', { headers: natsLanes.laneHeaders() });
+          // half in lanes: the lane publisher (straight to a live lane's subject); untagged: the header helper
+          const pub =
+            typeof helper === 'object'
+              ? () => helper.publish(`${s}.work`, 'x')
+              : () => js.publish(`${s}.work`, 'x', { headers: natsLanes.laneHeaders() });
           acks.push(tag === undefined ? pub() : withLane(tag, pub));
         } else {
           const h = natsHeaders();
@@ -249,8 +253,51 @@ const brokers = {
       }
       await Promise.all(acks);
     }
+    // The plain client routing lanes by hand, as graylane's lane publisher does: a subject and a
+    // durable per lane on one stream, one consumer each (base, gray, blue).
+    async function plainRouted(n, mix) {
+      const s = unique('bench_js').replace(/[^A-Za-z0-9_-]/g, '_');
+      const parts = ['work', 'gray', 'blue'];
+      await jsm.streams.add({ name: s, subjects: parts.map((p) => `${s}.${p}`) });
+      made.push(s);
+      const c = { n: 0 };
+      let stop = false;
+      const loops = parts.map(async (p) => {
+        await jsm.consumers.add(s, {
+          durable_name: p,
+          ack_policy: AckPolicy.Explicit,
+          filter_subject: `${s}.${p}`,
+        });
+        const consumer = await js.consumers.get(s, p);
+        while (!stop) {
+          const it = await consumer.fetch({ max_messages: 50, expires: 1000 });
+          for await (const m of it) {
+            c.n++;
+            m.ack();
+          }
+        }
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = performance.now();
+      const acks = [];
+      for (let i = 0; i < n; i++) {
+        const tag = tagOf(mix, i);
+        const h = natsHeaders();
+        if (tag !== undefined) h.set('x-mse-tag', tag);
+        acks.push(js.publish(`${s}.${tag ?? 'work'}`, 'x', { headers: h }));
+        if (acks.length >= 256) await Promise.all(acks.splice(0));
+      }
+      await Promise.all(acks);
+      await waitCount(c, n);
+      const ms = performance.now() - t0;
+      stop = true;
+      await Promise.all(loops);
+      return ms;
+    }
     return {
+      mixes: ['base', 'mixed', 'mixed-routed'],
       async plain(n, mix) {
+        if (mix === 'mixed-routed') return plainRouted(n, mix);
         const s = await stream();
         await jsm.consumers.add(s, { durable_name: 'g', ack_policy: AckPolicy.Explicit });
         const c = { n: 0 };
@@ -293,10 +340,14 @@ const brokers = {
           ),
         ];
         await new Promise((r) => setTimeout(r, 300));
+        const publisher = mix === 'base' ? true : await natsLanes.createLanePublisher(nc, { stream: s });
+        while (publisher !== true && publisher.liveLanes().length < 2)
+          await new Promise((r) => setTimeout(r, 20));
         const t0 = performance.now();
-        await publish(s, n, mix, true);
+        await publish(s, n, mix, publisher);
         await waitCount(c, n);
         const ms = performance.now() - t0;
+        if (publisher !== true) await publisher.close();
         for (const x of consumers) await x.close();
         return ms;
       },
@@ -321,6 +372,22 @@ const brokers = {
     }
     async function publish(q, n, mix, helper) {
       const jobs = [];
+      if (typeof helper === 'object') {
+        // half in lanes: the lane publisher (straight to a live lane's queue), in bulks as the plain client
+        for (let i = 0; i < n; i += 500) {
+          const bulk = [];
+          for (let k = i; k < Math.min(n, i + 500); k++) {
+            const tag = tagOf(mix, k);
+            bulk.push(
+              tag === undefined
+                ? { name: 'j', data: { v: 'x' } }
+                : withLane(tag, () => ({ name: 'j', data: bullLanes.laneJobData({ v: 'x' }) })),
+            );
+          }
+          await helper.addBulk(bulk);
+        }
+        return;
+      }
       for (let i = 0; i < n; i++) {
         const tag = tagOf(mix, i);
         const data = { v: 'x' };
@@ -336,8 +403,50 @@ const brokers = {
       }
       for (let i = 0; i < jobs.length; i += 500) await q.addBulk(jobs.slice(i, i + 500));
     }
+    // The plain client routing lanes by hand, as graylane's lane publisher does: a queue per lane,
+    // one worker each (base, gray, blue).
+    async function plainRouted(n, mix) {
+      const { name, q } = queue();
+      const lanes = { gray: made.at(-2), blue: made.at(-1) };
+      const c = { n: 0 };
+      const workers = [
+        name,
+        bullLanes.laneQueueName(name, 'gray'),
+        bullLanes.laneQueueName(name, 'blue'),
+      ].map(
+        (queueName) =>
+          new Worker(
+            queueName,
+            async () => {
+              c.n++;
+            },
+            { connection, concurrency: 10 },
+          ),
+      );
+      await Promise.all(workers.map((w) => w.waitUntilReady()));
+      const t0 = performance.now();
+      for (let i = 0; i < n; i += 500) {
+        const by = new Map();
+        for (let k = i; k < Math.min(n, i + 500); k++) {
+          const tag = tagOf(mix, k);
+          const target = tag === undefined ? q : lanes[tag];
+          if (!by.has(target)) by.set(target, []);
+          by.get(target).push({
+            name: 'j',
+            data: tag === undefined ? { v: 'x' } : { v: 'x', 'x-mse-tag': tag },
+          });
+        }
+        await Promise.all([...by].map(([target, jobs]) => target.addBulk(jobs)));
+      }
+      await waitCount(c, n);
+      const ms = performance.now() - t0;
+      for (const w of workers) await w.close();
+      return ms;
+    }
     return {
+      mixes: ['base', 'mixed', 'mixed-routed'],
       async plain(n, mix) {
+        if (mix === 'mixed-routed') return plainRouted(n, mix);
         const { name, q } = queue();
         const c = { n: 0 };
         const workers = [0, 1, 2].map(
@@ -376,10 +485,15 @@ const brokers = {
           ),
         ];
         await new Promise((r) => setTimeout(r, 500));
+        const publisher =
+          mix === 'base'
+            ? true
+            : await bullLanes.createLanePublisher({ queue: name, connection, lanes: ['gray', 'blue'] });
         const t0 = performance.now();
-        await publish(q, n, mix, true);
+        await publish(q, n, mix, publisher);
         await waitCount(c, n);
         const ms = performance.now() - t0;
+        if (publisher !== true) await publisher.close();
         for (const x of consumers) await x.close();
         return ms;
       },
@@ -393,13 +507,18 @@ const brokers = {
   },
 };
 
+const MIX_LABELS = {
+  base: 'all untagged',
+  mixed: 'half in lanes gray/blue',
+  'mixed-routed': 'half in lanes gray/blue, plain routed by hand (a queue per lane, one consumer each)',
+};
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rows = [];
 for (const name of BROKERS) {
   const n = Number(args.n ?? N[name]);
   const b = await brokers[name]();
   try {
-    for (const mix of ['base', 'mixed']) {
+    for (const mix of b.mixes ?? ['base', 'mixed']) {
       const plain = [];
       const lanes = [];
       await b.plain(Math.min(n, 500), mix); // warm-up
@@ -432,7 +551,7 @@ console.log('| broker | traffic | messages | plain client msg/s | graylane msg/s
 console.log('|---|---|---|---|---|---|');
 for (const r of rows) {
   console.log(
-    `| ${r.broker} | ${r.mix === 'base' ? 'all untagged' : 'half in lanes gray/blue'} | ${r.n} | ${r.plain.toFixed(0)} | ${r.lanes.toFixed(0)} | ${r.ratio.toFixed(2)} |`,
+    `| ${r.broker} | ${MIX_LABELS[r.mix]} | ${r.n} | ${r.plain.toFixed(0)} | ${r.lanes.toFixed(0)} | ${r.ratio.toFixed(2)} |`,
   );
 }
 process.exit(0);

@@ -1,4 +1,4 @@
-import { type Lane, parseLane } from '@graylane/core';
+import { backgroundLane, type Lane, parseLane, withLane } from '@graylane/core';
 import {
   AckPolicy,
   type JetStreamClient,
@@ -109,7 +109,7 @@ export class NatsLaneConsumer {
       if (lane !== undefined) known.add(lane);
     }
     await Promise.all([...known].map((lane) => this.#track(lane).firstRead));
-    this.#main = this.#loop(stream, durable, undefined, () => true);
+    this.#main = withLane(null, () => this.#loop(stream, durable, undefined, () => true));
     this.#timer = setInterval(() => void this.#poll(), routing.livenessIntervalMs);
     this.#timer.unref();
   }
@@ -254,7 +254,10 @@ export class NatsLaneConsumer {
   async #handle(message: JsMsg, lane: Lane | undefined): Promise<void> {
     let failed = false;
     try {
-      await runInMessageLane(lane, () => this.#handler(message, lane));
+      // A base consumer's loops run in the base lane (withLane(null) at their start), so an untagged
+      // message outside the instance lane needs no context of its own: no allocation per message.
+      if (lane === undefined && backgroundLane() === undefined) await this.#handler(message, undefined);
+      else await runInMessageLane(lane, () => this.#handler(message, lane));
     } catch {
       failed = true;
     }
@@ -297,7 +300,7 @@ export class NatsLaneConsumer {
     const name = laneDurableName(durable, lane);
     state.drain = (async () => {
       await this.#laneDurable(lane, state);
-      await this.#loop(laneStream, name, lane, () => state.live === false);
+      await withLane(null, () => this.#loop(laneStream, name, lane, () => state.live === false));
     })()
       .catch(() => undefined)
       .finally(() => {
