@@ -95,10 +95,12 @@ class BullLanePublisherImpl implements BullLanePublisher {
     this.#queue = this.#newQueue(group.queue);
     this.cache = new LiveLaneCache(
       async (lanes) => {
+        const before = new Set(this.cache.liveLanes());
         const live = new Set<Lane>();
         const reads = lanes.map(async (lane) => {
-          // Cannot tell (Redis unreachable): not live, so the job goes to the group's queue.
-          if ((await readBullLaneLiveness(this.#laneQueue(lane))) === true) live.add(lane);
+          const read = await readBullLaneLiveness(this.#laneQueue(lane));
+          // Cannot tell (Redis unreachable): keep the last view, as base consumers do.
+          if (read === true || (read === undefined && before.has(lane))) live.add(lane);
         });
         await Promise.all(reads);
         return live;

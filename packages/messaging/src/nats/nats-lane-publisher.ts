@@ -110,10 +110,12 @@ class NatsLanePublisherImpl implements NatsLanePublisher {
     const interval = options.livenessIntervalMs;
     this.cache = new LiveLaneCache(
       async (lanes) => {
+        const before = new Set(this.cache.liveLanes());
         const live = new Set<Lane>();
         const reads = lanes.map(async (lane) => {
-          // Cannot tell (slow, disconnected): not live, so the message goes to the work stream.
-          if ((await readNatsLaneLiveness(nc, prefix, lane, interval)) === true) live.add(lane);
+          const read = await readNatsLaneLiveness(nc, prefix, lane, interval);
+          // Cannot tell (a slow reply on a loaded host, a reconnect): keep the last view, as base consumers do.
+          if (read === true || (read === undefined && before.has(lane))) live.add(lane);
         });
         await Promise.all(reads);
         return live;
