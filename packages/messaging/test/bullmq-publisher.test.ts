@@ -49,6 +49,7 @@ test('bullmq publisher: options are validated at setup', async () => {
     [{ queue: 'q', connection, prefix: '' }, 'prefix'],
     [{ queue: 'q', connection, livenessIntervalMs: 10 }, 'livenessIntervalMs'],
     [{ queue: 'q', connection, lanes: ['-x'] }, 'lanes[0]'],
+    [{ queue: 'q', connection, concurrency: 1 }, 'concurrency'], // a worker option: not the publisher's
   ];
   for (const [options, path] of bad) {
     await assert.rejects(

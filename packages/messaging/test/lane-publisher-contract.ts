@@ -59,6 +59,7 @@ export function lanePublisherContract(b: PublisherBroker): void {
     const publisher = await group.publisher(b.livenessMs);
     t.after(() => Promise.all([base.close(), gray.close(), publisher.close()]).then(() => undefined));
     await waitFor(() => publisher.liveLanes().includes('gray'), 'the publisher reads gray live');
+    await waitFor(() => base.liveLanes().includes('gray'), 'base reads gray live');
     resetMessageLaneCounters();
 
     await sendAll(publisher, range(0, 400), (id) => (id % 2 === 0 ? 'gray' : undefined));
@@ -79,6 +80,7 @@ export function lanePublisherContract(b: PublisherBroker): void {
     const publisher = await group.publisher(b.livenessMs);
     t.after(() => Promise.all([base.close(), gray.close(), publisher.close()]).then(() => undefined));
     await waitFor(() => publisher.liveLanes().join() === 'gray', 'the publisher reads gray live');
+    await waitFor(() => base.liveLanes().join() === 'gray', 'base reads gray live');
     resetMessageLaneCounters();
 
     // feature-x: no consumer, permissive → base; red: no consumer, falls back to gray (moved by
