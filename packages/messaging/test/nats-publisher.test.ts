@@ -106,3 +106,18 @@ test('nats publisher: a live lane gets a copy of the caller headers with the tag
   ]);
   assert.equal(messageLaneCounters().routed.gray, 1, 'only the `expect` publish was moved by base');
 });
+
+test('nats publisher: a lane consumer that starts after the publisher is read at once, on its announcement', async (t) => {
+  const stream = await workStream(t);
+  // An interval far longer than the test: only the announcement can make the publisher read gray.
+  const publisher = await createLanePublisher(admin, { stream, livenessIntervalMs: 600_000 });
+  t.after(() => publisher.close());
+  assert.deepEqual(publisher.liveLanes(), []);
+  const gray = await consumeLanes(
+    await natsConnection(),
+    { stream, durable: DURABLE, lane: 'gray', livenessIntervalMs: 200 },
+    () => undefined,
+  );
+  t.after(() => gray.close());
+  await waitFor(() => publisher.liveLanes().includes('gray'), 'the publisher reads gray live', 10_000);
+});
