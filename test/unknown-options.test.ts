@@ -45,8 +45,14 @@ import {
   consumeLanes as consumeAmqpLanes,
   createLanePublisher as createAmqpLanePublisher,
 } from '@graylane/messaging/amqp';
-import { consumeLanes as consumeBullLanes } from '@graylane/messaging/bullmq';
-import { consumeLanes as consumeNatsLanes } from '@graylane/messaging/nats';
+import {
+  consumeLanes as consumeBullLanes,
+  createLanePublisher as createBullLanePublisher,
+} from '@graylane/messaging/bullmq';
+import {
+  consumeLanes as consumeNatsLanes,
+  createLanePublisher as createNatsLanePublisher,
+} from '@graylane/messaging/nats';
 import {
   consumeLanes as consumeStreamLanes,
   createLanePublisher as createStreamLanePublisher,
@@ -441,6 +447,18 @@ const ASYNC_CASES: ReadonlyArray<Omit<Case, 'call'> & { readonly call: () => Pro
     call: () => createStreamLanePublisher(typo({}), typo({ stream: 's', lane: ['gray'] })),
     key: 'lane',
     suggestion: 'lanes',
+  },
+  {
+    options: 'NatsLanePublisherOptions',
+    call: () => createNatsLanePublisher(typo({}), typo({ stream: 'S', livenessInterval: 100 })),
+    key: 'livenessInterval',
+    suggestion: 'livenessIntervalMs',
+  },
+  {
+    options: 'BullLanePublisherOptions',
+    call: () => createBullLanePublisher(typo({ queue: 'jobs', connection: {}, headers: 'x' })),
+    key: 'headers',
+    suggestion: 'header',
   },
   {
     options: 'DrainOptions',

@@ -55,6 +55,7 @@ const MIX_NAMES = {
   base: 'all untagged',
   mixed: 'half in lanes gray/blue',
   thirds: 'thirds: gray/blue/untagged',
+  'mixed-routed': 'half in lanes gray/blue, plain routed by hand (a queue per lane, one consumer each)',
 };
 
 function waitCount(counter, n) {
@@ -269,7 +270,11 @@ const brokers = {
       for (let i = 0; i < n; i++) {
         const tag = tagOf(mix, i);
         if (helper) {
-          const pub = () => js.publish(`${s}.work`, 'x', { headers: natsLanes.laneHeaders() });
+          // half in lanes: the lane publisher (straight to a live lane's subject); untagged: the header helper
+          const pub =
+            typeof helper === 'object'
+              ? () => helper.publish(`${s}.work`, 'x')
+              : () => js.publish(`${s}.work`, 'x', { headers: natsLanes.laneHeaders() });
           acks.push(tag === undefined ? pub() : withLane(tag, pub));
         } else {
           const h = natsHeaders();
@@ -280,8 +285,51 @@ const brokers = {
       }
       await Promise.all(acks);
     }
+    // The plain client routing lanes by hand, as graylane's lane publisher does: a subject and a
+    // durable per lane on one stream, one consumer each (base, gray, blue).
+    async function plainRouted(n, mix) {
+      const s = unique('bench_js').replace(/[^A-Za-z0-9_-]/g, '_');
+      const parts = ['work', 'gray', 'blue'];
+      await jsm.streams.add({ name: s, subjects: parts.map((p) => `${s}.${p}`) });
+      made.push(s);
+      const c = { n: 0 };
+      let stop = false;
+      const loops = parts.map(async (p) => {
+        await jsm.consumers.add(s, {
+          durable_name: p,
+          ack_policy: AckPolicy.Explicit,
+          filter_subject: `${s}.${p}`,
+        });
+        const consumer = await js.consumers.get(s, p);
+        while (!stop) {
+          const it = await consumer.fetch({ max_messages: 50, expires: 1000 });
+          for await (const m of it) {
+            c.n++;
+            m.ack();
+          }
+        }
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = performance.now();
+      const acks = [];
+      for (let i = 0; i < n; i++) {
+        const tag = tagOf(mix, i);
+        const h = natsHeaders();
+        if (tag !== undefined) h.set('x-mse-tag', tag);
+        acks.push(js.publish(`${s}.${tag ?? 'work'}`, 'x', { headers: h }));
+        if (acks.length >= 256) await Promise.all(acks.splice(0));
+      }
+      await Promise.all(acks);
+      await waitCount(c, n);
+      const ms = performance.now() - t0;
+      stop = true;
+      await Promise.all(loops);
+      return ms;
+    }
     return {
+      mixes: ['base', 'mixed', 'thirds', 'mixed-routed'],
       async plain(n, mix) {
+        if (mix === 'mixed-routed') return plainRouted(n, mix);
         const s = await stream();
         await jsm.consumers.add(s, { durable_name: 'g', ack_policy: AckPolicy.Explicit });
         const c = { n: 0 };
@@ -324,10 +372,14 @@ const brokers = {
           ),
         ];
         await new Promise((r) => setTimeout(r, 300));
+        const publisher = mix === 'base' ? true : await natsLanes.createLanePublisher(nc, { stream: s });
+        while (publisher !== true && publisher.liveLanes().length < 2)
+          await new Promise((r) => setTimeout(r, 20));
         const t0 = performance.now();
-        await publish(s, n, mix, true);
+        await publish(s, n, mix, publisher);
         await waitCount(c, n);
         const ms = performance.now() - t0;
+        if (publisher !== true) await publisher.close();
         for (const x of consumers) await x.close();
         return ms;
       },
@@ -352,6 +404,22 @@ const brokers = {
     }
     async function publish(q, n, mix, helper) {
       const jobs = [];
+      if (typeof helper === 'object') {
+        // half in lanes: the lane publisher (straight to a live lane's queue), in bulks as the plain client
+        for (let i = 0; i < n; i += 500) {
+          const bulk = [];
+          for (let k = i; k < Math.min(n, i + 500); k++) {
+            const tag = tagOf(mix, k);
+            bulk.push(
+              tag === undefined
+                ? { name: 'j', data: { v: 'x' } }
+                : withLane(tag, () => ({ name: 'j', data: bullLanes.laneJobData({ v: 'x' }) })),
+            );
+          }
+          await helper.addBulk(bulk);
+        }
+        return;
+      }
       for (let i = 0; i < n; i++) {
         const tag = tagOf(mix, i);
         const data = { v: 'x' };
@@ -367,8 +435,50 @@ const brokers = {
       }
       for (let i = 0; i < jobs.length; i += 500) await q.addBulk(jobs.slice(i, i + 500));
     }
+    // The plain client routing lanes by hand, as graylane's lane publisher does: a queue per lane,
+    // one worker each (base, gray, blue).
+    async function plainRouted(n, mix) {
+      const { name, q } = queue();
+      const lanes = { gray: made.at(-2), blue: made.at(-1) };
+      const c = { n: 0 };
+      const workers = [
+        name,
+        bullLanes.laneQueueName(name, 'gray'),
+        bullLanes.laneQueueName(name, 'blue'),
+      ].map(
+        (queueName) =>
+          new Worker(
+            queueName,
+            async () => {
+              c.n++;
+            },
+            { connection, concurrency: 10 },
+          ),
+      );
+      await Promise.all(workers.map((w) => w.waitUntilReady()));
+      const t0 = performance.now();
+      for (let i = 0; i < n; i += 500) {
+        const by = new Map();
+        for (let k = i; k < Math.min(n, i + 500); k++) {
+          const tag = tagOf(mix, k);
+          const target = tag === undefined ? q : lanes[tag];
+          if (!by.has(target)) by.set(target, []);
+          by.get(target).push({
+            name: 'j',
+            data: tag === undefined ? { v: 'x' } : { v: 'x', 'x-mse-tag': tag },
+          });
+        }
+        await Promise.all([...by].map(([target, jobs]) => target.addBulk(jobs)));
+      }
+      await waitCount(c, n);
+      const ms = performance.now() - t0;
+      for (const w of workers) await w.close();
+      return ms;
+    }
     return {
+      mixes: ['base', 'mixed', 'thirds', 'mixed-routed'],
       async plain(n, mix) {
+        if (mix === 'mixed-routed') return plainRouted(n, mix);
         const { name, q } = queue();
         const c = { n: 0 };
         const workers = [0, 1, 2].map(
@@ -407,10 +517,15 @@ const brokers = {
           ),
         ];
         await new Promise((r) => setTimeout(r, 500));
+        const publisher =
+          mix === 'base'
+            ? true
+            : await bullLanes.createLanePublisher({ queue: name, connection, lanes: ['gray', 'blue'] });
         const t0 = performance.now();
-        await publish(q, n, mix, true);
+        await publish(q, n, mix, publisher);
         await waitCount(c, n);
         const ms = performance.now() - t0;
+        if (publisher !== true) await publisher.close();
         for (const x of consumers) await x.close();
         return ms;
       },
@@ -438,7 +553,7 @@ for (const name of BROKERS) {
       }
       continue;
     }
-    for (const mix of args.mix === undefined ? ['base', 'mixed', 'thirds'] : [args.mix]) {
+    for (const mix of args.mix === undefined ? (b.mixes ?? ['base', 'mixed', 'thirds']) : [args.mix]) {
       const plain = [];
       const lanes = [];
       // This process's CPU per message (setup and teardown of the round included, brokers not):

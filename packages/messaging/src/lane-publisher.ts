@@ -1,7 +1,7 @@
 import type { Lane } from '@graylane/core';
 
 /**
- * Options every broker's `createLanePublisher` takes (`…/amqp`, `…/redis-streams`), besides the
+ * Options every broker's `createLanePublisher` takes (`…/amqp`, `…/redis-streams`, `…/nats`, `…/bullmq`), besides the
  * group's name.
  *
  * @example

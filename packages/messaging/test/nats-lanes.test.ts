@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { currentLane, withLane } from '@graylane/core';
 import { consumeLanes, laneHeaders } from '@graylane/messaging/nats';
 import { waitFor } from './helpers';
 import { laneContract } from './lane-contract';
@@ -50,4 +51,20 @@ test('nats: options are validated at setup', async () => {
       path,
     );
   }
+});
+
+test('nats: an untagged message is handled in the base lane even when the base consumer was started inside a lane', async (t) => {
+  const stream = await workStream(t);
+  const lanes: Array<string | undefined> = [];
+  const nc = await natsConnection();
+  const base = await withLane('gray', () =>
+    consumeLanes(nc, { stream, durable: DURABLE, lane: null }, () => {
+      lanes.push(currentLane());
+    }),
+  );
+  t.after(() => base.close());
+  await send(stream, 1, undefined, false);
+  await send(stream, 2, 'blue', false);
+  await waitFor(() => lanes.length === 2, 'both handled');
+  assert.deepEqual(lanes.sort(), ['blue', undefined]);
 });

@@ -52,10 +52,12 @@ export interface CompiledBullOptions extends CompiledLaneConsumerOptions {
   readonly concurrency: number;
 }
 
-/** Validates the options at setup. */
-export function compileBullOptions(options: BullLaneConsumerOptions): CompiledBullOptions {
-  checkOptionsObject(options, '{ queue, connection, lane?, ... }');
-  assertKnownOptions('consumeLanes() (@graylane/messaging/bullmq)', options, BULL_OPTION_KEYS);
+/** Validates `queue`, `connection` and `prefix` (a group's queue, for workers and publishers alike); throws `GL_ERR_INVALID_OPTION`. */
+export function checkBullGroup(options: {
+  readonly queue?: unknown;
+  readonly connection?: unknown;
+  readonly prefix?: unknown;
+}): void {
   const { queue, connection, prefix } = options;
   if (typeof queue !== 'string' || queue.length === 0 || queue.includes(':')) {
     throw new InvalidOptionError('queue', 'expected a queue name without ":"');
@@ -66,6 +68,14 @@ export function compileBullOptions(options: BullLaneConsumerOptions): CompiledBu
   if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length === 0)) {
     throw new InvalidOptionError('prefix', 'expected a non-empty string');
   }
+}
+
+/** Validates the options at setup. */
+export function compileBullOptions(options: BullLaneConsumerOptions): CompiledBullOptions {
+  checkOptionsObject(options, '{ queue, connection, lane?, ... }');
+  assertKnownOptions('consumeLanes() (@graylane/messaging/bullmq)', options, BULL_OPTION_KEYS);
+  const { queue, connection, prefix } = options;
+  checkBullGroup(options);
   const concurrency = integerOption(
     options.concurrency ?? DEFAULT_BULL_CONCURRENCY,
     'concurrency',

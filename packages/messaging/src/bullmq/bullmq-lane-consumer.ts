@@ -4,23 +4,13 @@ import { readMessageLane } from '../internal/lane-tag';
 import { runInMessageLane } from '../internal/run-in-lane';
 import { countConsumed, countFellBack, countRouted, publishLiveness } from '../message-counters';
 import type { BullLaneProcessor, CompiledBullOptions } from './bullmq-consumer-options';
+import { readBullLaneLiveness } from './bullmq-liveness';
+import { LANE_WORKER_NAME, laneQueueName } from './bullmq-names';
 
-/** Worker name of lane workers: their connection name (`CLIENT LIST`) is how base consumers see them. */
-export const LANE_WORKER_NAME = 'graylane-lane';
 /** Worker name of the base consumers' workers on lane queues (not counted as lane consumers). */
 export const BASE_WORKER_NAME = 'graylane-base';
 /** Name of the job a lane consumer adds to the work queue when it starts, so base consumers learn its lane. */
 export const ANNOUNCE_JOB_NAME = 'graylane:announce';
-
-/**
- * The queue a lane's jobs are moved to (and its workers process): `<queue>~<lane>`.
- *
- * @example
- * laneQueueName('orders', 'gray'); // 'orders~gray'
- */
-export function laneQueueName(queue: string, lane: Lane): string {
-  return `${queue}~${lane}`;
-}
 
 interface LaneState {
   live: boolean | undefined;
@@ -183,16 +173,11 @@ export class BullLaneConsumer {
     return state;
   }
 
-  /** A lane is live while a worker named {@link LANE_WORKER_NAME} is connected on its queue (Redis `CLIENT LIST`). */
+  /** Reads the lane's liveness (see `readBullLaneLiveness`); runs or stops this consumer's worker on its queue. */
   async #read(lane: Lane, state: LaneState): Promise<void> {
     const { queue, routing } = this.#options;
-    let live: boolean;
-    try {
-      const workers = await this.#queue(laneQueueName(queue, lane)).getWorkers();
-      live = workers.some((w) => (w.rawname ?? '').endsWith(`:w:${LANE_WORKER_NAME}`));
-    } catch {
-      return; // Redis unreachable: keep the last view
-    }
+    const live = await readBullLaneLiveness(this.#queue(laneQueueName(queue, lane)));
+    if (live === undefined) return; // Redis unreachable: keep the last view
     if (state.live !== live) {
       state.live = live;
       publishLiveness('bullmq', queue, lane, live);

@@ -69,22 +69,41 @@ export interface CompiledNatsOptions extends CompiledLaneConsumerOptions {
 const NAME = /^[A-Za-z0-9_-]{1,200}$/;
 const SUBJECT = /^[^\s*>]+(\.[^\s*>.]+)*$/;
 
+/**
+ * Validates `stream` and `subjectPrefix` (what names a group's lane and presence subjects, for
+ * consumers and publishers alike) and returns the prefix. Throws `GL_ERR_INVALID_OPTION`.
+ */
+export function natsSubjectPrefix(options: {
+  readonly stream?: unknown;
+  readonly subjectPrefix?: unknown;
+}): string {
+  const { stream } = options;
+  if (typeof stream !== 'string' || !NAME.test(stream))
+    throw new InvalidOptionError('stream', 'expected a stream name');
+  const prefix = options.subjectPrefix ?? `graylane.${stream}`;
+  if (typeof prefix !== 'string' || !SUBJECT.test(prefix))
+    throw new InvalidOptionError('subjectPrefix', 'expected a subject without wildcards');
+  return prefix;
+}
+
+/** Validates `laneStream` (after {@link natsSubjectPrefix} checked `stream`) and returns it. */
+export function natsLaneStream(options: { readonly stream: string; readonly laneStream?: unknown }): string {
+  const laneStream = options.laneStream ?? `${options.stream}-lanes`;
+  if (typeof laneStream !== 'string' || !NAME.test(laneStream) || laneStream === options.stream) {
+    throw new InvalidOptionError('laneStream', 'expected a stream name other than `stream`');
+  }
+  return laneStream;
+}
+
 /** Validates the options at setup. */
 export function compileNatsOptions(options: NatsLaneConsumerOptions): CompiledNatsOptions {
   checkOptionsObject(options, '{ stream, durable, lane?, ... }');
   assertKnownOptions('consumeLanes() (@graylane/messaging/nats)', options, NATS_OPTION_KEYS);
   const { stream, durable } = options;
-  if (typeof stream !== 'string' || !NAME.test(stream))
-    throw new InvalidOptionError('stream', 'expected a stream name');
+  const prefix = natsSubjectPrefix(options);
   if (typeof durable !== 'string' || !NAME.test(durable))
     throw new InvalidOptionError('durable', 'expected a durable name');
-  const laneStream = options.laneStream ?? `${stream}-lanes`;
-  if (typeof laneStream !== 'string' || !NAME.test(laneStream) || laneStream === stream) {
-    throw new InvalidOptionError('laneStream', 'expected a stream name other than `stream`');
-  }
-  const prefix = options.subjectPrefix ?? `graylane.${stream}`;
-  if (typeof prefix !== 'string' || !SUBJECT.test(prefix))
-    throw new InvalidOptionError('subjectPrefix', 'expected a subject without wildcards');
+  const laneStream = natsLaneStream(options);
   const filterSubject = options.filterSubject;
   if (filterSubject !== undefined && (typeof filterSubject !== 'string' || filterSubject.length === 0)) {
     throw new InvalidOptionError('filterSubject', 'expected a subject');

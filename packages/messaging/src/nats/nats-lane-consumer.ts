@@ -1,4 +1,4 @@
-import { type Lane, parseLane } from '@graylane/core';
+import { backgroundLane, type Lane, parseLane, withLane } from '@graylane/core';
 import {
   AckPolicy,
   type JetStreamClient,
@@ -8,11 +8,12 @@ import {
   jetstreamManager,
   RetentionPolicy,
 } from '@nats-io/jetstream';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { readMessageLane } from '../internal/lane-tag';
 import { runInMessageLane } from '../internal/run-in-lane';
 import { countConsumed, countFellBack, countRouted, publishLiveness } from '../message-counters';
 import type { CompiledNatsOptions, NatsLaneHandler } from './nats-consumer-options';
+import { helloSubject, readNatsLaneLiveness } from './nats-liveness';
 import { laneDurableName, laneOfDurable, laneSubject, presenceSubject } from './nats-names';
 
 /** Header a base consumer adds when it moves a message to a lane subject: where it was published. */
@@ -24,6 +25,17 @@ interface LaneState {
   durable: Promise<void> | null;
   /** The drain loop while this base consumer reads the lane's durable (no live lane consumer). */
   drain: Promise<void> | null;
+}
+
+// Headers a publisher's `expect` option sets: they name the stream it was published to, so a
+// republish to another stream that kept them would be refused.
+const EXPECTED_PREFIX = 'nats-expected-';
+
+/** The headers of a message to republish it elsewhere (from a tagged message: never empty). */
+function republishHeaders(message: JsMsg): MsgHdrs {
+  const headers = message.headers!;
+  for (const key of headers.keys()) if (key.toLowerCase().startsWith(EXPECTED_PREFIX)) headers.delete(key);
+  return headers;
 }
 
 // fetch() holds a pull request open this long at most (the client's minimum is 1 s).
@@ -76,12 +88,12 @@ export class NatsLaneConsumer {
       this.#presence = this.#nc.subscribe(presenceSubject(prefix, this.#self), {
         callback: (_error, message) => void message.respond(),
       });
-      this.#nc.publish(`${prefix}.hello`, this.#self); // base consumers learn the lane at once
+      this.#nc.publish(helloSubject(prefix), this.#self); // base consumers learn the lane at once
       await this.#nc.flush();
       this.#main = this.#loop(laneStream, name, this.#self, () => true);
       return;
     }
-    this.#hello = this.#nc.subscribe(`${prefix}.hello`, {
+    this.#hello = this.#nc.subscribe(helloSubject(prefix), {
       callback: (_error, message) => {
         const lane = parseLane(message.string());
         if (lane === undefined) return;
@@ -97,7 +109,7 @@ export class NatsLaneConsumer {
       if (lane !== undefined) known.add(lane);
     }
     await Promise.all([...known].map((lane) => this.#track(lane).firstRead));
-    this.#main = this.#loop(stream, durable, undefined, () => true);
+    this.#main = withLane(null, () => this.#loop(stream, durable, undefined, () => true));
     this.#timer = setInterval(() => void this.#poll(), routing.livenessIntervalMs);
     this.#timer.unref();
   }
@@ -205,7 +217,7 @@ export class NatsLaneConsumer {
     const state = this.#track(target);
     try {
       await this.#laneDurable(target, state);
-      const headers = message.headers!;
+      const headers = republishHeaders(message);
       if (!headers.has(ORIGIN_SUBJECT_HEADER)) headers.set(ORIGIN_SUBJECT_HEADER, message.subject);
       await this.#js.publish(laneSubject(prefix, target), message.data, {
         headers,
@@ -230,7 +242,7 @@ export class NatsLaneConsumer {
     }
     try {
       await this.#js.publish(origin, message.data, {
-        headers: message.headers!,
+        headers: republishHeaders(message),
         msgID: `${message.info.stream}:${message.seq}`,
       });
       message.ack();
@@ -242,7 +254,10 @@ export class NatsLaneConsumer {
   async #handle(message: JsMsg, lane: Lane | undefined): Promise<void> {
     let failed = false;
     try {
-      await runInMessageLane(lane, () => this.#handler(message, lane));
+      // A base consumer's loops run in the base lane (withLane(null) at their start), so an untagged
+      // message outside the instance lane needs no context of its own: no allocation per message.
+      if (lane === undefined && backgroundLane() === undefined) await this.#handler(message, undefined);
+      else await runInMessageLane(lane, () => this.#handler(message, lane));
     } catch {
       failed = true;
     }
@@ -275,16 +290,8 @@ export class NatsLaneConsumer {
   /** Asks the lane's presence subject: a reply means a live lane consumer, "no responders" none. */
   async #read(lane: Lane, state: LaneState): Promise<void> {
     const { prefix, routing, stream, laneStream, durable } = this.#options;
-    let live: boolean;
-    try {
-      await this.#nc.request(presenceSubject(prefix, lane), undefined, {
-        timeout: Math.min(1000, routing.livenessIntervalMs * 2),
-      });
-      live = true;
-    } catch (error) {
-      if (!/no responders/i.test(String((error as Error).message))) return; // slow or disconnected: keep the last view
-      live = false;
-    }
+    const live = await readNatsLaneLiveness(this.#nc, prefix, lane, routing.livenessIntervalMs);
+    if (live === undefined) return; // slow or disconnected: keep the last view
     if (state.live !== live) {
       state.live = live;
       publishLiveness('nats', stream, lane, live);
@@ -293,7 +300,7 @@ export class NatsLaneConsumer {
     const name = laneDurableName(durable, lane);
     state.drain = (async () => {
       await this.#laneDurable(lane, state);
-      await this.#loop(laneStream, name, lane, () => state.live === false);
+      await withLane(null, () => this.#loop(laneStream, name, lane, () => state.live === false));
     })()
       .catch(() => undefined)
       .finally(() => {

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { withLane } from '@graylane/core';
+import { messageLaneCounters, resetMessageLaneCounters } from '@graylane/messaging';
+import {
+  consumeLanes,
+  createLanePublisher,
+  laneSubject,
+  ORIGIN_SUBJECT_HEADER,
+} from '@graylane/messaging/nats';
+import type { JsMsg } from '@nats-io/jetstream';
+import { headers } from '@nats-io/transport-node';
+import { waitFor } from './helpers';
+import { lanePublisherContract, type PublisherBroker } from './lane-publisher-contract';
+import { admin, contractBroker, DURABLE, natsConnection, workStream } from './nats-fixture';
+
+const publisherBroker: PublisherBroker = {
+  ...contractBroker,
+  async group(t) {
+    const group = await contractBroker.group(t);
+    const stream = group.name!;
+    return {
+      ...group,
+      async publisher(livenessIntervalMs) {
+        const p = await createLanePublisher(admin, { stream, livenessIntervalMs });
+        return {
+          async send(id, tag) {
+            const publish = () => p.publish(`${stream}.work`, String(id));
+            await (tag === undefined ? publish() : withLane(tag, publish));
+          },
+          flush: async () => undefined,
+          liveLanes: () => p.liveLanes(),
+          close: () => p.close(),
+        };
+      },
+    };
+  },
+};
+
+lanePublisherContract(publisherBroker);
+
+test('nats publisher: options are validated at setup', async () => {
+  const nc = await natsConnection();
+  const bad: Array<[unknown, string]> = [
+    [null, 'options'],
+    [{}, 'stream'],
+    [{ stream: 'a.b' }, 'stream'],
+    [{ stream: 's', subjectPrefix: 'a.*' }, 'subjectPrefix'],
+    [{ stream: 's', livenessIntervalMs: 10 }, 'livenessIntervalMs'],
+    [{ stream: 's', header: 'a b' }, 'header'],
+    [{ stream: 's', lanes: ['-x'] }, 'lanes[0]'],
+    [{ stream: 's', durable: 'd' }, 'durable'],
+  ];
+  for (const [options, path] of bad) {
+    await assert.rejects(
+      createLanePublisher(nc, options as never),
+      (err: { code?: string; path?: string }) => err.code === 'GL_ERR_INVALID_OPTION' && err.path === path,
+      path,
+    );
+  }
+});
+
+test('nats publisher: a live lane gets a copy of the caller headers with the tag and the original subject; untagged and `expect` publishes go to the subject given', async (t) => {
+  const stream = await workStream(t);
+  const got: Array<{ data: string; subject: string; tag?: string; origin?: string; trace?: string }> = [];
+  const record = (message: JsMsg) => {
+    const h = message.headers;
+    got.push({
+      data: message.string(),
+      subject: message.subject,
+      ...(h?.has('x-mse-tag') ? { tag: h.get('x-mse-tag') } : {}),
+      ...(h?.has(ORIGIN_SUBJECT_HEADER) ? { origin: h.get(ORIGIN_SUBJECT_HEADER) } : {}),
+      ...(h?.has('trace') ? { trace: h.get('trace') } : {}),
+    });
+  };
+  const options = { stream, durable: DURABLE, livenessIntervalMs: 200 };
+  const base = await consumeLanes(await natsConnection(), { ...options, lane: null }, record);
+  const gray = await consumeLanes(await natsConnection(), { ...options, lane: 'gray' }, record);
+  const publisher = await createLanePublisher(admin, { stream, livenessIntervalMs: 200 });
+  t.after(() => Promise.all([base.close(), gray.close(), publisher.close()]).then(() => undefined));
+  await waitFor(
+    () => publisher.liveLanes().includes('gray'),
+    'the publisher reads gray live (found on the lane stream)',
+  );
+  resetMessageLaneCounters();
+
+  const mine = headers();
+  mine.set('trace', 't1');
+  const ack = await withLane('gray', () => publisher.publish(`${stream}.work`, 'a', { headers: mine }));
+  assert.equal(ack.stream, `${stream}-lanes`);
+  assert.deepEqual([...mine.keys()], ['trace'], "the caller's headers are left as given");
+  await withLane('gray', () => publisher.publish(`${stream}.work`, 'b', { expect: { streamName: stream } }));
+  await publisher.publish(`${stream}.work`, 'c');
+  await waitFor(() => got.length === 3, 'three messages handled');
+  const bySubject = got.sort((x, y) => x.data.localeCompare(y.data));
+  assert.deepEqual(bySubject, [
+    {
+      data: 'a',
+      subject: laneSubject(`graylane.${stream}`, 'gray'),
+      tag: 'gray',
+      origin: `${stream}.work`,
+      trace: 't1',
+    },
+    { data: 'b', subject: laneSubject(`graylane.${stream}`, 'gray'), tag: 'gray', origin: `${stream}.work` }, // moved by base
+    { data: 'c', subject: `${stream}.work` },
+  ]);
+  assert.equal(messageLaneCounters().routed.gray, 1, 'only the `expect` publish was moved by base');
+});
+
+test('nats publisher: a lane consumer that starts after the publisher is read at once, on its announcement', async (t) => {
+  const stream = await workStream(t);
+  // An interval far longer than the test: only the announcement can make the publisher read gray.
+  const publisher = await createLanePublisher(admin, { stream, livenessIntervalMs: 600_000 });
+  t.after(() => publisher.close());
+  assert.deepEqual(publisher.liveLanes(), []);
+  const gray = await consumeLanes(
+    await natsConnection(),
+    { stream, durable: DURABLE, lane: 'gray', livenessIntervalMs: 200 },
+    () => undefined,
+  );
+  t.after(() => gray.close());
+  await waitFor(() => publisher.liveLanes().includes('gray'), 'the publisher reads gray live', 10_000);
+});
