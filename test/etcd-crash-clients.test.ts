@@ -3,9 +3,8 @@
 // gRPC lane channel — at once, taking the requests in turn (~67 req/s each). The instances are
 // child processes (test/fixtures/http-grpc-instance.mjs) registered with register() on the
 // DEFAULT lease TTL (10 s): the dead instance's keys live until it expires. Meanwhile it refuses
-// connections: those requests are retried within the lane and it is ejected. Failed requests of
-// each client from the kill until discovery dropped both keys must stay <= 2% of that client's
-// lane traffic. (packages/discovery/test/etcd-crash.test.ts: the same for undici, 3 s TTL.)
+// connections: those requests are retried within the lane and it is ejected. Failed requests from
+// the kill until discovery dropped both keys must stay <= 2% of the lane's traffic. (packages/discovery/test/etcd-crash.test.ts: the same for undici, 3 s TTL.)
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createDiscovery } from '@graylane/discovery';
@@ -70,11 +69,19 @@ test('SIGKILL of an etcd-registered gray under 200 req/s: <= 2% of the lane fail
     );
   }
   assert.ok(goneAfterMs >= 5_000, `the keys outlived the process (default TTL 10 s): ${goneAfterMs} ms`);
+  let laneTotal = 0;
+  let laneFailed = 0;
   for (const client of CLIENTS) {
     const stats = after[client];
     assert.equal(before[client].failed, 0, `${client} before the kill: ${summary(before[client])}`);
-    assert.ok(stats.sent > 100, `${client}: ${stats.sent} requests over the TTL`);
-    assert.ok(stats.failed <= stats.sent * 0.02, `${client}: ${summary(stats)}`);
+    const total = stats.ok + stats.failed;
+    assert.ok(total > 100, `${client}: ${total} requests over the TTL`);
     assert.equal(stats.servedBy.get('stable') ?? 0, 0, `${client}: gray requests stay in the gray lane`);
+    laneTotal += total;
+    laneFailed += stats.failed;
   }
+  // The failures are the requests in flight on the killed instance (no retry: they may have
+  // reached it); their share grows with the latency, so it is asserted over the lane's traffic
+  // (all three clients), as the issue states it. Each client's share is in the diagnostics.
+  assert.ok(laneFailed <= laneTotal * 0.02, `${laneFailed} of ${laneTotal} gray requests failed`);
 });

@@ -4,8 +4,9 @@
 // drain (5 s). Under a steady 200 req/s in all, taken in turn by the undici laneDispatcher, the
 // axios integration and the gRPC lane channel (~67 req/s each, every request in lane gray; 200
 // each saturated the test process on a loaded 2-core machine), 20 instances are SIGTERMed and
-// replaced, staggered over 5 slots; an instance is stopped only while another is up, so the lane
-// always lists at least one gray instances. Zero failed requests on every client, none served by base.
+// replaced in 3 staggered slots, rolling with a surge of one (the replacement is listed before
+// the old one is stopped; the run reports how many gray instances the lane listed, never fewer
+// than 1). Zero failed requests on every client, none served by base.
 import { test } from 'node:test';
 import { createDiscovery } from '@graylane/discovery';
 import { etcdRegistry } from '@graylane/discovery/etcd';
@@ -19,7 +20,9 @@ import {
   stopCycles,
 } from './helpers/http-grpc-fleet';
 
-test('graceful stop (SIGTERM, default drain), etcd: 0 failed requests on undici, axios and gRPC across 20 stop/start cycles at 200 req/s', async (t) => {
+test('graceful stop (SIGTERM, default drain), etcd: 0 failed requests on undici, axios and gRPC across 20 stop/start cycles at 200 req/s', {
+  timeout: 300_000,
+}, async (t) => {
   const etcd = await startEtcd(t);
   const reader = etcdRegistry({ endpoints: [etcd.endpoint] });
   const writer = etcdRegistry({ endpoints: [etcd.endpoint] });
@@ -47,7 +50,7 @@ test('graceful stop (SIGTERM, default drain), etcd: 0 failed requests on undici,
       start: (name) => startInstance(t, { mode: 'etcd', endpoint: etcd.endpoint, name }),
       stop: (instance) => instance.child.kill('SIGTERM'),
     },
-    { cycles: 20, slots: 5, upMs: 1_000, ratePerS: 200 },
+    { cycles: 20, slots: 3, upMs: 1_000, ratePerS: 200 },
   );
   reportStopCycles(t, result);
 });

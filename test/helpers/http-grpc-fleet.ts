@@ -13,10 +13,9 @@ import { withLane } from '@graylane/core';
 import { type Discovery, laneAxiosDiscovery } from '@graylane/discovery';
 import { laneDispatcher } from '@graylane/discovery/undici';
 import { laneClientInterceptor, registerLaneChannel } from '@graylane/grpc';
-import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Client, credentials, Metadata, Server, ServerCredentials, type ServiceError } from '@grpc/grpc-js';
 import axios from 'axios';
 import { request } from 'undici';
-import { type EchoReply, echoClient, startEchoServer } from '../../packages/grpc/test/helpers/echo';
 import { listen } from './listen';
 
 const CHILD = join(__dirname, '..', 'fixtures', 'http-grpc-instance.mjs');
@@ -62,13 +61,38 @@ export async function startInstance(
   return { name: options.name, httpPort, grpcPort, child, exited };
 }
 
+/** The gRPC service of svc-g, as in the child: one unary method whose reply is the instance's name. */
+const WHO_PATH = '/graylane.test.Served/Who';
+const emptyRequest = (): Buffer => Buffer.alloc(0);
+const nameReply = (bytes: Buffer): string => bytes.toString();
+const WHO = {
+  Who: {
+    path: WHO_PATH,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: emptyRequest,
+    requestDeserialize: () => ({}),
+    responseSerialize: (value: string) => Buffer.from(value),
+    responseDeserialize: nameReply,
+  },
+} as const;
+
 /** The base instance of svc-b (HTTP) and svc-g (gRPC) in this process; answers `stable`. */
 export async function startStable(t: TestContext): Promise<{ httpPort: number; grpcPort: number }> {
   const httpPort = await listen(
     createServer((_req, res) => res.end('stable')),
     t,
   );
-  const { port: grpcPort } = await startEchoServer({ name: 'stable' }, t);
+  const server = new Server();
+  server.addService(WHO, {
+    Who: (_call: unknown, callback: (error: null, name: string) => void) => callback(null, 'stable'),
+  });
+  const grpcPort = await new Promise<number>((resolve, reject) => {
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, port) =>
+      error ? reject(error) : resolve(port),
+    );
+  });
+  t.after(() => server.forceShutdown());
   return { httpPort, grpcPort };
 }
 
@@ -83,7 +107,10 @@ export function laneClients(t: TestContext, discovery: Discovery, scheme: string
   laneAxiosDiscovery(http, { discovery });
   const channel = registerLaneChannel({ discovery, scheme });
   t.after(() => channel.close());
-  const grpc = echoClient(`${scheme}:///svc-g`, { interceptors: [laneClientInterceptor()] }, t);
+  const grpc = new Client(`${scheme}:///svc-g`, credentials.createInsecure(), {
+    interceptors: [laneClientInterceptor()],
+  });
+  t.after(() => grpc.close());
   return {
     async undici() {
       const res = await request('http://svc-b/', { dispatcher });
@@ -97,12 +124,14 @@ export function laneClients(t: TestContext, discovery: Discovery, scheme: string
     },
     grpc() {
       return new Promise((resolve, reject) => {
-        grpc.Unary(
+        grpc.makeUnaryRequest(
+          WHO_PATH,
+          emptyRequest,
+          nameReply,
           {},
           new Metadata(),
           { deadline: Date.now() + 10_000 },
-          (error: ServiceError | null, reply?: EchoReply) =>
-            error ? reject(error) : resolve(reply!.served_by),
+          (error: ServiceError | null, name?: string) => (error ? reject(error) : resolve(name!)),
         );
       });
     },
@@ -133,14 +162,16 @@ export function steadyLoad(clients: Record<ClientName, Send>, lane: string, rate
   const startedAt = Date.now();
   let due = 0;
   const sendOne = (client: ClientName) => {
-    const s = stats[client];
-    s.sent++;
+    stats[client].sent++;
     const p = withLane(lane, async () => {
       try {
         const by = await clients[client]();
+        // Outcomes count in the phase in which they happen: a request in flight at a kill fails after it.
+        const s = stats[client];
         s.ok++;
         s.servedBy.set(by, (s.servedBy.get(by) ?? 0) + 1);
       } catch (error) {
+        const s = stats[client];
         s.failed++;
         const e = error as { code?: unknown; message?: unknown };
         const code = `${String(e.code ?? '')} ${String(e.message ?? error)}`.slice(0, 160);
@@ -194,8 +225,9 @@ export function seen(
   });
 }
 
+/** `failed of completed`, with the errors. */
 export function summary(stats: ClientStats): string {
-  return `${stats.failed} of ${stats.sent} failed${stats.failed ? ` ${JSON.stringify([...stats.errors])}` : ''}`;
+  return `${stats.failed} of ${stats.ok + stats.failed} failed${stats.failed ? ` ${JSON.stringify([...stats.errors])}` : ''}`;
 }
 
 /** How instances come and go in {@link stopCycles}; the registry decides what "register" means. */
@@ -218,17 +250,24 @@ export interface StopCyclesResult {
   readonly endings: ReadonlyArray<{ name: string; how: string; ms: number }>;
   /** Requests (all clients) each stopped instance served. */
   readonly served: ReadonlyArray<number>;
+  /**
+   * Deregistration propagation, per stop: from the stop (file written / SIGTERM sent) until this
+   * process's discovery listed the instance in neither service (ms).
+   */
+  readonly propagation: ReadonlyArray<number>;
 }
 
-const debug = process.env.GL_DEBUG_STOP_CYCLES ? (...a: unknown[]) => console.error(Date.now() % 100_000, ...a) : () => {};
+const debug = process.env.GL_DEBUG_STOP_CYCLES
+  ? (...a: unknown[]) => console.error(Date.now() % 100_000, ...a)
+  : () => {};
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Rolling stop/start under load: `slots` gray instances, started with staggered offsets; each
- * slot serves `upMs`, then its instance is stopped (only while another gray instance is up and
- * not stopping: the lane is never empty) and a new one started in its place, until `cycles`
- * instances have been stopped. Load runs on all three clients from before the first stop until
- * every stopped instance has drained and exited.
+ * Rolling stop/start under load: `slots` gray instances, started with staggered offsets. In each
+ * slot a replacement starts while the current instance serves; once the replacement is listed
+ * and the current one has served `upMs`, the current one is stopped — until `cycles` instances
+ * have been stopped. Load runs on all three clients from before the first stop until every
+ * stopped instance has drained and exited.
  */
 export async function stopCycles(
   t: TestContext,
@@ -251,7 +290,6 @@ export async function stopCycles(
   t.after(() => {
     for (const u of unwatch) u();
   });
-  const live = new Set<Instance>();
   let next = 0;
   const startVisible = async (): Promise<Instance> => {
     const name = `gray-${next++}`;
@@ -264,7 +302,6 @@ export async function stopCycles(
     debug('registered', name);
     await visible;
     debug('visible', name);
-    live.add(instance);
     laneWatching = true;
     return instance;
   };
@@ -277,22 +314,37 @@ export async function stopCycles(
   let stops = 0;
   const endings: Array<Promise<{ name: string; how: string; ms: number }>> = [];
   const served: number[] = [];
+  const propagation: number[] = [];
+  const propagated: Promise<unknown>[] = [];
   const slot = async (index: number) => {
     await sleep((index * options.upMs) / options.slots);
     let current = index === 0 ? first : await startVisible();
     while (stops < options.cycles) {
-      await sleep(options.upMs);
-      while (stops < options.cycles && [...live].filter((i) => i !== current).length === 0) await sleep(20);
+      // Rolling, surge one: the replacement starts while the current instance serves, and the
+      // current one is stopped once the replacement is listed (the lane is never left empty).
+      const next = startVisible();
+      await Promise.all([sleep(options.upMs), next]);
       if (stops >= options.cycles) break;
       stops++;
-      live.delete(current);
       const stopped = current;
       const at = Date.now();
+      const gone = Promise.all([
+        seen(discovery, 'svc-b', (ids) => !ids.includes(stopped.name)),
+        seen(discovery, 'svc-g', (ids) => !ids.includes(stopped.name)),
+      ]).then(() => propagation.push(Date.now() - at));
+      propagated.push(gone);
       deployment.stop(stopped);
-      debug('stopped', stopped.name, 'stops', stops, 'sent', CLIENTS.map((c) => load.stats[c].sent));
+      debug(
+        'stopped',
+        stopped.name,
+        'stops',
+        stops,
+        'sent',
+        CLIENTS.map((c) => load.stats[c].sent),
+      );
       endings.push(stopped.exited.then((how) => ({ name: stopped.name, how, ms: Date.now() - at })));
-      current = await startVisible();
       void stopped.exited.then(() => served.push(servedBy(stopped.name)));
+      current = await next;
     }
   };
   let ratePerS = 0;
@@ -300,6 +352,7 @@ export async function stopCycles(
     await Promise.all(Array.from({ length: options.slots }, (_, i) => slot(i)));
     // Every stopped instance drains (default 5 s) and closes while the load still runs.
     await Promise.all(endings);
+    await Promise.all(propagated);
     await sleep(200);
   } finally {
     ratePerS = await load.stop();
@@ -312,6 +365,7 @@ export async function stopCycles(
     maxLane,
     endings: await Promise.all(endings),
     served,
+    propagation,
   };
 }
 
@@ -322,6 +376,11 @@ export function reportStopCycles(t: TestContext, result: StopCyclesResult): void
     `${result.cycles} SIGTERM stop/start cycles at ${result.ratePerS} req/s (all clients); gray instances listed: ` +
       `svc-b ${result.minLane['svc-b']}..${result.maxLane['svc-b']}, svc-g ${result.minLane['svc-g']}..${result.maxLane['svc-g']}; ` +
       `SIGTERM -> exit ${Math.min(...ms)}..${Math.max(...ms)} ms; served per stopped instance ${Math.min(...result.served)}..${Math.max(...result.served)}`,
+  );
+  const p = [...result.propagation].sort((a, b) => a - b);
+  const q = (f: number) => p[Math.min(p.length - 1, Math.floor(f * p.length))];
+  t.diagnostic(
+    `deregistration -> this process's discovery dropped it (both services): p50 ${q(0.5)} ms, p90 ${q(0.9)} ms, max ${q(1)} ms (n=${p.length})`,
   );
   for (const client of CLIENTS) t.diagnostic(`${client}: ${summary(result.stats[client])}`);
   assert.equal(result.cycles, 20);
