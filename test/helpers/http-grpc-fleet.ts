@@ -42,7 +42,8 @@ export async function startInstance(
 ): Promise<Instance> {
   const args = [CHILD, options.mode, options.endpoint ?? '-', options.name, options.lane ?? 'gray'];
   if (options.ttlSeconds !== undefined) args.push(String(options.ttlSeconds));
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // stdin is a pipe the child watches: it exits if this process dies without killing it.
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = once(child, 'exit').then(([code, signal]) => String(signal ?? code));
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
