@@ -147,8 +147,9 @@ function firstExternalIPv4(): string | undefined {
 /**
  * On one of `signals`: deregisters, keeps serving for the drain window, closes `drain.server`
  * (in-flight requests finish) — {@link drainAndClose} — then lets the signal do what it would
- * have done: when no other listener remains, it is raised again, so the default (exit) still
- * happens. Returns a function that removes the listeners. Off unless you call it.
+ * have done: when no other listener remains and no other closeOnSignals drain of that signal is
+ * still running (several registrations, e.g. HTTP and gRPC), it is raised again, so the default
+ * (exit) still happens. Returns a function that removes the listeners. Off unless you call it.
  *
  * @param signals Default SIGTERM and SIGINT.
  * @param drain Default: a {@link DEFAULT_DRAIN_MS} drain, no server to close.
@@ -166,15 +167,26 @@ export function closeOnSignals(
   };
   function onSignal(signal: NodeJS.Signals): void {
     remove();
-    drainAndClose(registration, drain).then(
-      () => reraise(signal),
-      () => reraise(signal),
-    );
+    drainsInProgress.set(signal, (drainsInProgress.get(signal) ?? 0) + 1);
+    const done = (): void => {
+      const left = drainsInProgress.get(signal)! - 1;
+      if (left === 0) drainsInProgress.delete(signal);
+      else drainsInProgress.set(signal, left);
+      reraise(signal);
+    };
+    drainAndClose(registration, drain).then(done, done);
   }
   for (const signal of signals) process.on(signal, onSignal);
   return remove;
 }
 
+/**
+ * Drains started by closeOnSignals and not finished, per signal. Each one's listener is gone once
+ * it runs, so the listener count alone would let the first drain to finish (say, gRPC's) end
+ * the process while another (HTTP's) still has requests in flight.
+ */
+const drainsInProgress = new Map<NodeJS.Signals, number>();
+
 function reraise(signal: NodeJS.Signals): void {
-  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  if (!drainsInProgress.has(signal) && process.listenerCount(signal) === 0) process.kill(process.pid, signal);
 }

@@ -1,5 +1,4 @@
 import { readFileSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { assertKnownOptions, InvalidOptionError } from '@graylane/core';
 import { type FileWatch, watchFile } from '@graylane/core/experimental';
@@ -217,7 +216,10 @@ export class StaticRegistry implements Registry {
   async #reloadOnce(file: string): Promise<void> {
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      // Read synchronously: the file is small, and an asynchronous read takes several thread-pool
+      // round trips, each waiting for the event loop. On a busy caller (event loop lagging by
+      // hundreds of ms) that delayed a removal past the 5 s default drain (stop-cycles-file.test.ts).
+      text = readFileSync(file, 'utf8');
     } catch (error) {
       if (this.#badText !== UNREADABLE) {
         this.#badText = UNREADABLE;
