@@ -21,6 +21,18 @@ export interface DrainableServer {
   close(callback?: (error?: Error) => void): unknown;
   closeIdleConnections?(): void;
   closeAllConnections?(): void;
+  /** `node:http`'s `'request'` event: used to answer with `Connection: close` during the drain. */
+  prependListener?(
+    event: 'request',
+    listener: (request: unknown, response: ClosingResponse) => void,
+  ): unknown;
+  off?(event: 'request', listener: (request: unknown, response: ClosingResponse) => void): unknown;
+}
+
+/** The part of a `node:http` response the drain uses. */
+interface ClosingResponse {
+  readonly headersSent?: boolean;
+  setHeader?(name: string, value: string): unknown;
 }
 
 /** Options of {@link drainAndClose}. */
@@ -41,7 +53,9 @@ const DRAIN_OPTION_KEYS: readonly string[] = Object.keys({
 
 /**
  * Stops an instance without failing a request: deregisters first, keeps serving for `drainMs`
- * (callers that have not seen the removal yet still reach it), then closes the server — no new
+ * (callers that have not seen the removal yet still reach it) while answering every request with
+ * `Connection: close` (so callers leave their kept-alive connections now, while the instance still
+ * accepts new ones, not when it closes them under a request), then closes the server — no new
  * connections, in-flight requests finish, idle keep-alive connections are closed — and resolves
  * when it is closed (after `closeTimeoutMs`, remaining connections are cut).
  *
@@ -55,10 +69,20 @@ export async function drainAndClose(
 ): Promise<void> {
   assertKnownOptions('drainAndClose()', options, DRAIN_OPTION_KEYS);
   const { drainMs, closeTimeoutMs } = drainOptions(options);
+  const server = options.server;
+  // From the deregistration on, a kept-alive connection is a request that may one day be sent just
+  // as the server closes it ("other side closed": it may have reached the instance, so no client
+  // retries it). Closing each after its response moves the caller's next request to a fresh
+  // connection: accepted during the drain, refused (and so retried safely) after it.
+  const closeAfterResponse = (_request: unknown, response: ClosingResponse) => {
+    if (response.headersSent !== true) response.setHeader?.('connection', 'close');
+  };
+  // First in line: the application's own listener may answer at once.
+  server?.prependListener?.('request', closeAfterResponse);
   await registration.close().catch(() => undefined);
   if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));
-  const server = options.server;
   if (server !== undefined) await closeServer(server, closeTimeoutMs);
+  server?.off?.('request', closeAfterResponse);
 }
 
 /** Validated drain options. @internal */
@@ -91,22 +115,22 @@ export function whenListening(server: DrainableServer): Promise<void> {
 
 function closeServer(server: DrainableServer, timeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
+    // Keep-alive connections that become idle after their last response are closed as they do.
+    const idle = setInterval(() => server.closeIdleConnections?.(), 50);
+    idle.unref();
+    const cut = setTimeout(() => {
+      server.closeAllConnections?.();
+      finish();
+    }, timeoutMs);
     let done = false;
-    const finish = () => {
+    function finish() {
       if (done) return;
       done = true;
       clearInterval(idle);
       clearTimeout(cut);
       resolve();
-    };
+    }
     server.close(() => finish());
-    // Keep-alive connections that become idle after their last response are closed as they do.
     server.closeIdleConnections?.();
-    const idle = setInterval(() => server.closeIdleConnections?.(), 50);
-    const cut = setTimeout(() => {
-      server.closeAllConnections?.();
-      finish();
-    }, timeoutMs);
-    idle.unref();
   });
 }
