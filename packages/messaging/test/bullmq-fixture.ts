@@ -64,6 +64,7 @@ export const contractBroker: ContractBroker = {
   async group(t): Promise<ContractGroup> {
     const { name, queue } = workQueue(t, ['gray', 'blue', 'red']);
     return {
+      name,
       consumer: (lane, handle, extra) =>
         consumeLanes(
           { queue: name, connection, lane, livenessIntervalMs: LIVENESS_MS, concurrency: 50, ...extra },

@@ -70,6 +70,7 @@ export const contractBroker: ContractBroker = {
   async group(t): Promise<ContractGroup> {
     const stream = await workStream(t);
     return {
+      name: stream,
       async consumer(lane, handle, extra) {
         return consumeLanes(
           await natsConnection(),

@@ -75,6 +75,7 @@ export const contractBroker: ContractBroker = {
   async group(t): Promise<ContractGroup> {
     const stream = await workStream(t, ['gray', 'blue', 'red']);
     return {
+      name: stream,
       async consumer(lane, handle, extra) {
         return consumeLanes(
           await connect(),
