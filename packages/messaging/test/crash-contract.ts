@@ -44,7 +44,7 @@ const CRASH_TAGS: ReadonlyArray<string | undefined> = ['gray', undefined, 'gray'
 /** A bound checked on a loaded shared machine: the measured values are printed, the bound only catches "not bounded". */
 const slack = (ms: number) => 3 * ms + 3000;
 
-const CHILD = join(__dirname, 'crash-child.ts');
+const CHILD = join(__dirname, 'crash-child.mjs');
 /** How long the child's handler takes: at ~100 gray messages a second it holds about 10 at the kill. */
 const CHILD_WORK_MS = 100;
 
@@ -66,7 +66,7 @@ export async function spawnGrayChild(
   downstreamUrl: string,
   by: string,
 ): Promise<GrayChild> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+  const child = spawn(process.execPath, [CHILD], {
     env: {
       ...process.env,
       CRASH_BROKER: broker,
@@ -109,19 +109,21 @@ export function crashContract(b: CrashBroker): void {
     const group = await b.group(t);
     assert.equal(typeof group.name, 'string');
     const down = await downstream(t);
-    const base = await group.consumer(null, (id) => callDownstream(down.url, id, 'base'), b.options);
-    t.after(() => base.close());
     const childOptions = {
       ...b.childOptions(group.name!),
       lane: 'gray',
       livenessIntervalMs: b.livenessMs,
       ...b.options,
     };
-    // Both processes boot now: the second only starts consuming after the kill.
-    const [first, second] = await Promise.all([
+    // Both processes boot now, while base starts: the second only starts consuming after the kill.
+    const children = Promise.all([
       spawnGrayChild(t, name, childOptions, down.url, 'gray1'),
       spawnGrayChild(t, name, childOptions, down.url, 'gray2'),
     ]);
+    children.catch(() => undefined);
+    const base = await group.consumer(null, (id) => callDownstream(down.url, id, 'base'), b.options);
+    t.after(() => base.close());
+    const [first, second] = await children;
     const bootedAt = performance.now();
     const firstStart = await first.start();
     await waitFor(() => base.liveLanes().includes('gray'), 'base sees the gray process live');
@@ -143,7 +145,7 @@ export function crashContract(b: CrashBroker): void {
     })();
     const handledBy = (by: string) => down.seen.filter((s) => s.by === by).length;
 
-    await waitFor(() => handledBy('gray1') >= 40, 'the gray process handling gray messages');
+    await waitFor(() => handledBy('gray1') >= 25, 'the gray process handling gray messages');
     const killedAt = performance.now();
     first.child.kill('SIGKILL');
     await once(first.child, 'exit');
@@ -178,7 +180,7 @@ export function crashContract(b: CrashBroker): void {
     const secondStart = await second.start();
     const goesToGray2From = secondStart.readyAt + slack(b.livenessMs);
     await waitFor(
-      () => down.seen.filter((s) => s.by === 'gray2' && sentAt[Number(s.id)]! > goesToGray2From).length >= 30,
+      () => down.seen.filter((s) => s.by === 'gray2' && sentAt[Number(s.id)]! > goesToGray2From).length >= 20,
       'the new gray process handling new gray messages',
     );
     const stopAt = performance.now();
@@ -238,6 +240,7 @@ export function crashContract(b: CrashBroker): void {
     const fresh = grayByBase.filter((s) => Number(s.id) >= sentBeforeKill);
     const heldWorst = Math.max(0, ...held.map(waitOf));
     const freshWorst = Math.max(0, ...fresh.map(waitOf));
+    const againWorst = Math.max(0, ...twice.map(([, list]) => list[1]!.at - killedAt));
     // Handback: the new gray process ready to the last gray message base handled after that.
     const lastByBase = seen.filter((s) => s.by === 'base' && s.tag === 'gray').at(-1)!;
     const handback = Math.max(0, lastByBase.at - secondStart.readyAt);
@@ -248,7 +251,7 @@ export function crashContract(b: CrashBroker): void {
       `${name} crash (node ${process.version}, livenessIntervalMs ${b.livenessMs}, ${JSON.stringify(b.options)}): ` +
         `takeover ${takeover.toFixed(0)} ms after SIGKILL (bound ${b.takeover.formula} = ${b.takeover.ms} ms), ` +
         `new gray messages waited ≤ ${freshWorst.toFixed(0)} ms, ${held.length} gray sent before the kill handled by base ≤ ${heldWorst.toFixed(0)} ms after the kill (bound ${b.held.formula} = ${b.held.ms} ms); ` +
-        `handback ${handback.toFixed(0)} ms after the new gray process was ready; ${total} messages, ${twice.length} handled twice (in flight in the killed process, ≤ ${b.inFlight}), 0 lost; ` +
+        `handback ${handback.toFixed(0)} ms after the new gray process was ready; ${total} messages, ${twice.length} handled twice (in flight in the killed process, ≤ ${b.inFlight}; again ≤ ${againWorst.toFixed(0)} ms after the kill), 0 lost; ` +
         `gray handled by base while the gray process lived: ${graySeenBeforeKill}; consumeLanes() took ${firstStart.startMs.toFixed(0)} and ${secondStart.startMs.toFixed(0)} ms in the gray processes`,
     );
     assert.ok(takeover < slack(b.takeover.ms), `takeover ${takeover.toFixed(0)} ms`);

@@ -7,7 +7,7 @@ import { DEFAULT_NATS_BATCH } from '@graylane/messaging/nats';
 import { crashContract } from './crash-contract';
 import { contractBroker, DURABLE, LIVENESS_MS } from './nats-fixture';
 
-const ACK_WAIT_MS = 4000; // above a batch's handling time on a loaded machine: no redelivery in steady state
+const ACK_WAIT_MS = 6000; // above a batch's handling time on a loaded machine: no redelivery in steady state
 
 crashContract({
   broker: 'nats',

@@ -7,7 +7,7 @@ import { DEFAULT_STREAM_BATCH } from '@graylane/messaging/redis-streams';
 import { crashContract } from './crash-contract';
 import { contractBroker, GROUP, LIVENESS_MS } from './redis-streams-fixture';
 
-const TTL_MS = 1500; // above the event-loop stalls of a loaded machine, so a live child stays live
+const TTL_MS = 2500; // above the event-loop stalls of a loaded machine (seen: 2 s), so a live child stays live
 
 crashContract({
   broker: 'redis-streams',

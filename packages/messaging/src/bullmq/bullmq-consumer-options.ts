@@ -23,9 +23,10 @@ export interface BullLaneConsumerOptions extends LaneConsumerOptions {
   readonly concurrency?: number | undefined;
   /**
    * BullMQ's `lockDuration` of every worker this call starts: a crashed worker's active jobs can
-   * be taken back once their lock expired, so with {@link stalledIntervalMs} this bounds how long
-   * they wait after a crash. Keep it above the longest event-loop stall (BullMQ renews it every
-   * half): an expired lock reads as a crash and the job is handled again. Default BullMQ's (30 s).
+   * be taken back once their lock expired, so with {@link BullLaneConsumerOptions.stalledIntervalMs}
+   * this bounds how long they wait after a crash. Keep it above twice the longest event-loop stall
+   * (BullMQ renews it every half): an expired lock reads as a crash and the job is handled again.
+   * Default BullMQ's (30 s).
    */
   readonly lockDurationMs?: number | undefined;
   /**
