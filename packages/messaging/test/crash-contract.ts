@@ -41,8 +41,13 @@ export interface CrashBroker {
 /** The producer's mix: gray, untagged, a lane with no consumer (base serves it), an invalid tag. */
 const CRASH_TAGS: ReadonlyArray<string | undefined> = ['gray', undefined, 'gray', 'red', 'gray', '-bad'];
 
-/** A bound checked on a loaded shared machine: the measured values are printed, the bound only catches "not bounded". */
-const slack = (ms: number) => 3 * ms + 3000;
+/**
+ * A crash bound checked on a loaded shared machine (seen: load average 35 on 2 cores): the measured
+ * values are printed; the check only catches "not bounded" (e.g. a 30 s default left in place).
+ */
+const slack = (ms: number) => 2 * ms + 5000;
+/** After this long, new gray messages go to a gray consumer that started (announced at once, Redis: ≤ interval). */
+const handbackSlack = (livenessMs: number) => 3 * livenessMs + 3000;
 
 const CHILD = join(__dirname, 'crash-child.mjs');
 /** How long the child's handler takes: at ~100 gray messages a second it holds about 10 at the kill. */
@@ -145,7 +150,7 @@ export function crashContract(b: CrashBroker): void {
     })();
     const handledBy = (by: string) => down.seen.filter((s) => s.by === by).length;
 
-    await waitFor(() => handledBy('gray1') >= 25, 'the gray process handling gray messages');
+    await waitFor(() => handledBy('gray1') >= 15, 'the gray process handling gray messages');
     const killedAt = performance.now();
     first.child.kill('SIGKILL');
     await once(first.child, 'exit');
@@ -169,6 +174,9 @@ export function crashContract(b: CrashBroker): void {
       for (let id = 0; id < sentBeforeKill; id++) if (!at.has(String(id))) return false;
       return true;
     }, 'every message sent before the kill handled');
+    // What the dead process held unacked comes back within the held bound: to base, if the new
+    // gray process starts after that.
+    await new Promise((r) => setTimeout(r, Math.max(0, killedAt + b.held.ms + 500 - performance.now())));
     // Some gray messages sent after the kill reach base too, before the new gray process starts.
     await waitFor(
       () => down.seen.some((s) => s.by === 'base' && s.tag === 'gray' && Number(s.id) >= sentBeforeKill),
@@ -178,9 +186,9 @@ export function crashContract(b: CrashBroker): void {
     const restartAt = performance.now();
 
     const secondStart = await second.start();
-    const goesToGray2From = secondStart.readyAt + slack(b.livenessMs);
+    const goesToGray2From = secondStart.readyAt + handbackSlack(b.livenessMs);
     await waitFor(
-      () => down.seen.filter((s) => s.by === 'gray2' && sentAt[Number(s.id)]! > goesToGray2From).length >= 20,
+      () => down.seen.filter((s) => s.by === 'gray2' && sentAt[Number(s.id)]! > goesToGray2From).length >= 10,
       'the new gray process handling new gray messages',
     );
     const stopAt = performance.now();
@@ -257,6 +265,10 @@ export function crashContract(b: CrashBroker): void {
     assert.ok(takeover < slack(b.takeover.ms), `takeover ${takeover.toFixed(0)} ms`);
     assert.ok(freshWorst < slack(b.takeover.ms), `a new gray message waited ${freshWorst.toFixed(0)} ms`);
     assert.ok(heldWorst < slack(b.held.ms), `a held gray message waited ${heldWorst.toFixed(0)} ms`);
+    assert.ok(
+      againWorst < slack(b.held.ms),
+      `a message in flight in the dead process came back ${againWorst.toFixed(0)} ms after the kill`,
+    );
     assert.deepEqual(
       late.slice(0, 5),
       [],
