@@ -1,5 +1,5 @@
 // The crash contract every broker subpath meets, run against each real broker by its
-// `<broker>-crash.test.ts`: the only gray consumer runs in its own process (crash-child.ts) and is
+// `<broker>-crash.test.ts`: the only gray consumer runs in its own process (crash-child.mjs) and is
 // killed with SIGKILL mid-stream (no close(), no goodbye), while a producer publishes a steady
 // mixed stream (gray, untagged, a lane with no consumer, an invalid tag) and the base consumer runs
 // here. Nothing may be lost; gray messages — new ones and those the dead process held — reach base
@@ -50,7 +50,7 @@ const slack = (ms: number) => 2 * ms + 5000;
 const handbackSlack = (livenessMs: number) => 3 * livenessMs + 3000;
 
 const CHILD = join(__dirname, 'crash-child.mjs');
-/** How long the child's handler takes: at ~100 gray messages a second it holds about 10 at the kill. */
+/** How long the child's handler takes, so it holds a few messages (a rate × this) at the kill. */
 const CHILD_WORK_MS = 100;
 
 /** A gray consumer process, loaded and connected, that starts consuming on {@link GrayChild.start}. */
