@@ -29,6 +29,8 @@ test('bullmq: options are validated at setup', async () => {
     [{ queue: 'q' }, 'connection'],
     [{ queue: 'q', connection, lane: 'a/b' }, 'lane'],
     [{ queue: 'q', connection, concurrency: 0 }, 'concurrency'],
+    [{ queue: 'q', connection, lockDurationMs: 99 }, 'lockDurationMs'],
+    [{ queue: 'q', connection, stalledIntervalMs: 1.5 }, 'stalledIntervalMs'],
   ];
   for (const [options, path] of bad) {
     await assert.rejects(

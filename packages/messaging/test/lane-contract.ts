@@ -17,11 +17,18 @@ export interface ContractConsumer {
 export interface ContractGroup {
   /** The queue / stream name, for tests that start consumers elsewhere. */
   readonly name?: string;
-  /** Starts a consumer; its handler calls `handle(id)` for each message (id = what `send` was given). */
+  /**
+   * Starts a consumer; its handler calls `handle(id)` for each message (id = what `send` was given).
+   * `extra`: more `consumeLanes` options of the broker (`strict`, short TTLs for the crash tests).
+   */
   consumer(
     lane: string | null,
     handle: (id: string) => Promise<void>,
-    extra?: { strict?: string[]; fallback?: Record<string, string> },
+    extra?: {
+      readonly strict?: string[];
+      readonly fallback?: Record<string, string>;
+      readonly [option: string]: unknown;
+    },
   ): Promise<ContractConsumer>;
   /** Publishes message `id`; `viaContext`: tagged by the produce helper inside `withLane(tag)`, else by hand. */
   send(id: number, tag: string | undefined, viaContext: boolean): Promise<void> | void;

@@ -76,6 +76,7 @@ export const contractBroker: PublisherBroker = {
   async group(t): Promise<PublisherGroup> {
     const stream = await workStream(t, ['gray', 'blue', 'red']);
     return {
+      name: stream,
       async consumer(lane, handle, extra) {
         return consumeLanes(
           await connect(),

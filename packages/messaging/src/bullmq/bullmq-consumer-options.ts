@@ -21,6 +21,20 @@ export interface BullLaneConsumerOptions extends LaneConsumerOptions {
   readonly prefix?: string | undefined;
   /** Jobs processed at once per worker. Default {@link DEFAULT_BULL_CONCURRENCY}. */
   readonly concurrency?: number | undefined;
+  /**
+   * BullMQ's `lockDuration` of every worker this call starts: a crashed worker's active jobs can
+   * be taken back once their lock expired, so with {@link BullLaneConsumerOptions.stalledIntervalMs}
+   * this bounds how long they wait after a crash. Keep it above twice the longest event-loop stall
+   * (BullMQ renews it every half): an expired lock reads as a crash and the job is handled again.
+   * Default BullMQ's (30 s).
+   */
+  readonly lockDurationMs?: number | undefined;
+  /**
+   * BullMQ's `stalledInterval` of every worker this call starts: how often active jobs whose
+   * lock expired go back to the queue. Give every consumer of the group the same value (BullMQ runs
+   * one check per interval per queue, whichever worker's turn it is). Default BullMQ's (30 s).
+   */
+  readonly stalledIntervalMs?: number | undefined;
   /** Lanes a base consumer watches from its start, besides those it learns from jobs. Default `[]`. */
   readonly lanes?: readonly string[] | undefined;
 }
@@ -35,6 +49,8 @@ const BULL_OPTION_KEYS: readonly string[] = Object.keys({
   connection: 1,
   prefix: 1,
   concurrency: 1,
+  lockDurationMs: 1,
+  stalledIntervalMs: 1,
   lanes: 1,
 } satisfies Record<keyof BullLaneConsumerOptions, 1>);
 
@@ -50,6 +66,8 @@ export interface CompiledBullOptions extends CompiledLaneConsumerOptions {
   readonly connection: ConnectionOptions;
   readonly prefix: string | undefined;
   readonly concurrency: number;
+  readonly lockDurationMs: number | undefined;
+  readonly stalledIntervalMs: number | undefined;
 }
 
 /** Validates `queue`, `connection` and `prefix` (a group's queue, for workers and publishers alike); throws `GL_ERR_INVALID_OPTION`. */
@@ -82,5 +100,15 @@ export function compileBullOptions(options: BullLaneConsumerOptions): CompiledBu
     1,
     10_000,
   );
-  return Object.freeze({ queue, connection, prefix, concurrency, ...compileLaneConsumerOptions(options) });
+  const optionalMs = (value: number | undefined, path: string) =>
+    value === undefined ? undefined : integerOption(value, path, 100, 86_400_000);
+  return Object.freeze({
+    queue,
+    connection,
+    prefix,
+    concurrency,
+    lockDurationMs: optionalMs(options.lockDurationMs, 'lockDurationMs'),
+    stalledIntervalMs: optionalMs(options.stalledIntervalMs, 'stalledIntervalMs'),
+    ...compileLaneConsumerOptions(options),
+  });
 }

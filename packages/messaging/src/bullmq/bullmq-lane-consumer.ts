@@ -79,12 +79,14 @@ export class BullLaneConsumer {
   }
 
   #newWorker(name: string, workerName: string, source: Lane | undefined): Worker {
-    const { connection, prefix, concurrency } = this.#options;
+    const { connection, prefix, concurrency, lockDurationMs, stalledIntervalMs } = this.#options;
     const worker = new Worker(name, (job: Job) => this.#process(job, source), {
       connection,
       concurrency,
       name: workerName,
       ...(prefix === undefined ? {} : { prefix }),
+      ...(lockDurationMs === undefined ? {} : { lockDuration: lockDurationMs }),
+      ...(stalledIntervalMs === undefined ? {} : { stalledInterval: stalledIntervalMs }),
     });
     worker.on('error', ignore); // connection errors: BullMQ reconnects
     return worker;
