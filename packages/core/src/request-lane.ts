@@ -146,7 +146,13 @@ export interface LaneRequest extends RequestEmitter {
  * `laneMiddleware` reads it (`x-mse-tag`, then the W3C `baggage` entry, by default); an invalid
  * tag is ignored and counted.
  *
- * @param listener the request listener, called with the server as `this`.
+ * The request and response types come from where the wrapper goes (`http.createServer`,
+ * `http2.createServer`, …), else `IncomingMessage`/`ServerResponse`; never from the listener, so
+ * an Express or Connect app, whose own signatures name Express's `Request`/`Response`, fits
+ * without type arguments.
+ *
+ * @param listener the request listener (a handler, an Express app, …), called with the server as
+ *   `this`.
  * @param options where to read the lane and which headers to carry (`IngressOptions`). Default:
  *   `x-mse-tag`, then baggage `x-mse-tag`; nothing carried.
  * @throws {InvalidOptionError} `GL_ERR_INVALID_OPTION` for a listener that is not a function or
@@ -155,12 +161,27 @@ export interface LaneRequest extends RequestEmitter {
  * http.createServer(laneRequestListener((req, res) => {
  *   res.end(currentLane() ?? 'base');
  * })).listen(8080);
+ * @example
+ * // An Express app, bound before Express touches req/res (no laneMiddleware needed)
+ * http.createServer(laneRequestListener(app)).listen(8080);
  */
 export function laneRequestListener<
   Req extends LaneRequest = IncomingMessage,
   Res extends RequestEmitter = ServerResponse,
 >(
-  listener: (this: unknown, req: Req, res: Res) => void,
+  listener: (this: unknown, req: NoInfer<Req>, res: NoInfer<Res>) => unknown,
+  options?: IngressOptions,
+): (req: Req, res: Res) => void;
+/**
+ * A listener whose parameter types are written out (say, `(req: Http2ServerRequest, res:
+ * Http2ServerResponse) => …` outside any `createServer` call): the wrapper takes the same types.
+ */
+export function laneRequestListener<Req extends LaneRequest, Res extends RequestEmitter>(
+  listener: (this: unknown, req: Req, res: Res) => unknown,
+  options?: IngressOptions,
+): (req: Req, res: Res) => void;
+export function laneRequestListener<Req extends LaneRequest, Res extends RequestEmitter>(
+  listener: (this: unknown, req: Req, res: Res) => unknown,
   options?: IngressOptions,
 ): (req: Req, res: Res) => void {
   if (isIncomingRequest(listener)) {
