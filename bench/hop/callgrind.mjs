@@ -3,7 +3,8 @@
 // on; this driver (not under valgrind) warms every variant up, then for each window zeroes the
 // server's counters (`callgrind_control --zero`), sends a fixed number of tagged requests to one
 // variant, and dumps them (`callgrind_control --dump`): the dump's total over the window's requests
-// is the variant's instructions per request, the server process only (the upstream and the load
+// is the variant's instructions per request, of the server's JavaScript thread only (threads are
+// counted apart; V8's background compiler and GC helpers are left out; the upstream and the load
 // run in their own processes, not under valgrind). Windows alternate between the variants, rotated
 // every round, as in hop/driver.mjs; the report is the median per variant and its difference to
 // the first variant, with min..max over the rounds.
@@ -73,6 +74,7 @@ const hop = await start(
     execArgv: [
       '--tool=callgrind',
       '--quiet',
+      '--separate-threads=yes',
       `--callgrind-out-file=${join(dir, 'callgrind.out.%p')}`,
       args.node,
     ],
@@ -106,17 +108,29 @@ async function load(variant, amount) {
   await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
-/** The instruction total of the dump callgrind_control just wrote (the newest file). */
+/**
+ * The instruction total of the JavaScript thread in the dump callgrind_control just wrote.
+ * Threads are dumped separately (`--separate-threads=yes`, files `callgrind.out.<pid>.<n>-<tid>`):
+ * V8's background compiler and GC helper threads run when timing makes them run, which moved the
+ * process total by up to a factor of 2 between windows; thread 1 is the one that runs requests.
+ */
 function lastDumpTotal() {
-  const files = readdirSync(dir)
-    .filter((f) => f.startsWith(`callgrind.out.${pid}.`))
-    .sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()));
-  const file = join(dir, files.at(-1));
-  const text = readFileSync(file, 'utf8');
-  rmSync(file);
-  const line = text.split('\n').find((l) => l.startsWith('totals:') || l.startsWith('summary:'));
-  if (line === undefined) throw new Error(`no totals in ${file}`);
-  return Number(line.split(/\s+/)[1]);
+  const files = readdirSync(dir).filter((f) => f.startsWith(`callgrind.out.${pid}.`) && f.includes('-'));
+  const dump = Math.max(...files.map((f) => Number(f.slice(`callgrind.out.${pid}.`.length).split('-')[0])));
+  let total;
+  for (const f of files) {
+    const [n, thread] = f.slice(`callgrind.out.${pid}.`.length).split('-');
+    const file = join(dir, f);
+    if (Number(n) === dump && Number(thread) === 1) {
+      const text = readFileSync(file, 'utf8');
+      const line = text.split('\n').find((l) => l.startsWith('totals:') || l.startsWith('summary:'));
+      if (line === undefined) throw new Error(`no totals in ${file}`);
+      total = Number(line.split(/\s+/)[1]);
+    }
+    rmSync(file);
+  }
+  if (total === undefined) throw new Error(`no dump of thread 1 in ${dir}`);
+  return total;
 }
 
 const control = (flag) => execFileSync('callgrind_control', [flag, String(pid)], { stdio: 'pipe' });
