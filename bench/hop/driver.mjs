@@ -149,13 +149,33 @@ for (const variant of variants) {
     `${variant.padEnd(20)} ${s.cpuUsPerReq.median.toFixed(1)} µs/req (${s.cpuUsPerReq.min.toFixed(1)}-${s.cpuUsPerReq.max.toFixed(1)})   x${s.ratioToFirst.median.toFixed(3)} of ${variants[0]} (${s.ratioToFirst.min.toFixed(2)}-${s.ratioToFirst.max.toFixed(2)})   ${fmt(s.diffToFirstUs.median)} µs, IQR ${fmt(s.diffToFirstUs.q1)} to ${fmt(s.diffToFirstUs.q3)}, range ${fmt(s.diffToFirstUs.min)} to ${fmt(s.diffToFirstUs.max)}`,
   );
 }
+// The table for results/hop.md: each variant against its own floor (a Fastify variant against
+// `fastify-als` when it ran, else against the first variant), paired round by round.
+const floorOf = (variant) =>
+  variant.startsWith('fastify-') && variant !== 'fastify-als' && perRound['fastify-als'] !== undefined
+    ? 'fastify-als'
+    : variants[0];
+const loadAverageEnd = os.loadavg();
+console.error(
+  `\n${process.version}, ${rounds} rounds × ${requests} requests, load average ${loadAverageStart[0].toFixed(1)} at start, ${loadAverageEnd[0].toFixed(1)} at end (1 min)`,
+);
+console.error('| variant − its floor | µs per hop, median | IQR | min..max | variant µs/req |');
+console.error('| --- | --- | --- | --- | --- |');
+for (const variant of variants) {
+  const floor = floorOf(variant);
+  if (variant === floor) continue;
+  const d = summarize(perRound[variant].map((row, i) => row.cpuUsPerReq - perRound[floor][i].cpuUsPerReq));
+  console.error(
+    `| \`${variant}\` − \`${floor}\` | ${fmt(d.median)} | ${fmt(d.q1)} to ${fmt(d.q3)} | ${fmt(d.min)}..${fmt(d.max)} | ${summary[variant].cpuUsPerReq.median.toFixed(1)} |`,
+  );
+}
 console.log(
   `BENCH_JSON ${JSON.stringify({
     suite: 'hop',
     node: process.version,
     date: new Date().toISOString(),
     cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}`,
-    loadAverage: { start: loadAverageStart, end: os.loadavg() },
+    loadAverage: { start: loadAverageStart, end: loadAverageEnd },
     rounds,
     requests,
     connections,

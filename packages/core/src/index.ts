@@ -100,6 +100,7 @@ export type { LaneRequest, RequestEmitter } from './request-lane';
 export {
   bindEmitterToLane,
   laneRequestListener,
+  prebindServerRequests,
   requestLaneContext,
   runInRequestLane,
 } from './request-lane';

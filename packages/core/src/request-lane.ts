@@ -1,3 +1,4 @@
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type HeaderRecord, RECORD_GETTER } from './carrier';
 import {
@@ -40,14 +41,16 @@ const kRebind = Symbol.for('graylane.request-lane.rebind.v1');
  * The `emit` of one emitter, running its listeners in `context`. `emit` is the one the emitter
  * had when it was bound (its own, or the inherited `EventEmitter` one), resolved once: an object
  * inheriting from the emitter never recurses, and Express re-prototyping the request (mounted
- * apps) changes nothing, as no prototype on its chain defines `emit`.
+ * apps) changes nothing, as no prototype on its chain defines `emit`. A `null` context (an
+ * emitter bound at creation, see {@link prebindServerRequests}, whose lane is not known yet)
+ * forwards every event unchanged until the emitter is bound.
  */
-function laneEmitFor(emit: Emit, context: LaneContext): Emit {
+function laneEmitFor(emit: Emit, context: LaneContext | null): Emit {
   return function laneEmit(this: RequestEmitter, event: string | symbol): boolean {
     // An event emitted in the lane already (most are: the response is written from the lane), or
     // one nobody listens to, needs no context switch; `emit.apply(this, arguments)` forwards any
     // arity without allocating.
-    if (context === currentLaneContext() || this.listenerCount(event) === 0) {
+    if (context === null || context === currentLaneContext() || this.listenerCount(event) === 0) {
       if (event === kRebind) {
         // biome-ignore lint/complexity/noArguments: the new context, without a rest parameter.
         context = arguments[1] as LaneContext;
@@ -56,8 +59,8 @@ function laneEmitFor(emit: Emit, context: LaneContext): Emit {
       // biome-ignore lint/complexity/noArguments: see above.
       return emit.apply(this, arguments as unknown as Parameters<Emit>);
     }
-    // biome-ignore lint/complexity/noArguments: copied only when the lane must be entered.
-    return emitInLane(context, emit, this, Array.prototype.slice.call(arguments) as Parameters<Emit>);
+    // biome-ignore lint/complexity/noArguments: materialised only when the lane must be entered.
+    return emitInLane(context, emit, this, arguments as unknown as Parameters<Emit>);
   };
 }
 
@@ -89,6 +92,41 @@ export function bindEmitterToLane(emitter: RequestEmitter, context: LaneContext)
   if (Object.hasOwn(target, 'emit') && target.emit(kRebind, context) === true) return;
   // A plain assignment: cheaper than defineProperty, and writable like the inherited `emit`.
   target.emit = laneEmitFor(target.emit, context);
+}
+
+let prebinding = false;
+
+/**
+ * From now on, gives every request and response of this process's `node:http`/`node:https`
+ * servers their `emit` binding (see {@link bindEmitterToLane}) when Node creates them, before
+ * the `'request'` event, with no lane yet: it forwards every event unchanged until the request
+ * is bound. Binding it later then only sets its lane, instead of adding a property.
+ *
+ * For adapters whose framework re-prototypes `req`/`res` before the adapter runs (Express): on
+ * V8 before 13 (Node 22), an own property added after `Object.setPrototypeOf` gives each object
+ * a hidden class of its own, which cost about 10 µs per request. Binding at creation uses
+ * Node's public `http.server.request.start` diagnostics channel; requests it does not reach
+ * (`node:http2`) are bound when the adapter runs, as before. Idempotent.
+ *
+ * @example
+ * prebindServerRequests(); // once, when the middleware is created
+ * app.use((req, res, next) => runInRequestLane(requestLaneContext(req.headers, compiled), req, res, next));
+ */
+export function prebindServerRequests(): void {
+  if (prebinding) return;
+  prebinding = true;
+  diagnosticsChannel.subscribe('http.server.request.start', onServerRequestStart);
+}
+
+function onServerRequestStart(message: unknown): void {
+  const { request, response } = message as { request: RequestEmitter; response: RequestEmitter };
+  prebind(request);
+  prebind(response);
+}
+
+function prebind(emitter: RequestEmitter): void {
+  const target = emitter as RequestEmitter & { emit: Emit };
+  if (!Object.hasOwn(target, 'emit')) target.emit = laneEmitFor(target.emit, null);
 }
 
 /**
@@ -146,7 +184,13 @@ export interface LaneRequest extends RequestEmitter {
  * `laneMiddleware` reads it (`x-mse-tag`, then the W3C `baggage` entry, by default); an invalid
  * tag is ignored and counted.
  *
- * @param listener the request listener, called with the server as `this`.
+ * The request and response types come from where the wrapper goes (`http.createServer`,
+ * `http2.createServer`, …), else `IncomingMessage`/`ServerResponse`; never from the listener, so
+ * an Express or Connect app, whose own signatures name Express's `Request`/`Response`, fits
+ * without type arguments.
+ *
+ * @param listener the request listener (a handler, an Express app, …), called with the server as
+ *   `this`.
  * @param options where to read the lane and which headers to carry (`IngressOptions`). Default:
  *   `x-mse-tag`, then baggage `x-mse-tag`; nothing carried.
  * @throws {InvalidOptionError} `GL_ERR_INVALID_OPTION` for a listener that is not a function or
@@ -155,12 +199,27 @@ export interface LaneRequest extends RequestEmitter {
  * http.createServer(laneRequestListener((req, res) => {
  *   res.end(currentLane() ?? 'base');
  * })).listen(8080);
+ * @example
+ * // An Express app, bound before Express touches req/res (no laneMiddleware needed)
+ * http.createServer(laneRequestListener(app)).listen(8080);
  */
 export function laneRequestListener<
   Req extends LaneRequest = IncomingMessage,
   Res extends RequestEmitter = ServerResponse,
 >(
-  listener: (this: unknown, req: Req, res: Res) => void,
+  listener: (this: unknown, req: NoInfer<Req>, res: NoInfer<Res>) => unknown,
+  options?: IngressOptions,
+): (req: Req, res: Res) => void;
+/**
+ * A listener whose parameter types are written out (say, `(req: Http2ServerRequest, res:
+ * Http2ServerResponse) => …` outside any `createServer` call): the wrapper takes the same types.
+ */
+export function laneRequestListener<Req extends LaneRequest, Res extends RequestEmitter>(
+  listener: (this: unknown, req: Req, res: Res) => unknown,
+  options?: IngressOptions,
+): (req: Req, res: Res) => void;
+export function laneRequestListener<Req extends LaneRequest, Res extends RequestEmitter>(
+  listener: (this: unknown, req: Req, res: Res) => unknown,
   options?: IngressOptions,
 ): (req: Req, res: Res) => void {
   if (isIncomingRequest(listener)) {

@@ -13,6 +13,7 @@ import {
   currentLane,
   ingressCounters,
   laneRequestListener,
+  prebindServerRequests,
   requestLaneContext,
   resetIngressCounters,
   runInRequestLane,
@@ -63,6 +64,33 @@ test('laneRequestListener: listener, body events and response events run in the 
   assert.equal(counters.requests.gray, 1);
   assert.equal(counters.requests['(base)'], 2);
   assert.equal(counters.invalidTags.grammar, 1);
+});
+
+test('prebindServerRequests: req/res are bound when Node creates them; binding them after a re-prototype adds no property', async (t) => {
+  prebindServerRequests();
+  prebindServerRequests(); // idempotent: one subscription, one binding
+  const compiled = compileIngress();
+  const finished: string[] = [];
+  const server = createServer((req, res) => {
+    const atCreation = Object.hasOwn(req, 'emit') && Object.hasOwn(res, 'emit');
+    // What Express does before any middleware runs.
+    Object.setPrototypeOf(req, Object.create(Object.getPrototypeOf(req) as object));
+    Object.setPrototypeOf(res, Object.create(Object.getPrototypeOf(res) as object));
+    const keys = Reflect.ownKeys(req).length + Reflect.ownKeys(res).length;
+    runInRequestLane(requestLaneContext(req.headers, compiled), req, res, () => {
+      const added = Reflect.ownKeys(req).length + Reflect.ownKeys(res).length - keys;
+      res.on('finish', () => finished.push(lane()));
+      req.resume();
+      // 'end' comes from the socket, outside the lane, after the body's second write.
+      req.on('end', () => res.end(`${lane()} created-bound=${atCreation} added=${added}`));
+    });
+  });
+  const port = await listen(server, t);
+  assert.equal(await post(port, { 'x-mse-tag': 'gray' }), 'gray created-bound=true added=0');
+  assert.equal(await post(port, {}), '(base) created-bound=true added=0');
+  assert.equal(await post(port, { 'x-mse-tag': 'blue' }), 'blue created-bound=true added=0');
+  for (let i = 0; i < 100 && finished.length < 3; i++) await sleep(5);
+  assert.deepEqual(finished, ['gray', '(base)', 'blue']);
 });
 
 test('laneRequestListener: the base lane stays base on a server started inside a lane', async (t) => {

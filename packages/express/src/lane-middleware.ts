@@ -6,6 +6,7 @@ import {
   factoryNotCalled,
   type IngressOptions,
   isIncomingRequest,
+  prebindServerRequests,
   requestLaneContext,
   runInRequestLane,
 } from '@graylane/core';
@@ -53,6 +54,10 @@ export function laneMiddleware(
   }
   assertKnownOptions('laneMiddleware()', options, LANE_MIDDLEWARE_OPTION_KEYS);
   const compiled: CompiledIngress = compileIngress(options);
+  // Express re-prototypes req/res before any middleware runs; binding them when Node creates them
+  // keeps the binding below from adding a property after that (about 10 µs per request on Node
+  // 22, see prebindServerRequests).
+  prebindServerRequests();
   return function laneMiddleware(req: IncomingMessage, res: ServerResponse, next: Next): void {
     // In the base lane, with no lane active around the server, this is just `next()`.
     runInRequestLane(requestLaneContext(req.headers, compiled), req, res, next);

@@ -265,8 +265,7 @@ for (const [name, express] of EXPRESSES) {
       res.json({ lane: lane(), length: (req as { raw?: string }).raw?.length });
     });
     app.use('/sub', sub);
-    // Explicit type arguments: inferred from the app, they would be Express's Request/Response.
-    const port = await listen(createServer(laneRequestListener<IncomingMessage, ServerResponse>(app)), t);
+    const port = await listen(createServer(laneRequestListener(app)), t);
     const body = JSON.stringify({ pad: 'p'.repeat(3000) });
     const expected: string[] = [];
     for (const path of ['/raw', '/json', '/sub']) {

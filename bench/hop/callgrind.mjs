@@ -1,0 +1,211 @@
+// Instructions per hop under callgrind (a diagnostic, not part of `npm run bench`): a measure the
+// machine's load does not move. hop/server.mjs runs under `valgrind --tool=callgrind` with the JIT
+// on; this driver (not under valgrind) warms every variant up, then for each window zeroes the
+// server's counters (`callgrind_control --zero`), sends a fixed number of tagged requests to one
+// variant, and dumps them (`callgrind_control --dump`): the dump's total over the window's requests
+// is the variant's instructions per request, of the server's JavaScript thread only (threads are
+// counted apart; V8's background compiler and GC helpers are left out; the upstream and the load
+// run in their own processes, not under valgrind). Windows alternate between the variants, rotated
+// every round, as in hop/driver.mjs; the report is the median per variant and its difference to
+// the first variant, with min..max over the rounds.
+//   node hop/callgrind.mjs [--node <path>] [--variants als,graylane,graylane-listener,graylane-ingress]
+//                          [--requests 500] [--warmup 1500] [--rounds 3] [--concurrency 1]
+// Requests are sent with undici's `request()` over one keep-alive Pool of `--concurrency`
+// connections, `--concurrency` at a time. Every window must reach the upstream with the lane on
+// every request, as in hop/driver.mjs. Prints progress on stderr and one `BENCH_JSON {...}` line
+// on stdout. Needs valgrind (callgrind, callgrind_control) on PATH; takes a few minutes per
+// runtime (callgrind runs the server about 50 times slower).
+import { execFileSync, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { Pool } = createRequire(import.meta.url)('undici');
+
+const { values: args } = parseArgs({
+  options: {
+    node: { type: 'string', default: process.execPath },
+    variants: { type: 'string', default: 'als,graylane,graylane-listener,graylane-ingress' },
+    requests: { type: 'string', default: '500' },
+    warmup: { type: 'string', default: '1500' },
+    rounds: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '1' },
+  },
+});
+const variants = args.variants.split(',');
+const requests = Number(args.requests);
+const rounds = Number(args.rounds);
+const concurrency = Number(args.concurrency);
+const LANE = 'gray';
+const log = (...parts) => console.error('[callgrind]', ...parts);
+
+/** A forked child that answers `{type, id}` requests over IPC. */
+async function start(script, env, options = {}) {
+  const child = fork(new URL(script, import.meta.url), {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 2, 2, 'ipc'],
+    ...options,
+  });
+  const [ready] = await once(child, 'message');
+  if (ready.type !== 'ready') throw new Error(`${script}: ${ready.message}`);
+  let nextId = 0;
+  const ask = async (message) => {
+    const id = nextId++;
+    child.send({ ...message, id });
+    for (;;) {
+      const [reply] = await once(child, 'message');
+      if (reply.id === id) return reply;
+    }
+  };
+  return { child, ready, ask };
+}
+
+const dir = mkdtempSync(join(os.tmpdir(), 'hop-callgrind-'));
+const upstream = await start('./upstream.mjs', {});
+// fork() runs `execPath ...execArgv script`: valgrind, its options, then the node binary.
+const hop = await start(
+  './server.mjs',
+  { HOP_VARIANTS: variants.join(','), HOP_UPSTREAM: `http://127.0.0.1:${upstream.ready.port}` },
+  {
+    execPath: 'valgrind',
+    execArgv: [
+      '--tool=callgrind',
+      '--quiet',
+      '--separate-threads=yes',
+      `--callgrind-out-file=${join(dir, 'callgrind.out.%p')}`,
+      args.node,
+    ],
+  },
+);
+const pid = hop.child.pid;
+const pools = Object.fromEntries(
+  variants.map((v) => [
+    v,
+    new Pool(`http://127.0.0.1:${hop.ready.ports[v]}`, { connections: concurrency, pipelining: 1 }),
+  ]),
+);
+
+/** Sends `amount` tagged requests to `variant`, `concurrency` at a time. */
+async function load(variant, amount) {
+  let left = amount;
+  const worker = async () => {
+    while (left > 0) {
+      left--;
+      const { statusCode, body } = await pools[variant].request({
+        path: '/',
+        method: 'GET',
+        headers: { 'x-mse-tag': LANE },
+      });
+      const text = await body.text();
+      if (statusCode !== 200 || !text.includes(LANE)) {
+        throw new Error(`${variant}: ${statusCode} ${text}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+/**
+ * The instruction total of the JavaScript thread in the dump callgrind_control just wrote.
+ * Threads are dumped separately (`--separate-threads=yes`, files `callgrind.out.<pid>.<n>-<tid>`):
+ * V8's background compiler and GC helper threads run when timing makes them run, which moved the
+ * process total by up to a factor of 2 between windows; thread 1 is the one that runs requests.
+ */
+function lastDumpTotal() {
+  const files = readdirSync(dir).filter((f) => f.startsWith(`callgrind.out.${pid}.`) && f.includes('-'));
+  const dump = Math.max(...files.map((f) => Number(f.slice(`callgrind.out.${pid}.`.length).split('-')[0])));
+  let total;
+  for (const f of files) {
+    const [n, thread] = f.slice(`callgrind.out.${pid}.`.length).split('-');
+    const file = join(dir, f);
+    if (Number(n) === dump && Number(thread) === 1) {
+      const text = readFileSync(file, 'utf8');
+      const line = text.split('\n').find((l) => l.startsWith('totals:') || l.startsWith('summary:'));
+      if (line === undefined) throw new Error(`no totals in ${file}`);
+      total = Number(line.split(/\s+/)[1]);
+    }
+    rmSync(file);
+  }
+  if (total === undefined) throw new Error(`no dump of thread 1 in ${dir}`);
+  return total;
+}
+
+const control = (flag) => execFileSync('callgrind_control', [flag, String(pid)], { stdio: 'pipe' });
+
+async function measure(variant) {
+  const lanesBefore = (await upstream.ask({ type: 'lanes' })).counts[LANE] ?? 0;
+  control('--zero');
+  await load(variant, requests);
+  control('--dump');
+  const laned = ((await upstream.ask({ type: 'lanes' })).counts[LANE] ?? 0) - lanesBefore;
+  if (laned !== requests) {
+    throw new Error(`${variant}: the upstream received lane ${LANE} on ${laned} of ${requests}`);
+  }
+  return lastDumpTotal() / requests;
+}
+
+const nodeVersion = execFileSync(args.node, ['--version'], { encoding: 'utf8' }).trim();
+const loadAverageStart = os.loadavg();
+log(`node ${nodeVersion} under callgrind; ${variants.join(', ')}; ${rounds} rounds x ${requests}`);
+for (const variant of variants) {
+  log(`warm-up ${variant} (${args.warmup} requests)`);
+  await load(variant, Number(args.warmup));
+}
+const perRound = Object.fromEntries(variants.map((v) => [v, []]));
+for (let r = 0; r < rounds; r++) {
+  for (let i = 0; i < variants.length; i++) {
+    const variant = variants[(i + r) % variants.length];
+    const perRequest = await measure(variant);
+    perRound[variant].push(perRequest);
+    log(`round ${r + 1}/${rounds} ${variant.padEnd(20)} ${Math.round(perRequest)} instructions/req`);
+  }
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const base = perRound[variants[0]];
+const summary = {};
+const fmt = (n) => `${n >= 0 ? '+' : ''}${Math.round(n).toLocaleString('en-US')}`;
+console.error(`\n${nodeVersion}, instructions per request (median of ${rounds} rounds, min..max)`);
+console.error(`| variant | instructions / hop | − ${variants[0]} |`);
+console.error('| --- | --- | --- |');
+for (const variant of variants) {
+  const rows = perRound[variant];
+  const diffs = rows.map((x, i) => x - base[i]);
+  summary[variant] = {
+    instructions: { median: median(rows), min: Math.min(...rows), max: Math.max(...rows) },
+    diffToFirst: { median: median(diffs), min: Math.min(...diffs), max: Math.max(...diffs) },
+  };
+  const s = summary[variant];
+  console.error(
+    `| ${variant} | ${Math.round(s.instructions.median).toLocaleString('en-US')} | ${
+      variant === variants[0]
+        ? '—'
+        : `${fmt(s.diffToFirst.median)} (${fmt(s.diffToFirst.min)}..${fmt(s.diffToFirst.max)})`
+    } |`,
+  );
+}
+console.log(
+  `BENCH_JSON ${JSON.stringify({
+    suite: 'hop-callgrind',
+    node: nodeVersion,
+    date: new Date().toISOString(),
+    loadAverage: { start: loadAverageStart, end: os.loadavg() },
+    rounds,
+    requests,
+    concurrency,
+    summary,
+    perRound,
+  })}`,
+);
+for (const pool of Object.values(pools)) await pool.close();
+const exited = once(hop.child, 'exit');
+hop.child.kill();
+await exited; // callgrind writes its final dump at exit
+upstream.child.kill();
+rmSync(dir, { recursive: true, force: true });
