@@ -1,4 +1,5 @@
 // Shared by the discovery tests (not a test file).
+import diagnosticsChannel from 'node:diagnostics_channel';
 import type { TestContext } from 'node:test';
 import {
   createDiscovery,
@@ -97,4 +98,26 @@ export function manualRegistry(): {
       for (const listener of listeners.get(service) ?? []) listener(update);
     },
   };
+}
+
+/** Resolves once `condition()` holds (polled every 10 ms); rejects naming `what` after `timeoutMs`. */
+export function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const poll = () => {
+      if (condition()) resolve();
+      else if (Date.now() - started > timeoutMs) reject(new Error(`timed out waiting for ${what}`));
+      else setTimeout(poll, 10);
+    };
+    poll();
+  });
+}
+
+/** The messages published on diagnostics channel `name` while the test runs. */
+export function channelMessages<T>(t: TestContext, name: string): T[] {
+  const messages: T[] = [];
+  const on = (m: unknown) => messages.push(m as T);
+  diagnosticsChannel.subscribe(name, on);
+  t.after(() => diagnosticsChannel.unsubscribe(name, on));
+  return messages;
 }

@@ -2,7 +2,6 @@
 // servers on loopback: a dead gray instance beside a healthy one, a dead gray alone (permissive
 // and strict), a hung gray, and recovery after the ejection time.
 import assert from 'node:assert/strict';
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -18,7 +17,7 @@ import {
 import { laneDispatcher } from '@graylane/discovery/undici';
 import axios from 'axios';
 import { request } from 'undici';
-import { GRAY } from './helpers';
+import { channelMessages, GRAY, until } from './helpers';
 
 async function named(t: TestContext, name: string, port = 0): Promise<{ port: number; server: Server }> {
   const sockets = new Set<Socket>();
@@ -93,13 +92,7 @@ const CLIENTS: Record<
   },
 };
 
-function outliers(t: TestContext): OutlierMessage[] {
-  const messages: OutlierMessage[] = [];
-  const on = (m: unknown) => messages.push(m as OutlierMessage);
-  diagnosticsChannel.subscribe('graylane:discovery:outlier', on);
-  t.after(() => diagnosticsChannel.unsubscribe('graylane:discovery:outlier', on));
-  return messages;
-}
+const outliers = (t: TestContext) => channelMessages<OutlierMessage>(t, 'graylane:discovery:outlier');
 
 async function fixture(
   t: TestContext,
@@ -143,18 +136,6 @@ async function load(client: Client, lane: string | undefined, total: number, con
   }
   await Promise.all(Array.from({ length: concurrency }, worker));
   return results;
-}
-
-function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = () => {
-      if (condition()) resolve();
-      else if (Date.now() - started > timeoutMs) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(poll, 10);
-    };
-    poll();
-  });
 }
 
 for (const [name, makeClient] of Object.entries(CLIENTS)) {

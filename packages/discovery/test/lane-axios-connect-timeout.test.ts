@@ -6,7 +6,6 @@
 // another instance of the same routing decision.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { Agent, createServer } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
@@ -23,7 +22,7 @@ import {
   staticRegistry,
 } from '@graylane/discovery';
 import axios from 'axios';
-import { GRAY } from './helpers';
+import { channelMessages, GRAY } from './helpers';
 
 const NEVER_ACCEPTS = `
 const net = require('node:net');
@@ -80,14 +79,6 @@ async function named(t: TestContext, name: string): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-function channel<T>(t: TestContext, name: string): T[] {
-  const messages: T[] = [];
-  const on = (m: unknown) => messages.push(m as T);
-  diagnosticsChannel.subscribe(name, on);
-  t.after(() => diagnosticsChannel.unsubscribe(name, on));
-  return messages;
-}
-
 async function fixture(
   t: TestContext,
   instances: Array<{ id: string; port: number; gray?: boolean }>,
@@ -129,8 +120,8 @@ test('connectTimeoutMs is validated at setup', () => {
 });
 
 test('axios: a connect that hangs ends at connectTimeoutMs and is retried on another gray instance', async (t) => {
-  const retries = channel<RetryMessage>(t, 'graylane:discovery:retry');
-  const outliers = channel<OutlierMessage>(t, 'graylane:discovery:outlier');
+  const retries = channelMessages<RetryMessage>(t, 'graylane:discovery:retry');
+  const outliers = channelMessages<OutlierMessage>(t, 'graylane:discovery:outlier');
   const ok = await named(t, 'gray-ok');
   const hole = await neverAccepts(t);
   const discovery = await fixture(t, [

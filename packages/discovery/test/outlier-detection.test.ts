@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import diagnosticsChannel from 'node:diagnostics_channel';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import type { OutlierMessage } from '@graylane/discovery';
 import { createDiscovery, staticRegistry } from '@graylane/discovery';
-import { GRAY, lane, setup } from './helpers';
+import { channelMessages, GRAY, lane, setup, until } from './helpers';
 
 const STABLE = [
   { service: 'svc', id: 's-1', host: '10.0.0.1', port: 80 },
@@ -14,25 +13,7 @@ const GRAYS = [
   { service: 'svc', id: 'g-2', host: '10.0.1.2', port: 80, labels: GRAY },
 ];
 
-function outlierMessages(t: { after(fn: () => void): void }): OutlierMessage[] {
-  const messages: OutlierMessage[] = [];
-  const on = (m: unknown) => messages.push(m as OutlierMessage);
-  diagnosticsChannel.subscribe('graylane:discovery:outlier', on);
-  t.after(() => diagnosticsChannel.unsubscribe('graylane:discovery:outlier', on));
-  return messages;
-}
-
-function until(condition: () => boolean, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = () => {
-      if (condition()) resolve();
-      else if (Date.now() - started > 10_000) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(poll, 10);
-    };
-    poll();
-  });
-}
+const outlierMessages = (t: TestContext) => channelMessages<OutlierMessage>(t, 'graylane:discovery:outlier');
 
 test('consecutive connect failures eject an instance from its lane; snapshot and channel show it', async (t) => {
   const messages = outlierMessages(t);
@@ -82,10 +63,7 @@ test('5xx counts only when consecutive5xx is set', async (t) => {
 });
 
 test('a lane whose instances are all ejected falls back exactly as a lane with none, counted with its reason', async (t) => {
-  const fallbacks: unknown[] = [];
-  const onFallback = (m: unknown) => fallbacks.push(m);
-  diagnosticsChannel.subscribe('graylane:discovery:fallback', onFallback);
-  t.after(() => diagnosticsChannel.unsubscribe('graylane:discovery:fallback', onFallback));
+  const fallbacks = channelMessages<unknown>(t, 'graylane:discovery:fallback');
   const { discovery } = await setup(t, [...STABLE, GRAYS[0]!], { outlier: { consecutiveFailures: 1 } });
   const g1 = discovery.instances('svc').find((i) => i.id === 'g-1')!;
   discovery.reportOutcome('svc', g1, 'connect-failure');

@@ -3,7 +3,6 @@
 // requests that grows over the window, and one returning from ejection is ramped only with
 // `afterEjection`. Shapes are asserted with wide bounds: the machine is shared and slow.
 import assert from 'node:assert/strict';
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -20,7 +19,7 @@ import {
 import { laneDispatcher } from '@graylane/discovery/undici';
 import axios from 'axios';
 import { request } from 'undici';
-import { GRAY, nextSet } from './helpers';
+import { channelMessages, GRAY, nextSet, until } from './helpers';
 
 const WINDOW_MS = 6_000;
 
@@ -141,25 +140,7 @@ for (const [name, makeClient] of Object.entries(CLIENTS)) {
   });
 }
 
-function outliers(t: TestContext): OutlierMessage[] {
-  const messages: OutlierMessage[] = [];
-  const on = (m: unknown) => messages.push(m as OutlierMessage);
-  diagnosticsChannel.subscribe('graylane:discovery:outlier', on);
-  t.after(() => diagnosticsChannel.unsubscribe('graylane:discovery:outlier', on));
-  return messages;
-}
-
-function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = () => {
-      if (condition()) resolve();
-      else if (Date.now() - started > timeoutMs) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(poll, 10);
-    };
-    poll();
-  });
-}
+const outliers = (t: TestContext) => channelMessages<OutlierMessage>(t, 'graylane:discovery:outlier');
 
 for (const afterEjection of [false, true]) {
   test(`undici laneDispatcher: an instance back from ejection gets ${afterEjection ? 'a ramped' : 'its full'} share (afterEjection: ${afterEjection})`, async (t) => {

@@ -4,22 +4,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createDiscovery, staticRegistry, type WarmupOptions } from '@graylane/discovery';
-import { GRAY, nextSet, setup, tally } from './helpers';
+import { GRAY, nextSet, setup, tally, until } from './helpers';
 
 const OLD = { service: 'svc', id: 'old', host: '10.0.0.1', port: 80, labels: GRAY };
 const NEW = { service: 'svc', id: 'new', host: '10.0.0.2', port: 80, labels: GRAY };
-
-function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = () => {
-      if (condition()) resolve();
-      else if (Date.now() - started > timeoutMs) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(poll, 10);
-    };
-    poll();
-  });
-}
 
 test('warmup options are validated at setup with GL_ERR_INVALID_OPTION naming the field', () => {
   const registry = staticRegistry({ env: false });
