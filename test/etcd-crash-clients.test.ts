@@ -7,43 +7,24 @@
 // the kill until discovery dropped both keys must stay <= 2% of the lane's traffic. (packages/discovery/test/etcd-crash.test.ts: the same for undici, 3 s TTL.)
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createDiscovery } from '@graylane/discovery';
-import { etcdRegistry } from '@graylane/discovery/etcd';
-import { startEtcd } from './helpers/etcd';
 import {
   CLIENTS,
   laneClients,
   seen,
+  startEtcdFleet,
   startInstance,
-  startStable,
   steadyLoad,
   summary,
 } from './helpers/http-grpc-fleet';
 
 test('SIGKILL of an etcd-registered gray under 200 req/s: <= 2% of the lane fails over the lease TTL, on undici, axios and gRPC', async (t) => {
-  const etcd = await startEtcd(t);
-  const reader = etcdRegistry({ endpoints: [etcd.endpoint] });
-  const writer = etcdRegistry({ endpoints: [etcd.endpoint] });
-  const discovery = createDiscovery({ registry: reader });
-  t.after(async () => {
-    await discovery.close();
-    await reader.close();
-    await writer.close();
-  });
-  const stable = await startStable(t);
-  for (const [service, port] of [
-    ['svc-b', stable.httpPort],
-    ['svc-g', stable.grpcPort],
-  ] as const) {
-    const registration = await writer.register({ service, id: 'stable', host: '127.0.0.1', port });
-    t.after(() => registration.close());
-  }
+  const { endpoint, discovery } = await startEtcdFleet(t);
   const both = (match: (ids: string[]) => boolean) =>
     Promise.all([seen(discovery, 'svc-b', match), seen(discovery, 'svc-g', match)]);
   const visible = both((ids) => ids.includes('gray-1') && ids.includes('gray-2') && ids.includes('stable'));
   const [gray1] = await Promise.all([
-    startInstance(t, { mode: 'etcd', endpoint: etcd.endpoint, name: 'gray-1' }),
-    startInstance(t, { mode: 'etcd', endpoint: etcd.endpoint, name: 'gray-2' }),
+    startInstance(t, { mode: 'etcd', endpoint: endpoint, name: 'gray-1' }),
+    startInstance(t, { mode: 'etcd', endpoint: endpoint, name: 'gray-2' }),
   ]);
   await visible;
 

@@ -8,46 +8,25 @@
 // the old one is stopped; the run reports how many gray instances the lane listed, never fewer
 // than 1). Zero failed requests on every client, none served by base.
 import { test } from 'node:test';
-import { createDiscovery } from '@graylane/discovery';
-import { etcdRegistry } from '@graylane/discovery/etcd';
-import { startEtcd } from './helpers/etcd';
 import {
   laneClients,
   reportStopCycles,
-  seen,
+  startEtcdFleet,
   startInstance,
-  startStable,
   stopCycles,
 } from './helpers/http-grpc-fleet';
 
 test('graceful stop (SIGTERM, default drain), etcd: 0 failed requests on undici, axios and gRPC across 20 stop/start cycles at 200 req/s', {
   timeout: 300_000,
 }, async (t) => {
-  const etcd = await startEtcd(t);
-  const reader = etcdRegistry({ endpoints: [etcd.endpoint] });
-  const writer = etcdRegistry({ endpoints: [etcd.endpoint] });
-  const discovery = createDiscovery({ registry: reader });
-  t.after(async () => {
-    await discovery.close();
-    await reader.close();
-    await writer.close();
-  });
-  const stable = await startStable(t);
-  for (const [service, port] of [
-    ['svc-b', stable.httpPort],
-    ['svc-g', stable.grpcPort],
-  ] as const) {
-    const registration = await writer.register({ service, id: 'stable', host: '127.0.0.1', port });
-    t.after(() => registration.close());
-    await seen(discovery, service, (ids) => ids.includes('stable'));
-  }
+  const { endpoint, discovery } = await startEtcdFleet(t);
   const clients = laneClients(t, discovery, 'graylane-stop-etcd');
   const result = await stopCycles(
     t,
     discovery,
     clients,
     {
-      start: (name) => startInstance(t, { mode: 'etcd', endpoint: etcd.endpoint, name }),
+      start: (name) => startInstance(t, { mode: 'etcd', endpoint: endpoint, name }),
       stop: (instance) => instance.child.kill('SIGTERM'),
     },
     { cycles: 20, slots: 3, upMs: 1_000, ratePerS: 200 },

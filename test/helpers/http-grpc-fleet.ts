@@ -10,12 +10,14 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
 import { withLane } from '@graylane/core';
-import { type Discovery, laneAxiosDiscovery } from '@graylane/discovery';
+import { createDiscovery, type Discovery, laneAxiosDiscovery } from '@graylane/discovery';
+import { etcdRegistry } from '@graylane/discovery/etcd';
 import { laneDispatcher } from '@graylane/discovery/undici';
 import { laneClientInterceptor, registerLaneChannel } from '@graylane/grpc';
 import { Client, credentials, Metadata, Server, ServerCredentials, type ServiceError } from '@grpc/grpc-js';
 import axios from 'axios';
 import { request } from 'undici';
+import { startEtcd } from './etcd';
 import { listen } from './listen';
 
 const CHILD = join(__dirname, '..', 'fixtures', 'http-grpc-instance.mjs');
@@ -396,4 +398,30 @@ export function reportStopCycles(t: TestContext, result: StopCyclesResult): void
   assert.ok(Math.min(...ms) >= 5_000, 'the default 5 s drain ran');
   assert.ok(result.minLane['svc-b'] >= 1 && result.minLane['svc-g'] >= 1, 'the lane always had an instance');
   assert.ok(Math.min(...result.served) > 0, 'every stopped instance served requests');
+}
+
+/**
+ * A real etcd, a discovery reading it, and the stable instance (in this process) registered for
+ * both services and seen by that discovery. All of it stops after the test.
+ */
+export async function startEtcdFleet(t: TestContext): Promise<{ endpoint: string; discovery: Discovery }> {
+  const etcd = await startEtcd(t);
+  const reader = etcdRegistry({ endpoints: [etcd.endpoint] });
+  const writer = etcdRegistry({ endpoints: [etcd.endpoint] });
+  const discovery = createDiscovery({ registry: reader });
+  t.after(async () => {
+    await discovery.close();
+    await reader.close();
+    await writer.close();
+  });
+  const stable = await startStable(t);
+  for (const [service, port] of [
+    ['svc-b', stable.httpPort],
+    ['svc-g', stable.grpcPort],
+  ] as const) {
+    const registration = await writer.register({ service, id: 'stable', host: '127.0.0.1', port });
+    t.after(() => registration.close());
+    await seen(discovery, service, (ids) => ids.includes('stable'));
+  }
+  return { endpoint: etcd.endpoint, discovery };
 }
