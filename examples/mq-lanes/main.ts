@@ -12,7 +12,7 @@ import { currentLane, enablePropagation } from '@graylane/core';
 import { createDiscovery, staticRegistry } from '@graylane/discovery';
 import { laneDispatcher } from '@graylane/discovery/undici';
 import { laneEdge, laneMiddleware } from '@graylane/express';
-import { consumeLanes, lanePublishOptions, laneQueueName, presenceQueueName } from '@graylane/messaging/amqp';
+import { consumeLanes, createLanePublisher, laneQueueName, presenceQueueName } from '@graylane/messaging/amqp';
 import amqplib from 'amqplib';
 import express from 'express';
 import { fetch } from 'undici';
@@ -95,14 +95,16 @@ export async function runMqLanes(log: (line: string) => void = console.log): Pro
     fulfillment('fulfillment-gray'),
   );
 
-  // order-api: publishes order.created in the request's lane.
+  // order-api: publishes order.created in the request's lane — straight to the gray queue while a
+  // gray consumer lives, else to the work queue.
+  const publisher = await createLanePublisher(connection, { queue, livenessIntervalMs: LIVENESS_MS });
   const orderApi = express();
   orderApi.use(laneMiddleware());
   orderApi.post('/orders/:order', (req, res) => {
     const walk = walks.get(req.params.order);
     if (walk !== undefined) walk.orderApi = `order-api [${lane(currentLane())}]`;
-    admin.sendToQueue(queue, Buffer.from(req.params.order), lanePublishOptions({ persistent: false }));
-    admin.waitForConfirms().then(
+    publisher.sendToQueue(Buffer.from(req.params.order), { persistent: false });
+    publisher.waitForConfirms().then(
       () => res.status(202).end(),
       () => res.status(503).end(),
     );
@@ -189,7 +191,7 @@ export async function runMqLanes(log: (line: string) => void = console.log): Pro
         : `${leaked.length} untagged order(s) reached gray`,
     );
   } finally {
-    await Promise.allSettled([gray.close(), stable.close()]);
+    await Promise.allSettled([publisher.close(), gray.close(), stable.close()]);
     const cleanup = await connection.createChannel();
     for (const name of [queue, laneQueueName(queue, 'gray'), presenceQueueName(queue, 'gray')]) {
       await cleanup.deleteQueue(name).catch(() => undefined);
