@@ -1,7 +1,8 @@
 // Message-lane throughput per broker: publish N messages and consume them all, with graylane
 // (produce helper + consumeLanes: one base and two lane consumers) against the plain client (the
 // same publish without the helper, three plain competing consumers on one queue), in the same run,
-// alternating rounds; the median of each is reported with the ratio lanes / plain.
+// alternating rounds (which side goes first alternates too); the median of each is reported with
+// the ratio lanes / plain.
 //
 // Two traffic mixes: "base" (untagged, three base consumers: what the lane machinery costs when
 // nobody is in a lane) and "mixed" (half the messages in lanes gray and blue, a base, a gray and a
@@ -49,7 +50,8 @@ const unique = (p) => `${p}-${process.pid}-${randomBytes(3).toString('hex')}`;
 // untagged (every consumer handles the share a plain consumer does).
 const tagOf = (mix, i) => {
   if (mix === 'base') return undefined;
-  if (mix === 'thirds') return i % 3 === 0 ? 'gray' : i % 3 === 1 ? 'blue' : undefined;
+  if (mix === 'thirds' || mix === 'thirds-routed')
+    return i % 3 === 0 ? 'gray' : i % 3 === 1 ? 'blue' : undefined;
   return i % 4 === 0 ? 'gray' : i % 4 === 1 ? 'blue' : undefined;
 };
 const MIX_NAMES = {
@@ -57,6 +59,7 @@ const MIX_NAMES = {
   mixed: 'half in lanes gray/blue',
   thirds: 'thirds: gray/blue/untagged',
   'mixed-routed': 'half in lanes gray/blue, plain routed by hand (a queue per lane, one consumer each)',
+  'thirds-routed': 'thirds: gray/blue/untagged, plain routed by hand (a queue per lane, one consumer each)',
 };
 
 function waitCount(counter, n) {
@@ -344,9 +347,9 @@ const brokers = {
       return ms;
     }
     return {
-      mixes: ['base', 'mixed', 'thirds', 'mixed-routed'],
+      mixes: ['base', 'mixed', 'thirds', 'mixed-routed', 'thirds-routed'],
       async plain(n, mix) {
-        if (mix === 'mixed-routed') return plainRouted(n, mix);
+        if (mix.endsWith('-routed')) return plainRouted(n, mix);
         const s = await stream();
         await jsm.consumers.add(s, { durable_name: 'g', ack_policy: AckPolicy.Explicit });
         const c = { n: 0 };
@@ -583,14 +586,27 @@ for (const name of BROKERS) {
       await b.plain(Math.min(n, 500), mix); // warm-up
       await b.lanes(Math.min(n, 500), mix);
       for (let r = 0; r < ROUNDS; r++) {
-        let cpu = process.cpuUsage();
-        plain.push(n / ((await b.plain(n, mix)) / 1000));
-        plainCpu.push(cpuMicros(process.cpuUsage(cpu)) / n);
-        plainTimed.push(timedCpu / n);
-        cpu = process.cpuUsage();
-        lanes.push(n / ((await b.lanes(n, mix)) / 1000));
-        lanesCpu.push(cpuMicros(process.cpuUsage(cpu)) / n);
-        lanesTimed.push(timedCpu / n);
+        const runPlain = async () => {
+          const cpu = process.cpuUsage();
+          plain.push(n / ((await b.plain(n, mix)) / 1000));
+          plainCpu.push(cpuMicros(process.cpuUsage(cpu)) / n);
+          plainTimed.push(timedCpu / n);
+        };
+        const runLanes = async () => {
+          const cpu = process.cpuUsage();
+          lanes.push(n / ((await b.lanes(n, mix)) / 1000));
+          lanesCpu.push(cpuMicros(process.cpuUsage(cpu)) / n);
+          lanesTimed.push(timedCpu / n);
+        };
+        // Which side goes first alternates: the second side of a round runs against a broker
+        // still busy with the first side's round (its stream's storage, acks, deletes).
+        if (r % 2 === 0) {
+          await runPlain();
+          await runLanes();
+        } else {
+          await runLanes();
+          await runPlain();
+        }
       }
       const row = { broker: name, mix, n, plain: median(plain), lanes: median(lanes) };
       row.ratio = row.lanes / row.plain;
