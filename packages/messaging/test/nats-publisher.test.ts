@@ -8,7 +8,7 @@ import {
   laneSubject,
   ORIGIN_SUBJECT_HEADER,
 } from '@graylane/messaging/nats';
-import type { JsMsg } from '@nats-io/jetstream';
+import { type JsMsg, jetstreamManager } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import { waitFor } from './helpers';
 import { lanePublisherContract, type PublisherBroker } from './lane-publisher-contract';
@@ -158,4 +158,19 @@ test('nats publisher: lane messages published without options each carry their o
       { data: 'e', origin: `${stream}.work`, msgId: false },
     ],
   );
+});
+
+test('nats publisher: with the lane stream removed, a lane message goes to the subject given (no responders on the lane subject)', async (t) => {
+  const stream = await workStream(t);
+  const gray = await consumeLanes(
+    await natsConnection(),
+    { stream, durable: DURABLE, lane: 'gray', livenessIntervalMs: 200 },
+    () => undefined,
+  );
+  const publisher = await createLanePublisher(admin, { stream, livenessIntervalMs: 200 });
+  t.after(() => Promise.all([gray.close(), publisher.close()]).then(() => undefined));
+  await waitFor(() => publisher.liveLanes().includes('gray'), 'the publisher reads gray live');
+  await (await jetstreamManager(admin)).streams.delete(`${stream}-lanes`);
+  const ack = await withLane('gray', () => publisher.publish(`${stream}.work`, 'x'));
+  assert.equal(ack.stream, stream, 'stored in the work stream');
 });

@@ -169,7 +169,7 @@ class NatsLanePublisherImpl implements NatsLanePublisher {
       .catch((error: unknown) => {
         // No stream captures the lane subject (the lane stream was removed): nothing was stored, so
         // the work stream gets it. Any other failure is the caller's, as with `js.publish`.
-        if (!/no responders/i.test(String((error as Error | undefined)?.message))) throw error;
+        if (!isNoResponders(error)) throw error;
         void this.cache.refresh();
         const back = this.#copyHeaders(options, lane, subject);
         back.delete(ORIGIN_SUBJECT_HEADER);
@@ -225,3 +225,14 @@ class NatsLanePublisherImpl implements NatsLanePublisher {
 }
 
 function ignore(): void {}
+
+/**
+ * Whether a publish failed because nothing listens on the subject. The client reports it as
+ * `JetStreamNotEnabled` ("jetstream is not enabled") with the "no responders" error as its cause,
+ * so the cause chain is read, not only the message.
+ */
+function isNoResponders(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++)
+    if (/no responders/i.test(e.message)) return true;
+  return false;
+}
