@@ -1,7 +1,8 @@
 // Message-lane throughput per broker: publish N messages and consume them all, with graylane
 // (produce helper + consumeLanes: one base and two lane consumers) against the plain client (the
 // same publish without the helper, three plain competing consumers on one queue), in the same run,
-// alternating rounds; the median of each is reported with the ratio lanes / plain.
+// alternating rounds (which side goes first alternates too); the median of each is reported with
+// the ratio lanes / plain.
 //
 // Two traffic mixes: "base" (untagged, three base consumers: what the lane machinery costs when
 // nobody is in a lane) and "mixed" (half the messages in lanes gray and blue, a base, a gray and a
@@ -42,13 +43,15 @@ const { values: args, positionals } = parseArgs({
 const ROUNDS = Number(args.rounds);
 const BROKERS = positionals.length > 0 ? positionals : ['amqp', 'redis-streams', 'nats', 'bullmq'];
 const N = { amqp: 4000, 'redis-streams': 4000, nats: 4000, bullmq: 2000 };
+const cpuMicros = ({ user, system }) => user + system;
 const unique = (p) => `${p}-${process.pid}-${randomBytes(3).toString('hex')}`;
 // base: all untagged; mixed: a quarter gray, a quarter blue, half untagged (the base consumer
 // handles half of all messages, a plain consumer a third); thirds: a third each gray, blue and
 // untagged (every consumer handles the share a plain consumer does).
 const tagOf = (mix, i) => {
   if (mix === 'base') return undefined;
-  if (mix === 'thirds') return i % 3 === 0 ? 'gray' : i % 3 === 1 ? 'blue' : undefined;
+  if (mix === 'thirds' || mix === 'thirds-routed')
+    return i % 3 === 0 ? 'gray' : i % 3 === 1 ? 'blue' : undefined;
   return i % 4 === 0 ? 'gray' : i % 4 === 1 ? 'blue' : undefined;
 };
 const MIX_NAMES = {
@@ -56,6 +59,7 @@ const MIX_NAMES = {
   mixed: 'half in lanes gray/blue',
   thirds: 'thirds: gray/blue/untagged',
   'mixed-routed': 'half in lanes gray/blue, plain routed by hand (a queue per lane, one consumer each)',
+  'thirds-routed': 'thirds: gray/blue/untagged, plain routed by hand (a queue per lane, one consumer each)',
 };
 
 function waitCount(counter, n) {
@@ -67,6 +71,22 @@ function waitCount(counter, n) {
       }
     }, 2);
   });
+}
+
+// The timed part of a round (first publish to last message consumed): its wall time, and this
+// process's CPU over the same span. A round's setup (streams, durables, the lane machinery's
+// liveness reads, waiting for lanes to show live) and teardown are outside it: the lane side has
+// more of them, a fixed cost per round, not per message.
+let clockCpu;
+let timedCpu = 0;
+function startClock() {
+  clockCpu = process.cpuUsage();
+  return performance.now();
+}
+function stopClock(t0) {
+  const ms = performance.now() - t0;
+  timedCpu = cpuMicros(process.cpuUsage(clockCpu));
+  return ms;
 }
 
 // ---- per broker: setup(), plain(n, mix) and lanes(n, mix), each returning ms for n messages ----
@@ -102,14 +122,14 @@ const brokers = {
           });
           chans.push(ch);
         }
-        const t0 = performance.now();
+        const t0 = startClock();
         for (let i = 0; i < n; i++) {
           const tag = tagOf(mix, i);
           pub.sendToQueue(q, Buffer.from('x'), tag === undefined ? {} : { headers: { 'x-mse-tag': tag } });
         }
         await pub.waitForConfirms();
         await waitCount(c, n);
-        const ms = performance.now() - t0;
+        const ms = stopClock(t0);
         for (const ch of chans) await ch.close();
         return ms;
       },
@@ -128,7 +148,7 @@ const brokers = {
         const lanePub = await amqpLanes.createLanePublisher(conn, { queue: q, lanes: ['gray', 'blue'] });
         while (mix !== 'base' && lanePub.liveLanes().length < 2) await new Promise((r) => setTimeout(r, 20));
         await new Promise((r) => setTimeout(r, 300));
-        const t0 = performance.now();
+        const t0 = startClock();
         for (let i = 0; i < n; i++) {
           const tag = tagOf(mix, i);
           if (tag === undefined) lanePub.sendToQueue(Buffer.from('x'));
@@ -136,7 +156,7 @@ const brokers = {
         }
         await lanePub.waitForConfirms();
         await waitCount(c, n);
-        const ms = performance.now() - t0;
+        const ms = stopClock(t0);
         await lanePub.close();
         for (const x of consumers) await x.close();
         return ms;
@@ -209,10 +229,10 @@ const brokers = {
           }
           r.disconnect();
         });
-        const t0 = performance.now();
+        const t0 = startClock();
         await publish(s, n, mix, undefined);
         await waitCount(c, n);
-        const ms = performance.now() - t0;
+        const ms = stopClock(t0);
         stop = true;
         await Promise.all(readers);
         return ms;
@@ -239,10 +259,10 @@ const brokers = {
         const lanePub = await streamLanes.createLanePublisher(redis, { stream: s });
         while (mix !== 'base' && (consumers[0].liveLanes().length < 2 || lanePub.liveLanes().length < 2))
           await new Promise((r) => setTimeout(r, 20));
-        const t0 = performance.now();
+        const t0 = startClock();
         await publish(s, n, mix, lanePub);
         await waitCount(c, n);
-        const ms = performance.now() - t0;
+        const ms = stopClock(t0);
         await lanePub.close();
         for (const x of consumers) await x.close();
         return ms;
@@ -310,7 +330,7 @@ const brokers = {
         }
       });
       await new Promise((r) => setTimeout(r, 300));
-      const t0 = performance.now();
+      const t0 = startClock();
       const acks = [];
       for (let i = 0; i < n; i++) {
         const tag = tagOf(mix, i);
@@ -321,15 +341,15 @@ const brokers = {
       }
       await Promise.all(acks);
       await waitCount(c, n);
-      const ms = performance.now() - t0;
+      const ms = stopClock(t0);
       stop = true;
       await Promise.all(loops);
       return ms;
     }
     return {
-      mixes: ['base', 'mixed', 'thirds', 'mixed-routed'],
+      mixes: ['base', 'mixed', 'thirds', 'mixed-routed', 'thirds-routed'],
       async plain(n, mix) {
-        if (mix === 'mixed-routed') return plainRouted(n, mix);
+        if (mix.endsWith('-routed')) return plainRouted(n, mix);
         const s = await stream();
         await jsm.consumers.add(s, { durable_name: 'g', ack_policy: AckPolicy.Explicit });
         const c = { n: 0 };
@@ -344,10 +364,10 @@ const brokers = {
             }
           }
         });
-        const t0 = performance.now();
+        const t0 = startClock();
         await publish(s, n, mix, undefined);
         await waitCount(c, n);
-        const ms = performance.now() - t0;
+        const ms = stopClock(t0);
         stop = true;
         await Promise.all(loops);
         return ms;
@@ -375,10 +395,10 @@ const brokers = {
         const publisher = mix === 'base' ? true : await natsLanes.createLanePublisher(nc, { stream: s });
         while (publisher !== true && publisher.liveLanes().length < 2)
           await new Promise((r) => setTimeout(r, 20));
-        const t0 = performance.now();
+        const t0 = startClock();
         await publish(s, n, mix, publisher);
         await waitCount(c, n);
-        const ms = performance.now() - t0;
+        const ms = stopClock(t0);
         if (publisher !== true) await publisher.close();
         for (const x of consumers) await x.close();
         return ms;
@@ -456,7 +476,7 @@ const brokers = {
           ),
       );
       await Promise.all(workers.map((w) => w.waitUntilReady()));
-      const t0 = performance.now();
+      const t0 = startClock();
       for (let i = 0; i < n; i += 500) {
         const by = new Map();
         for (let k = i; k < Math.min(n, i + 500); k++) {
@@ -471,7 +491,7 @@ const brokers = {
         await Promise.all([...by].map(([target, jobs]) => target.addBulk(jobs)));
       }
       await waitCount(c, n);
-      const ms = performance.now() - t0;
+      const ms = stopClock(t0);
       for (const w of workers) await w.close();
       return ms;
     }
@@ -492,10 +512,10 @@ const brokers = {
             ),
         );
         await Promise.all(workers.map((w) => w.waitUntilReady()));
-        const t0 = performance.now();
+        const t0 = startClock();
         await publish(q, n, mix, false);
         await waitCount(c, n);
-        const ms = performance.now() - t0;
+        const ms = stopClock(t0);
         for (const w of workers) await w.close();
         return ms;
       },
@@ -521,10 +541,10 @@ const brokers = {
           mix === 'base'
             ? true
             : await bullLanes.createLanePublisher({ queue: name, connection, lanes: ['gray', 'blue'] });
-        const t0 = performance.now();
+        const t0 = startClock();
         await publish(q, n, mix, publisher);
         await waitCount(c, n);
-        const ms = performance.now() - t0;
+        const ms = stopClock(t0);
         if (publisher !== true) await publisher.close();
         for (const x of consumers) await x.close();
         return ms;
@@ -539,7 +559,6 @@ const brokers = {
   },
 };
 
-const cpuMicros = ({ user, system }) => user + system;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rows = [];
 for (const name of BROKERS) {
@@ -549,7 +568,9 @@ for (const name of BROKERS) {
     if (args.only !== undefined) {
       for (let r = 0; r < ROUNDS; r++) {
         const ms = await b[args.only](n, args.mix ?? 'base');
-        console.error(`${name} ${args.only} ${args.mix ?? 'base'}: ${(n / (ms / 1000)).toFixed(0)} msg/s`);
+        console.error(
+          `${name} ${args.only} ${args.mix ?? 'base'}: ${(n / (ms / 1000)).toFixed(0)} msg/s, ${(timedCpu / n).toFixed(1)} µs CPU/msg (timed part)`,
+        );
       }
       continue;
     }
@@ -560,15 +581,32 @@ for (const name of BROKERS) {
       // less exposed than throughput to the other processes of a shared machine.
       const plainCpu = [];
       const lanesCpu = [];
+      const plainTimed = [];
+      const lanesTimed = [];
       await b.plain(Math.min(n, 500), mix); // warm-up
       await b.lanes(Math.min(n, 500), mix);
       for (let r = 0; r < ROUNDS; r++) {
-        let cpu = process.cpuUsage();
-        plain.push(n / ((await b.plain(n, mix)) / 1000));
-        plainCpu.push(cpuMicros(process.cpuUsage(cpu)) / n);
-        cpu = process.cpuUsage();
-        lanes.push(n / ((await b.lanes(n, mix)) / 1000));
-        lanesCpu.push(cpuMicros(process.cpuUsage(cpu)) / n);
+        const runPlain = async () => {
+          const cpu = process.cpuUsage();
+          plain.push(n / ((await b.plain(n, mix)) / 1000));
+          plainCpu.push(cpuMicros(process.cpuUsage(cpu)) / n);
+          plainTimed.push(timedCpu / n);
+        };
+        const runLanes = async () => {
+          const cpu = process.cpuUsage();
+          lanes.push(n / ((await b.lanes(n, mix)) / 1000));
+          lanesCpu.push(cpuMicros(process.cpuUsage(cpu)) / n);
+          lanesTimed.push(timedCpu / n);
+        };
+        // Which side goes first alternates: the second side of a round runs against a broker
+        // still busy with the first side's round (its stream's storage, acks, deletes).
+        if (r % 2 === 0) {
+          await runPlain();
+          await runLanes();
+        } else {
+          await runLanes();
+          await runPlain();
+        }
       }
       const row = { broker: name, mix, n, plain: median(plain), lanes: median(lanes) };
       row.ratio = row.lanes / row.plain;
@@ -580,6 +618,8 @@ for (const name of BROKERS) {
       row.hi = Math.max(...ratios);
       row.plainCpu = median(plainCpu);
       row.lanesCpu = median(lanesCpu);
+      row.plainTimed = median(plainTimed);
+      row.lanesTimed = median(lanesTimed);
       rows.push(row);
       console.error(
         `${name} ${mix}: plain ${row.plain.toFixed(0)} msg/s, lanes ${row.lanes.toFixed(0)} msg/s, ratio ${row.ratio.toFixed(2)}, per round ${ratios.map((x) => x.toFixed(2)).join(' ')}`,
@@ -599,12 +639,12 @@ console.log(
     .join(' ')}; median of ${ROUNDS} rounds; brokers on loopback.\n`,
 );
 console.log(
-  '| broker | traffic | messages | plain client msg/s | graylane msg/s | ratio | per-round ratio: median (min–max) | Node CPU µs/msg plain / graylane |',
+  '| broker | traffic | messages | plain client msg/s | graylane msg/s | ratio | per-round ratio: median (min–max) | Node CPU µs/msg plain / graylane: whole round | timed part |',
 );
-console.log('|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   console.log(
-    `| ${r.broker} | ${MIX_NAMES[r.mix]} | ${r.n} | ${r.plain.toFixed(0)} | ${r.lanes.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.roundRatio.toFixed(2)} (${r.lo.toFixed(2)}–${r.hi.toFixed(2)}) | ${r.plainCpu.toFixed(0)} / ${r.lanesCpu.toFixed(0)} |`,
+    `| ${r.broker} | ${MIX_NAMES[r.mix]} | ${r.n} | ${r.plain.toFixed(0)} | ${r.lanes.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.roundRatio.toFixed(2)} (${r.lo.toFixed(2)}–${r.hi.toFixed(2)}) | ${r.plainCpu.toFixed(0)} / ${r.lanesCpu.toFixed(0)} | ${r.plainTimed.toFixed(0)} / ${r.lanesTimed.toFixed(0)} |`,
   );
 }
 process.exit(0);

@@ -8,7 +8,7 @@ import {
   laneSubject,
   ORIGIN_SUBJECT_HEADER,
 } from '@graylane/messaging/nats';
-import type { JsMsg } from '@nats-io/jetstream';
+import { type JsMsg, jetstreamManager } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import { waitFor } from './helpers';
 import { lanePublisherContract, type PublisherBroker } from './lane-publisher-contract';
@@ -120,4 +120,57 @@ test('nats publisher: a lane consumer that starts after the publisher is read at
   );
   t.after(() => gray.close());
   await waitFor(() => publisher.liveLanes().includes('gray'), 'the publisher reads gray live', 10_000);
+});
+
+test('nats publisher: lane messages published without options each carry their own subject; options given never leak into later messages', async (t) => {
+  const stream = await workStream(t);
+  const got: Array<{ data: string; origin: string; msgId: boolean }> = [];
+  const gray = await consumeLanes(
+    await natsConnection(),
+    { stream, durable: DURABLE, lane: 'gray', livenessIntervalMs: 200 },
+    (message: JsMsg) => {
+      const h = message.headers!;
+      got.push({ data: message.string(), origin: h.get(ORIGIN_SUBJECT_HEADER), msgId: h.has('Nats-Msg-Id') });
+    },
+  );
+  const publisher = await createLanePublisher(admin, { stream, livenessIntervalMs: 200 });
+  t.after(() => Promise.all([gray.close(), publisher.close()]).then(() => undefined));
+  await waitFor(() => publisher.liveLanes().includes('gray'), 'the publisher reads gray live');
+
+  // The lane's headers are built once per lane and subject: a new subject, and a publish with
+  // options in between (whose msgID the client adds to the headers it is given), must not show in
+  // the messages around them.
+  await withLane('gray', async () => {
+    await publisher.publish(`${stream}.work`, 'a');
+    await publisher.publish(`${stream}.other`, 'b');
+    await publisher.publish(`${stream}.work`, 'c', { msgID: 'm1' });
+    await publisher.publish(`${stream}.work`, 'd');
+    await publisher.publish(`${stream}.work`, 'e');
+  });
+  await waitFor(() => got.length === 5, 'five messages handled by gray');
+  assert.deepEqual(
+    got.sort((x, y) => x.data.localeCompare(y.data)),
+    [
+      { data: 'a', origin: `${stream}.work`, msgId: false },
+      { data: 'b', origin: `${stream}.other`, msgId: false },
+      { data: 'c', origin: `${stream}.work`, msgId: true },
+      { data: 'd', origin: `${stream}.work`, msgId: false },
+      { data: 'e', origin: `${stream}.work`, msgId: false },
+    ],
+  );
+});
+
+test('nats publisher: with the lane stream removed, a lane message goes to the subject given (no responders on the lane subject)', async (t) => {
+  const stream = await workStream(t);
+  const gray = await consumeLanes(
+    await natsConnection(),
+    { stream, durable: DURABLE, lane: 'gray', livenessIntervalMs: 200 },
+    () => undefined,
+  );
+  const publisher = await createLanePublisher(admin, { stream, livenessIntervalMs: 200 });
+  t.after(() => Promise.all([gray.close(), publisher.close()]).then(() => undefined));
+  await waitFor(() => publisher.liveLanes().includes('gray'), 'the publisher reads gray live');
+  await (await jetstreamManager(admin)).streams.delete(`${stream}-lanes`);
+  const ack = await withLane('gray', () => publisher.publish(`${stream}.work`, 'x'));
+  assert.equal(ack.stream, stream, 'stored in the work stream');
 });

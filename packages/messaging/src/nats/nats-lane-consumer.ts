@@ -38,6 +38,24 @@ function republishHeaders(message: JsMsg): MsgHdrs {
   return headers;
 }
 
+/**
+ * The raw tag of a message: `undefined` when the header is absent. One header lookup for a tagged
+ * message (`get` answers "" both for an absent and an empty header; only then is `has` asked).
+ */
+function tagOf(headers: MsgHdrs | undefined, header: string): string | undefined {
+  if (headers === undefined) return undefined;
+  const raw = headers.get(header);
+  return raw !== '' || headers.has(header) ? raw : undefined;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
 // fetch() holds a pull request open this long at most (the client's minimum is 1 s).
 const MIN_EXPIRES_MS = 1000;
 
@@ -169,9 +187,14 @@ export class NatsLaneConsumer {
         const consumer = await this.#js.consumers.get(stream, durable);
         while (!this.#closed && active()) {
           const messages = await consumer.fetch({ max_messages: batch, expires });
+          // Messages handled synchronously (a handler that returns no promise) add no promise of
+          // their own: the batch waits only for those still running.
           const work: Promise<void>[] = [];
-          for await (const message of messages) work.push(this.#process(message, source));
-          await Promise.all(work);
+          for await (const message of messages) {
+            const running = this.#process(message, source);
+            if (running !== undefined) work.push(running);
+          }
+          if (work.length > 0) await Promise.all(work);
         }
       } catch {
         if (!this.#closed) await new Promise((r) => setTimeout(r, routing.livenessIntervalMs).unref());
@@ -179,19 +202,21 @@ export class NatsLaneConsumer {
     }
   }
 
-  async #process(message: JsMsg, source: Lane | undefined): Promise<void> {
-    const { header } = this.#options.routing;
-    const raw = message.headers?.has(header) ? message.headers.get(header) : undefined;
-    const lane = readMessageLane(raw, 'nats', header);
-    if (this.#self !== undefined) {
-      if (lane !== undefined) await this.#handle(message, lane);
-      else await this.#returnUntagged(message);
-      return;
-    }
-    if (lane === undefined) {
-      await this.#handle(message, undefined);
-      return;
-    }
+  /** Handles, moves or returns one message; `undefined` when that is already done. */
+  #process(message: JsMsg, source: Lane | undefined): Promise<void> | undefined {
+    const lane = readMessageLane(
+      tagOf(message.headers, this.#options.routing.header),
+      'nats',
+      this.#options.routing.header,
+    );
+    if (this.#self !== undefined)
+      return lane !== undefined ? this.#handle(message, lane) : this.#returnUntagged(message);
+    if (lane === undefined) return this.#handle(message, undefined);
+    return this.#route(message, lane, source);
+  }
+
+  /** A base consumer's tagged message: to its lane's live consumer, along the fallback chain, or here. */
+  async #route(message: JsMsg, lane: Lane, source: Lane | undefined): Promise<void> {
     const chain = this.#options.routing.chain(lane);
     for (const l of chain) {
       const state = this.#track(l);
@@ -251,16 +276,29 @@ export class NatsLaneConsumer {
     }
   }
 
-  async #handle(message: JsMsg, lane: Lane | undefined): Promise<void> {
-    let failed = false;
+  /** Runs the handler in the message's lane, then acks (nak if it threw or rejected); a promise only while a returned promise runs. */
+  #handle(message: JsMsg, lane: Lane | undefined): Promise<void> | undefined {
+    let result: unknown;
     try {
       // A base consumer's loops run in the base lane (withLane(null) at their start), so an untagged
       // message outside the instance lane needs no context of its own: no allocation per message.
-      if (lane === undefined && backgroundLane() === undefined) await this.#handler(message, undefined);
-      else await runInMessageLane(lane, () => this.#handler(message, lane));
+      if (lane === undefined && backgroundLane() === undefined) result = this.#handler(message, undefined);
+      else result = runInMessageLane(lane, () => this.#handler(message, lane));
     } catch {
-      failed = true;
+      this.#settle(message, lane, true);
+      return undefined;
     }
+    if (!isThenable(result)) {
+      this.#settle(message, lane, false);
+      return undefined;
+    }
+    return Promise.resolve(result).then(
+      () => this.#settle(message, lane, false),
+      () => this.#settle(message, lane, true),
+    );
+  }
+
+  #settle(message: JsMsg, lane: Lane | undefined, failed: boolean): void {
     countConsumed('nats', lane, this.#self, failed);
     if (failed) message.nak();
     else message.ack();

@@ -7,6 +7,7 @@ import {
   type PubAck,
 } from '@nats-io/jetstream';
 import {
+  type MsgHdrs,
   type NatsConnection,
   headers as natsHeaders,
   type Payload,
@@ -97,6 +98,7 @@ class NatsLanePublisherImpl implements NatsLanePublisher {
   readonly #header: string;
   readonly #prefix: string;
   readonly #subjects = new Map<Lane, string>();
+  readonly #laneHeaders = new Map<Lane, { subject: string; headers: MsgHdrs }>();
   readonly #hello: Subscription;
 
   constructor(
@@ -153,34 +155,63 @@ class NatsLanePublisherImpl implements NatsLanePublisher {
     return this.#publishToLane(subject, payload, options, lane);
   }
 
-  async #publishToLane(
+  #publishToLane(
     subject: string,
     payload: Payload | undefined,
     options: Partial<JetStreamPublishOptions> | undefined,
     lane: Lane,
   ): Promise<PubAck> {
-    // A copy: the caller's headers stay as given (they may be reused for another subject).
+    const target = this.#laneSubject(lane);
+    const headers =
+      options === undefined ? this.#plainHeaders(lane, subject) : this.#copyHeaders(options, lane, subject);
+    return this.#js
+      .publish(target, payload, options === undefined ? { headers } : { ...options, headers })
+      .catch((error: unknown) => {
+        // No stream captures the lane subject (the lane stream was removed): nothing was stored, so
+        // the work stream gets it. Any other failure is the caller's, as with `js.publish`.
+        if (!isNoResponders(error)) throw error;
+        void this.cache.refresh();
+        const back = this.#copyHeaders(options, lane, subject);
+        back.delete(ORIGIN_SUBJECT_HEADER);
+        return this.#js.publish(subject, payload, { ...options, headers: back });
+      });
+  }
+
+  #laneSubject(lane: Lane): string {
+    let target = this.#subjects.get(lane);
+    if (target === undefined) {
+      target = laneSubject(this.#prefix, lane);
+      this.#subjects.set(lane, target);
+    }
+    return target;
+  }
+
+  /**
+   * The headers of a lane message published without options: the same for every message of a
+   * lane and subject, so built once per lane (for the last subject it was published to) instead
+   * of per message. Safe to share: the client encodes headers at once when it publishes and
+   * changes them only for options that add headers (msgID, expect, ttl, ...), and this object is
+   * never handed to the caller.
+   */
+  #plainHeaders(lane: Lane, subject: string): MsgHdrs {
+    const last = this.#laneHeaders.get(lane);
+    if (last !== undefined && last.subject === subject) return last.headers;
+    const headers = natsHeaders();
+    headers.set(this.#header, lane);
+    headers.set(ORIGIN_SUBJECT_HEADER, subject);
+    this.#laneHeaders.set(lane, { subject, headers });
+    return headers;
+  }
+
+  /** A copy: the caller's headers stay as given (they may be reused for another subject). */
+  #copyHeaders(options: Partial<JetStreamPublishOptions> | undefined, lane: Lane, subject: string): MsgHdrs {
     const headers = natsHeaders();
     const given = options?.headers;
     if (given !== undefined)
       for (const key of given.keys()) for (const v of given.values(key)) headers.append(key, v);
     if (!headers.has(this.#header)) headers.set(this.#header, lane);
     if (!headers.has(ORIGIN_SUBJECT_HEADER)) headers.set(ORIGIN_SUBJECT_HEADER, subject);
-    let target = this.#subjects.get(lane);
-    if (target === undefined) {
-      target = laneSubject(this.#prefix, lane);
-      this.#subjects.set(lane, target);
-    }
-    try {
-      return await this.#js.publish(target, payload, { ...options, headers });
-    } catch (error) {
-      // No stream captures the lane subject (the lane stream was removed): nothing was stored, so
-      // the work stream gets it. Any other failure is the caller's, as with `js.publish`.
-      if (!/no responders/i.test(String((error as Error | undefined)?.message))) throw error;
-      void this.cache.refresh();
-      headers.delete(ORIGIN_SUBJECT_HEADER);
-      return this.#js.publish(subject, payload, { ...options, headers });
-    }
+    return headers;
   }
 
   liveLanes(): Lane[] {
@@ -194,3 +225,14 @@ class NatsLanePublisherImpl implements NatsLanePublisher {
 }
 
 function ignore(): void {}
+
+/**
+ * Whether a publish failed because nothing listens on the subject. The client reports it as
+ * `JetStreamNotEnabled` ("jetstream is not enabled") with the "no responders" error as its cause,
+ * so the cause chain is read, not only the message.
+ */
+function isNoResponders(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++)
+    if (/no responders/i.test(e.message)) return true;
+  return false;
+}
