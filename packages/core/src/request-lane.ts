@@ -34,7 +34,7 @@ type Emit = RequestEmitter['emit'];
 
 // A bound emitter's lane (`null`: bound at creation, lane not known yet) and the `emit` it had
 // when it was bound, as two own properties; its own `emit` is the one shared `laneEmit`, so binding
-// allocates nothing (no closure per emitter). `Symbol.for`, so two installed copies of core see
+// creates no closure per emitter (before: one per request and one per response). `Symbol.for`, so two installed copies of core see
 // each other's bindings and rebind instead of stacking.
 const kLaneContext = Symbol.for('graylane.request-lane.context.v2');
 const kLaneEmit = Symbol.for('graylane.request-lane.emit.v2');
@@ -78,8 +78,8 @@ function emitInLane(
 /**
  * Runs every later listener of `emitter` in `context`, whoever emits the event and whenever the
  * listener was added. Binds this one object (own properties: its `emit`, its lane and the `emit`
- * it had): no prototype is touched, so nothing is shared with another request, and nothing is
- * allocated. Binding an emitter again replaces its lane.
+ * it had): no prototype is touched, so nothing is shared with another request, and no function is
+ * created. Binding an emitter again replaces its lane.
  *
  * Node emits a request's `'data'`/`'end'` and a response's `'close'` from the connection's async
  * context, not the request's; this is what keeps body parsers that continue from `'end'` and
