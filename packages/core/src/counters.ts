@@ -14,7 +14,9 @@ export const BASE_LANE_KEY = '(base)';
 /** The counter key for lanes past {@link MAX_COUNTED_LANES}. */
 export const OTHER_LANES = '(other)';
 
-const requestsByLane = new Map<string, number>();
+// One mutable cell per lane: counting a request is one map lookup (a `Map<string, number>` takes a
+// `get` and a `set`).
+const requestsByLane = new Map<string, { count: number }>();
 const invalidByReason: Record<InvalidTagReason, number> = {
   grammar: 0,
   oversize: 0,
@@ -50,11 +52,13 @@ export function countIngress(
   if (lane !== undefined) noteLaneIngress();
   const seen = requestsByLane.get(key);
   if (seen !== undefined) {
-    requestsByLane.set(key, seen + 1);
+    seen.count++;
   } else if (requestsByLane.size < MAX_COUNTED_LANES) {
-    requestsByLane.set(key, 1);
+    requestsByLane.set(key, { count: 1 });
   } else {
-    requestsByLane.set(OTHER_LANES, (requestsByLane.get(OTHER_LANES) ?? 0) + 1);
+    const other = requestsByLane.get(OTHER_LANES);
+    if (other !== undefined) other.count++;
+    else requestsByLane.set(OTHER_LANES, { count: 1 });
   }
   if (channels.ingressLane.hasSubscribers) {
     const message: IngressLaneMessage = { lane, carrier };
@@ -96,7 +100,7 @@ export function countInvalidTag(
  */
 export function ingressCounters(): IngressCounters {
   const requests: Record<string, number> = {};
-  for (const [lane, count] of requestsByLane) requests[lane] = count;
+  for (const [lane, seen] of requestsByLane) requests[lane] = seen.count;
   let total = 0;
   for (const reason in invalidByReason) total += invalidByReason[reason as InvalidTagReason];
   return { requests, invalidTags: { ...invalidByReason, total } };

@@ -32,36 +32,38 @@ export interface RequestEmitter {
 
 type Emit = RequestEmitter['emit'];
 
-// Sent through `emit` to a bound emitter: its binding takes the new lane and answers `true`; an
-// unbound emitter has no listener for it and answers `false`. `Symbol.for`, so two installed
-// copies of core rebind each other's emitters instead of stacking.
-const kRebind = Symbol.for('graylane.request-lane.rebind.v1');
+// A bound emitter's lane (`null`: bound at creation, lane not known yet) and the `emit` it had
+// when it was bound, as two own properties; its own `emit` is the one shared `laneEmit`, so binding
+// creates no closure per emitter (before: one per request and one per response). `Symbol.for`, so two installed copies of core see
+// each other's bindings and rebind instead of stacking.
+const kLaneContext = Symbol.for('graylane.request-lane.context.v2');
+const kLaneEmit = Symbol.for('graylane.request-lane.emit.v2');
+
+type BoundEmitter = RequestEmitter & {
+  emit: Emit;
+  [kLaneContext]?: LaneContext | null;
+  [kLaneEmit]?: Emit;
+};
 
 /**
- * The `emit` of one emitter, running its listeners in `context`. `emit` is the one the emitter
- * had when it was bound (its own, or the inherited `EventEmitter` one), resolved once: an object
+ * The `emit` of every bound emitter: runs its listeners in the emitter's lane. The original `emit`
+ * (its own, or the inherited `EventEmitter` one) was stored when it was bound, so an object
  * inheriting from the emitter never recurses, and Express re-prototyping the request (mounted
- * apps) changes nothing, as no prototype on its chain defines `emit`. A `null` context (an
- * emitter bound at creation, see {@link prebindServerRequests}, whose lane is not known yet)
- * forwards every event unchanged until the emitter is bound.
+ * apps) changes nothing, as no prototype on its chain defines `emit`. A `null` lane (an emitter
+ * bound at creation, see {@link prebindServerRequests}) forwards every event unchanged.
  */
-function laneEmitFor(emit: Emit, context: LaneContext | null): Emit {
-  return function laneEmit(this: RequestEmitter, event: string | symbol): boolean {
-    // An event emitted in the lane already (most are: the response is written from the lane), or
-    // one nobody listens to, needs no context switch; `emit.apply(this, arguments)` forwards any
-    // arity without allocating.
-    if (context === null || context === currentLaneContext() || this.listenerCount(event) === 0) {
-      if (event === kRebind) {
-        // biome-ignore lint/complexity/noArguments: the new context, without a rest parameter.
-        context = arguments[1] as LaneContext;
-        return true;
-      }
-      // biome-ignore lint/complexity/noArguments: see above.
-      return emit.apply(this, arguments as unknown as Parameters<Emit>);
-    }
-    // biome-ignore lint/complexity/noArguments: materialised only when the lane must be entered.
-    return emitInLane(context, emit, this, arguments as unknown as Parameters<Emit>);
-  };
+function laneEmit(this: BoundEmitter, event: string | symbol): boolean {
+  const context = this[kLaneContext] as LaneContext | null;
+  const emit = this[kLaneEmit] as Emit;
+  // An event emitted in the lane already (most are: the response is written from the lane), or
+  // one nobody listens to, needs no context switch; `emit.apply(this, arguments)` forwards any
+  // arity without allocating.
+  if (context === null || context === currentLaneContext() || this.listenerCount(event) === 0) {
+    // biome-ignore lint/complexity/noArguments: see above.
+    return emit.apply(this, arguments as unknown as Parameters<Emit>);
+  }
+  // biome-ignore lint/complexity/noArguments: materialised only when the lane must be entered.
+  return emitInLane(context, emit, this, arguments as unknown as Parameters<Emit>);
 }
 
 function emitInLane(
@@ -75,8 +77,9 @@ function emitInLane(
 
 /**
  * Runs every later listener of `emitter` in `context`, whoever emits the event and whenever the
- * listener was added. Binds this one object (one own `emit` property): no prototype is touched,
- * so nothing is shared with another request. Binding an emitter again replaces its lane.
+ * listener was added. Binds this one object (own properties: its `emit`, its lane and the `emit`
+ * it had): no prototype is touched, so nothing is shared with another request, and no function is
+ * created. Binding an emitter again replaces its lane.
  *
  * Node emits a request's `'data'`/`'end'` and a response's `'close'` from the connection's async
  * context, not the request's; this is what keeps body parsers that continue from `'end'` and
@@ -87,11 +90,21 @@ function emitInLane(
  * req.on('end', () => currentLane()); // 'gray', though Node emits 'end' from the socket
  */
 export function bindEmitterToLane(emitter: RequestEmitter, context: LaneContext): void {
-  const target = emitter as RequestEmitter & { emit: Emit };
-  // Only an emitter with an own `emit` can be bound already (by this or another copy of core).
-  if (Object.hasOwn(target, 'emit') && target.emit(kRebind, context) === true) return;
-  // A plain assignment: cheaper than defineProperty, and writable like the inherited `emit`.
-  target.emit = laneEmitFor(target.emit, context);
+  const target = emitter as BoundEmitter;
+  // Bound already (at creation, or before, by this or another copy of core): set the lane only.
+  // `hasOwn`: an object inheriting from a bound emitter gets a binding of its own.
+  if (Object.hasOwn(target, kLaneContext)) {
+    target[kLaneContext] = context;
+    return;
+  }
+  bind(target, context);
+}
+
+/** Plain assignments: cheaper than defineProperty, and `emit` stays writable like the inherited one. */
+function bind(target: BoundEmitter, context: LaneContext | null): void {
+  target[kLaneContext] = context;
+  target[kLaneEmit] = target.emit;
+  target.emit = laneEmit;
 }
 
 let prebinding = false;
@@ -125,8 +138,8 @@ function onServerRequestStart(message: unknown): void {
 }
 
 function prebind(emitter: RequestEmitter): void {
-  const target = emitter as RequestEmitter & { emit: Emit };
-  if (!Object.hasOwn(target, 'emit')) target.emit = laneEmitFor(target.emit, null);
+  const target = emitter as BoundEmitter;
+  if (!Object.hasOwn(target, kLaneContext)) bind(target, null);
 }
 
 /**
