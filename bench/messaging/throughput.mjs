@@ -6,10 +6,10 @@
 //
 // Two traffic mixes: "base" (untagged, three base consumers: what the lane machinery costs when
 // nobody is in a lane) and "mixed" (half the messages in lanes gray and blue, a base, a gray and a
-// blue consumer; the plain client, three consumers, cannot route them). amqp and redis-streams
-// publish through the lane publisher (createLanePublisher: a live lane's messages go straight to
-// its queue / stream); nats and bullmq through the produce helper, so the base consumer moves each
-// lane message once to its lane's subject / queue.
+// blue consumer; the plain client, three consumers, cannot route them), plus "thirds" and, where a
+// broker defines them, plain-routed-by-hand baselines. Every broker publishes lane messages through
+// its lane publisher (createLanePublisher: a live lane's messages go straight to its queue /
+// stream / subject, not moved by the base consumer).
 // Handlers do nothing. Needs the machine's brokers. Not a test: run it by hand. It prints a
 // Markdown table; results go to bench/results/messaging.md, which `npm run bench` copies into
 // bench/RESULTS.md.

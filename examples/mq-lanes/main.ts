@@ -12,7 +12,12 @@ import { currentLane, enablePropagation } from '@graylane/core';
 import { createDiscovery, staticRegistry } from '@graylane/discovery';
 import { laneDispatcher } from '@graylane/discovery/undici';
 import { laneEdge, laneMiddleware } from '@graylane/express';
-import { consumeLanes, createLanePublisher, laneQueueName, presenceQueueName } from '@graylane/messaging/amqp';
+import {
+  consumeLanes,
+  createLanePublisher,
+  laneQueueName,
+  presenceQueueName,
+} from '@graylane/messaging/amqp';
 import amqplib from 'amqplib';
 import express from 'express';
 import { fetch } from 'undici';
