@@ -5,6 +5,7 @@ import { messageLaneCounters, resetMessageLaneCounters } from '@graylane/messagi
 import {
   consumeLanes,
   createLanePublisher,
+  laneHeaders,
   laneSubject,
   ORIGIN_SUBJECT_HEADER,
 } from '@graylane/messaging/nats';
@@ -105,6 +106,22 @@ test('nats publisher: a live lane gets a copy of the caller headers with the tag
     { data: 'c', subject: `${stream}.work` },
   ]);
   assert.equal(messageLaneCounters().routed.gray, 1, 'only the `expect` publish was moved by base');
+
+  // A lane with no live consumer: the message goes to the work stream, tagged on a copy. Tagging
+  // the caller's headers would tag the next message they are reused for, in another lane or none.
+  const reused = headers();
+  reused.set('trace', 't2');
+  await withLane('blue', () => publisher.publish(`${stream}.work`, 'd', { headers: reused }));
+  assert.deepEqual([...reused.keys()], ['trace'], "the caller's headers are left as given");
+  await publisher.publish(`${stream}.work`, 'e', { headers: reused });
+  await waitFor(() => got.length === 5, 'five messages handled');
+  const later = got
+    .filter((m) => m.data === 'd' || m.data === 'e')
+    .sort((x, y) => x.data.localeCompare(y.data));
+  assert.deepEqual(later, [
+    { data: 'd', subject: `${stream}.work`, tag: 'blue', trace: 't2' },
+    { data: 'e', subject: `${stream}.work`, trace: 't2' },
+  ]);
 });
 
 test('nats publisher: a lane consumer that starts after the publisher is read at once, on its announcement', async (t) => {
@@ -173,4 +190,21 @@ test('nats publisher: with the lane stream removed, a lane message goes to the s
   await (await jetstreamManager(admin)).streams.delete(`${stream}-lanes`);
   const ack = await withLane('gray', () => publisher.publish(`${stream}.work`, 'x'));
   assert.equal(ack.stream, stream, 'stored in the work stream');
+});
+
+test('laneHeaders tags a copy: headers reused for a message outside the lane do not carry it', () => {
+  const reused = headers();
+  reused.set('trace', 't1');
+  const tagged = withLane('gray', () => laneHeaders(reused));
+  assert.equal(tagged?.get('x-mse-tag'), 'gray');
+  assert.equal(tagged?.get('trace'), 't1');
+  assert.deepEqual([...reused.keys()], ['trace'], "the caller's headers are left as given");
+  assert.equal(laneHeaders(reused), reused, 'outside a lane: returned as given');
+  const own = headers();
+  own.set('x-mse-tag', 'blue');
+  assert.equal(
+    withLane('gray', () => laneHeaders(own)),
+    own,
+    'a tag already there wins',
+  );
 });

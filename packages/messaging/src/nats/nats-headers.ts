@@ -5,7 +5,8 @@ import { type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node';
  * NATS headers carrying the current lane (`x-mse-tag`), for `js.publish(subject, data, { headers })`.
  * The current lane is the request's lane, else the instance lane while core's
  * `enableInstanceLane()` is on. Headers that already carry a tag keep it; no lane: `existing` is
- * returned as given (possibly `undefined`).
+ * returned as given (possibly `undefined`). Otherwise the tag goes on a copy: `existing` is never
+ * changed, so headers reused for a message in another lane (or none) do not carry this one's.
  *
  * @param header Default `x-mse-tag`.
  * @example
@@ -15,7 +16,15 @@ export function laneHeaders(existing?: MsgHdrs, header: string = LANE_HEADER): M
   const lane = currentLane();
   if (lane === undefined) return existing;
   if (existing?.has(header)) return existing;
-  const out = existing ?? natsHeaders();
+  const out = copyHeaders(existing);
   out.set(header, lane);
   return out;
+}
+
+/** New headers holding every value of `given` (none when it is undefined). @internal */
+export function copyHeaders(given: MsgHdrs | undefined): MsgHdrs {
+  const headers = natsHeaders();
+  if (given !== undefined)
+    for (const key of given.keys()) for (const v of given.values(key)) headers.append(key, v);
+  return headers;
 }

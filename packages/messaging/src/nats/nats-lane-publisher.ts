@@ -18,6 +18,7 @@ import { LiveLaneCache } from '../internal/live-lane-cache';
 import { compileLanePublisherOptions } from '../internal/publisher-setup';
 import type { LanePublisherHandle, LanePublisherOptions } from '../lane-publisher';
 import { natsLaneStream, natsSubjectPrefix } from './nats-consumer-options';
+import { copyHeaders } from './nats-headers';
 import { ORIGIN_SUBJECT_HEADER } from './nats-lane-consumer';
 import { helloSubject, lanesOnStream, readNatsLaneLiveness } from './nats-liveness';
 import { laneSubject } from './nats-names';
@@ -148,7 +149,8 @@ class NatsLanePublisherImpl implements NatsLanePublisher {
     }
     if (lane === undefined || options?.expect !== undefined || !this.cache.isLive(lane)) {
       if (given?.has(header)) return this.#js.publish(subject, payload, options);
-      const tagged = given ?? natsHeaders();
+      // Tagged on a copy: the caller may reuse its headers for a message in another lane, or none.
+      const tagged = copyHeaders(given);
       tagged.set(header, lane!);
       return this.#js.publish(subject, payload, { ...options, headers: tagged });
     }
@@ -163,7 +165,7 @@ class NatsLanePublisherImpl implements NatsLanePublisher {
   ): Promise<PubAck> {
     const target = this.#laneSubject(lane);
     const headers =
-      options === undefined ? this.#plainHeaders(lane, subject) : this.#copyHeaders(options, lane, subject);
+      options === undefined ? this.#plainHeaders(lane, subject) : this.#taggedCopy(options, lane, subject);
     return this.#js
       .publish(target, payload, options === undefined ? { headers } : { ...options, headers })
       .catch((error: unknown) => {
@@ -171,7 +173,7 @@ class NatsLanePublisherImpl implements NatsLanePublisher {
         // the work stream gets it. Any other failure is the caller's, as with `js.publish`.
         if (!isNoResponders(error)) throw error;
         void this.cache.refresh();
-        const back = this.#copyHeaders(options, lane, subject);
+        const back = this.#taggedCopy(options, lane, subject);
         back.delete(ORIGIN_SUBJECT_HEADER);
         return this.#js.publish(subject, payload, { ...options, headers: back });
       });
@@ -204,11 +206,8 @@ class NatsLanePublisherImpl implements NatsLanePublisher {
   }
 
   /** A copy: the caller's headers stay as given (they may be reused for another subject). */
-  #copyHeaders(options: Partial<JetStreamPublishOptions> | undefined, lane: Lane, subject: string): MsgHdrs {
-    const headers = natsHeaders();
-    const given = options?.headers;
-    if (given !== undefined)
-      for (const key of given.keys()) for (const v of given.values(key)) headers.append(key, v);
+  #taggedCopy(options: Partial<JetStreamPublishOptions> | undefined, lane: Lane, subject: string): MsgHdrs {
+    const headers = copyHeaders(options?.headers);
     if (!headers.has(this.#header)) headers.set(this.#header, lane);
     if (!headers.has(ORIGIN_SUBJECT_HEADER)) headers.set(ORIGIN_SUBJECT_HEADER, subject);
     return headers;
