@@ -121,3 +121,31 @@ export function channelMessages<T>(t: TestContext, name: string): T[] {
   t.after(() => diagnosticsChannel.unsubscribe(name, on));
   return messages;
 }
+
+/**
+ * A discovery over a static registry of `svc-b` instances on loopback (`gray`: labelled gray),
+ * ready; both close after the test.
+ */
+export async function loopbackDiscovery(
+  t: TestContext,
+  instances: ReadonlyArray<{ id: string; port: number; gray?: boolean }>,
+  options: Omit<DiscoveryOptions, 'registry'> = {},
+): Promise<Discovery> {
+  const registry = staticRegistry({
+    env: false,
+    instances: instances.map((i) => ({
+      service: 'svc-b',
+      id: i.id,
+      host: '127.0.0.1',
+      port: i.port,
+      ...(i.gray ? { labels: GRAY } : {}),
+    })),
+  });
+  const discovery = createDiscovery({ registry, ...options });
+  t.after(async () => {
+    await discovery.close();
+    await registry.close();
+  });
+  await discovery.ready('svc-b');
+  return discovery;
+}

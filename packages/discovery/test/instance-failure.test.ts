@@ -7,17 +7,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { withLane } from '@graylane/core';
-import {
-  createDiscovery,
-  type DiscoveryOptions,
-  laneAxiosDiscovery,
-  type OutlierMessage,
-  staticRegistry,
-} from '@graylane/discovery';
+import { type createDiscovery, laneAxiosDiscovery, type OutlierMessage } from '@graylane/discovery';
 import { laneDispatcher } from '@graylane/discovery/undici';
 import axios from 'axios';
 import { request } from 'undici';
-import { channelMessages, GRAY, until } from './helpers';
+import { channelMessages, loopbackDiscovery, until } from './helpers';
 
 async function named(t: TestContext, name: string, port = 0): Promise<{ port: number; server: Server }> {
   const sockets = new Set<Socket>();
@@ -94,29 +88,6 @@ const CLIENTS: Record<
 
 const outliers = (t: TestContext) => channelMessages<OutlierMessage>(t, 'graylane:discovery:outlier');
 
-async function fixture(
-  t: TestContext,
-  instances: Array<{ id: string; port: number; gray?: boolean }>,
-  options: Omit<DiscoveryOptions, 'registry'> = {},
-) {
-  const registry = staticRegistry({
-    env: false,
-    instances: instances.map((i) => ({
-      service: 'svc-b',
-      id: i.id,
-      host: '127.0.0.1',
-      port: i.port,
-      ...(i.gray ? { labels: GRAY } : {}),
-    })),
-  });
-  const discovery = createDiscovery({ registry, ...options });
-  t.after(async () => {
-    await discovery.close();
-    await registry.close();
-  });
-  return discovery;
-}
-
 /** Sends `total` requests in `lane`, `concurrency` at a time; records each result in order of completion. */
 async function load(client: Client, lane: string | undefined, total: number, concurrency: number) {
   const results: Array<{ ok: boolean; body?: string; code?: string; ms: number; at: number }> = [];
@@ -144,7 +115,7 @@ for (const [name, makeClient] of Object.entries(CLIENTS)) {
     const stable = await named(t, 'stable');
     const gray = await named(t, 'gray-ok');
     const dead = await deadPort();
-    const discovery = await fixture(t, [
+    const discovery = await loopbackDiscovery(t, [
       { id: 'stable', port: stable.port },
       { id: 'gray-ok', port: gray.port, gray: true },
       { id: 'gray-dead', port: dead, gray: true },
@@ -179,14 +150,14 @@ for (const [name, makeClient] of Object.entries(CLIENTS)) {
       { id: 'stable', port: stable.port },
       { id: 'gray-dead', port: dead, gray: true },
     ];
-    const permissive = makeClient(t, await fixture(t, instances), {});
+    const permissive = makeClient(t, await loopbackDiscovery(t, instances), {});
     const results = await load(permissive, 'gray', 2_000, 20);
     const failed = results.filter((r) => !r.ok).length;
     assert.ok(failed <= 20, `${failed} of 2,000 failed`);
     assert.ok(results.every((r) => !r.ok || r.body === 'stable'));
     t.diagnostic(`permissive: failed ${failed} of 2000`);
 
-    const strictDiscovery = await fixture(t, instances, { strict: true });
+    const strictDiscovery = await loopbackDiscovery(t, instances, { strict: true });
     const strict = makeClient(t, strictDiscovery, {});
     const strictResults = await load(strict, 'gray', 200, 5);
     assert.ok(
@@ -210,7 +181,7 @@ for (const [name, makeClient] of Object.entries(CLIENTS)) {
     const messages = outliers(t);
     const gray = await named(t, 'gray-ok');
     const stuck = await hung(t);
-    const discovery = await fixture(
+    const discovery = await loopbackDiscovery(
       t,
       [
         { id: 'gray-ok', port: gray.port, gray: true },
@@ -233,7 +204,7 @@ for (const [name, makeClient] of Object.entries(CLIENTS)) {
     const messages = outliers(t);
     const gray = await named(t, 'gray-ok');
     const port = await deadPort();
-    const discovery = await fixture(
+    const discovery = await loopbackDiscovery(
       t,
       [
         { id: 'gray-ok', port: gray.port, gray: true },

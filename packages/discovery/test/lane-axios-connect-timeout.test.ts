@@ -14,7 +14,6 @@ import { withLane } from '@graylane/core';
 import {
   ConnectTimeoutError,
   createDiscovery,
-  type DiscoveryOptions,
   type LaneAxiosDiscoveryOptions,
   laneAxiosDiscovery,
   type OutlierMessage,
@@ -22,7 +21,7 @@ import {
   staticRegistry,
 } from '@graylane/discovery';
 import axios from 'axios';
-import { channelMessages, GRAY } from './helpers';
+import { channelMessages, loopbackDiscovery } from './helpers';
 
 const NEVER_ACCEPTS = `
 const net = require('node:net');
@@ -79,30 +78,6 @@ async function named(t: TestContext, name: string): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-async function fixture(
-  t: TestContext,
-  instances: Array<{ id: string; port: number; gray?: boolean }>,
-  options: Omit<DiscoveryOptions, 'registry'> = {},
-) {
-  const registry = staticRegistry({
-    env: false,
-    instances: instances.map((i) => ({
-      service: 'svc-b',
-      id: i.id,
-      host: '127.0.0.1',
-      port: i.port,
-      ...(i.gray ? { labels: GRAY } : {}),
-    })),
-  });
-  const discovery = createDiscovery({ registry, ...options });
-  t.after(async () => {
-    await discovery.close();
-    await registry.close();
-  });
-  await discovery.ready('svc-b');
-  return discovery;
-}
-
 test('connectTimeoutMs is validated at setup', () => {
   const discovery = createDiscovery({ registry: staticRegistry({ env: false }) });
   for (const connectTimeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '3s']) {
@@ -124,7 +99,7 @@ test('axios: a connect that hangs ends at connectTimeoutMs and is retried on ano
   const outliers = channelMessages<OutlierMessage>(t, 'graylane:discovery:outlier');
   const ok = await named(t, 'gray-ok');
   const hole = await neverAccepts(t);
-  const discovery = await fixture(t, [
+  const discovery = await loopbackDiscovery(t, [
     { id: 'gray-ok', port: ok, gray: true },
     { id: 'gray-hole', port: hole, gray: true },
   ]);
@@ -153,7 +128,7 @@ test('axios: a connect that hangs ends at connectTimeoutMs and is retried on ano
 
 test('axios: with no other instance the request rejects with GL_ERR_CONNECT_TIMEOUT, its cause a ConnectTimeoutError', async (t) => {
   const hole = await neverAccepts(t);
-  const discovery = await fixture(t, [{ id: 'base-hole', port: hole }]);
+  const discovery = await loopbackDiscovery(t, [{ id: 'base-hole', port: hole }]);
   const http = axios.create();
   laneAxiosDiscovery(http, { discovery, connectTimeoutMs: 300, timeoutMs: 60_000 });
   const error = await http.get('http://svc-b/').then(
@@ -168,7 +143,7 @@ test('axios: with no other instance the request rejects with GL_ERR_CONNECT_TIME
 
 test("axios: a caller's own httpAgent is kept (the connect timeout is not applied; axios' timeout ends the request)", async (t) => {
   const hole = await neverAccepts(t);
-  const discovery = await fixture(t, [{ id: 'base-hole', port: hole }]);
+  const discovery = await loopbackDiscovery(t, [{ id: 'base-hole', port: hole }]);
   const agent = new Agent({ keepAlive: true });
   t.after(() => agent.destroy());
   const http = axios.create({ httpAgent: agent });
