@@ -42,7 +42,9 @@ const { values: args, positionals } = parseArgs({
 });
 const ROUNDS = Number(args.rounds);
 const BROKERS = positionals.length > 0 ? positionals : ['amqp', 'redis-streams', 'nats', 'bullmq'];
-const N = { amqp: 4000, 'redis-streams': 4000, nats: 4000, bullmq: 2000 };
+// Per broker, enough messages that a round lasts about 0.3 s or more on a quiet machine: shorter rounds
+// (Redis Streams does 100,000+ msg/s) are moved by one scheduling hiccup or the round's first reads.
+const N = { amqp: 16000, 'redis-streams': 40000, nats: 12000, bullmq: 4000 };
 const cpuMicros = ({ user, system }) => user + system;
 const unique = (p) => `${p}-${process.pid}-${randomBytes(3).toString('hex')}`;
 // base: all untagged; mixed: a quarter gray, a quarter blue, half untagged (the base consumer
@@ -108,8 +110,42 @@ const brokers = {
       );
       return q;
     }
+    // The plain client routing lanes by hand, as graylane's lane publisher does: a queue per lane,
+    // one consumer each (base, gray, blue).
+    async function plainRouted(n, mix) {
+      const q = await queue();
+      const c = { n: 0 };
+      const chans = [];
+      for (const lane of [undefined, 'gray', 'blue']) {
+        const target = lane === undefined ? q : amqpLanes.laneQueueName(q, lane);
+        const ch = await conn.createChannel();
+        await ch.assertQueue(target, { durable: false });
+        await ch.prefetch(100);
+        await ch.consume(target, (m) => {
+          c.n++;
+          ch.ack(m);
+        });
+        chans.push(ch);
+      }
+      const t0 = startClock();
+      for (let i = 0; i < n; i++) {
+        const tag = tagOf(mix, i);
+        if (tag === undefined) pub.sendToQueue(q, Buffer.from('x'), {});
+        else
+          pub.sendToQueue(amqpLanes.laneQueueName(q, tag), Buffer.from('x'), {
+            headers: { 'x-mse-tag': tag },
+          });
+      }
+      await pub.waitForConfirms();
+      await waitCount(c, n);
+      const ms = stopClock(t0);
+      for (const ch of chans) await ch.close();
+      return ms;
+    }
     return {
+      mixes: ['base', 'mixed', 'thirds', 'mixed-routed', 'thirds-routed'],
       async plain(n, mix) {
+        if (mix.endsWith('-routed')) return plainRouted(n, mix);
         const q = await queue();
         const c = { n: 0 };
         const chans = [];
@@ -200,8 +236,55 @@ const brokers = {
       }
       await p.exec();
     }
+    // The plain client routing lanes by hand, as graylane's lane publisher does: a stream per lane,
+    // one consumer each (base, gray, blue), the same group on each.
+    async function plainRouted(n, mix) {
+      const s = await stream();
+      const keys = [s, streamLanes.laneStreamName(s, 'gray'), streamLanes.laneStreamName(s, 'blue')];
+      for (const key of keys.slice(1)) await redis.xgroup('CREATE', key, 'g', '0', 'MKSTREAM');
+      const c = { n: 0 };
+      let stop = false;
+      const clients = keys.map(() => redis.duplicate());
+      await Promise.all(clients.map((r) => r.ping()));
+      const readers = clients.map(async (r, k) => {
+        while (!stop) {
+          const reply = await r.xreadgroup(
+            'GROUP',
+            'g',
+            `c${k}`,
+            'COUNT',
+            50,
+            'BLOCK',
+            100,
+            'STREAMS',
+            keys[k],
+            '>',
+          );
+          if (reply === null) continue;
+          const ids = reply[0][1].map(([id]) => id);
+          await r.xack(keys[k], 'g', ...ids);
+          c.n += ids.length;
+        }
+        r.disconnect();
+      });
+      const t0 = startClock();
+      const p = redis.pipeline();
+      for (let i = 0; i < n; i++) {
+        const tag = tagOf(mix, i);
+        if (tag === undefined) p.xadd(s, '*', 'v', 'x');
+        else p.xadd(streamLanes.laneStreamName(s, tag), '*', 'v', 'x', 'x-mse-tag', tag);
+      }
+      await p.exec();
+      await waitCount(c, n);
+      const ms = stopClock(t0);
+      stop = true;
+      await Promise.all(readers);
+      return ms;
+    }
     return {
+      mixes: ['base', 'mixed', 'thirds', 'mixed-routed', 'thirds-routed'],
       async plain(n, mix) {
+        if (mix.endsWith('-routed')) return plainRouted(n, mix);
         const s = await stream();
         const c = { n: 0 };
         let stop = false;

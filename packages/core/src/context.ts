@@ -100,6 +100,10 @@ export function withLane<R>(lane: Lane | null | undefined, fn: () => R): R {
   const context: LaneContext =
     carry === undefined ? laneContextFor(own) : Object.freeze({ lane: own, carry });
   if (enterRunner !== null) return enterRunner(context, fn);
+  // Already in exactly this context (shared per lane): entering it again would change nothing but
+  // cost a new async-context frame. Consumer loops that run in their lane rely on this to handle
+  // each message of that lane without one.
+  if (context === parent) return fn();
   return storage.run(context, fn);
 }
 

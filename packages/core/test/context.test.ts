@@ -194,6 +194,34 @@ test('nested lanes: the inner lane wins inside, the outer lane comes back after'
   assert.equal(currentLane(), undefined);
 });
 
+test('withLane into the lane already current runs fn in it, and a different lane inside still comes back', async () => {
+  await withLane('gray', async () => {
+    const outer = currentLaneContext();
+    await withLane('gray', async () => {
+      assert.equal(currentLaneContext(), outer);
+      await sleep(1);
+      assert.equal(currentLane(), 'gray');
+      await withLane('blue', async () => {
+        await sleep(1);
+        assert.equal(currentLane(), 'blue');
+      });
+      assert.equal(currentLane(), 'gray');
+    });
+    assert.equal(currentLaneContext(), outer);
+    withLane(null, () => {
+      withLane(null, () => assert.equal(currentLane(), undefined));
+      assert.equal(currentLaneContext(), BASE_CONTEXT);
+    });
+    assert.equal(currentLane(), 'gray');
+  });
+  // Outside any context the base lane is still entered (it must win over the instance lane).
+  assert.equal(
+    withLane(null, () => currentLaneContext()),
+    BASE_CONTEXT,
+  );
+  assert.equal(currentLane(), undefined);
+});
+
 test('concurrent lanes never leak into sibling requests', async () => {
   const lanes = ['gray', 'blue', undefined, 'feature-x', 'canary'];
   const requests = 200;

@@ -1,4 +1,4 @@
-import { type Lane, parseLane } from '@graylane/core';
+import { type Lane, parseLane, withLane } from '@graylane/core';
 import { type Job, type JobsOptions, Queue, Worker } from 'bullmq';
 import { readMessageLane } from '../internal/lane-tag';
 import { runInMessageLane } from '../internal/run-in-lane';
@@ -80,14 +80,20 @@ export class BullLaneConsumer {
 
   #newWorker(name: string, workerName: string, source: Lane | undefined): Worker {
     const { connection, prefix, concurrency, lockDurationMs, stalledIntervalMs } = this.#options;
-    const worker = new Worker(name, (job: Job) => this.#process(job, source), {
-      connection,
-      concurrency,
-      name: workerName,
-      ...(prefix === undefined ? {} : { prefix }),
-      ...(lockDurationMs === undefined ? {} : { lockDuration: lockDurationMs }),
-      ...(stalledIntervalMs === undefined ? {} : { stalledInterval: stalledIntervalMs }),
-    });
+    // Made in its consumer's lane (a base consumer's in base): the worker's loops, started by its
+    // constructor, run in it, so a job of that lane is processed without a context of its own.
+    const worker = withLane(
+      this.#self ?? null,
+      () =>
+        new Worker(name, (job: Job) => this.#process(job, source), {
+          connection,
+          concurrency,
+          name: workerName,
+          ...(prefix === undefined ? {} : { prefix }),
+          ...(lockDurationMs === undefined ? {} : { lockDuration: lockDurationMs }),
+          ...(stalledIntervalMs === undefined ? {} : { stalledInterval: stalledIntervalMs }),
+        }),
+    );
     worker.on('error', ignore); // connection errors: BullMQ reconnects
     return worker;
   }

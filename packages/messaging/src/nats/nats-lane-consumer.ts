@@ -1,4 +1,4 @@
-import { backgroundLane, type Lane, parseLane, withLane } from '@graylane/core';
+import { type Lane, parseLane, withLane } from '@graylane/core';
 import {
   AckPolicy,
   type JetStreamClient,
@@ -108,7 +108,8 @@ export class NatsLaneConsumer {
       });
       this.#nc.publish(helloSubject(prefix), this.#self); // base consumers learn the lane at once
       await this.#nc.flush();
-      this.#main = this.#loop(laneStream, name, this.#self, () => true);
+      const self = this.#self;
+      this.#main = withLane(self, () => this.#loop(laneStream, name, self, () => true));
       return;
     }
     this.#hello = this.#nc.subscribe(helloSubject(prefix), {
@@ -280,10 +281,7 @@ export class NatsLaneConsumer {
   #handle(message: JsMsg, lane: Lane | undefined): Promise<void> | undefined {
     let result: unknown;
     try {
-      // A base consumer's loops run in the base lane (withLane(null) at their start), so an untagged
-      // message outside the instance lane needs no context of its own: no allocation per message.
-      if (lane === undefined && backgroundLane() === undefined) result = this.#handler(message, undefined);
-      else result = runInMessageLane(lane, () => this.#handler(message, lane));
+      result = runInMessageLane(lane, () => this.#handler(message, lane));
     } catch {
       this.#settle(message, lane, true);
       return undefined;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Lane } from '@graylane/core';
+import { type Lane, withLane } from '@graylane/core';
 import { readMessageLane } from '../internal/lane-tag';
 import { runInMessageLane } from '../internal/run-in-lane';
 import { isThenable } from '../internal/thenable';
@@ -74,7 +74,8 @@ export class StreamLaneConsumer {
     }
     this.#timer = setInterval(() => void this.#tick(), routing.livenessIntervalMs);
     this.#timer.unref();
-    this.#loop = this.#run();
+    // The loop runs in its consumer's lane, so each entry of that lane is handled without a context of its own.
+    this.#loop = withLane(this.#self ?? null, () => this.#run());
   }
 
   async close(): Promise<void> {
