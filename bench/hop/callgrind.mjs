@@ -9,7 +9,11 @@
 // every round, as in hop/driver.mjs; the report is the median per variant and its difference to
 // the first variant, with min..max over the rounds.
 //   node hop/callgrind.mjs [--node <path>] [--variants als,graylane,graylane-listener,graylane-ingress]
-//                          [--requests 500] [--warmup 1500] [--rounds 3] [--concurrency 1]
+//                          [--requests 500] [--warmup 1500] [--rounds 3] [--concurrency 1] [--plain]
+// --plain serves the variants from a process with no graylane loaded (hop/server.mjs HOP_PLAIN=1;
+// only variants that need none, say `--plain --variants als`): instruction counts do not depend on
+// the machine's timing, so its `als` can be set beside another run's to show what graylane's
+// process-wide hooks cost requests it does not tag.
 // Requests are sent with undici's `request()` over one keep-alive Pool of `--concurrency`
 // connections, `--concurrency` at a time. Every window must reach the upstream with the lane on
 // every request, as in hop/driver.mjs. Prints progress on stderr and one `BENCH_JSON {...}` line
@@ -33,6 +37,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '1500' },
     rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '1' },
+    plain: { type: 'boolean', default: false },
   },
 });
 const variants = args.variants.split(',');
@@ -68,7 +73,11 @@ const upstream = await start('./upstream.mjs', {});
 // fork() runs `execPath ...execArgv script`: valgrind, its options, then the node binary.
 const hop = await start(
   './server.mjs',
-  { HOP_VARIANTS: variants.join(','), HOP_UPSTREAM: `http://127.0.0.1:${upstream.ready.port}` },
+  {
+    HOP_VARIANTS: variants.join(','),
+    HOP_UPSTREAM: `http://127.0.0.1:${upstream.ready.port}`,
+    ...(args.plain ? { HOP_PLAIN: '1' } : {}),
+  },
   {
     execPath: 'valgrind',
     execArgv: [

@@ -7,7 +7,11 @@
 //
 //   node hop/driver.mjs [--variants als,graylane,hand-copy] [--rounds 10]
 //                       [--requests 8000] [--connections 16]
-// A variant is an app of hop/server.mjs (see APPS there). Per variant it reports CPU µs per
+// A variant is an app of hop/server.mjs (see APPS there); `<app>@plain` (say `als@plain`) is that app
+// served by a second hop process with no graylane loaded (HOP_PLAIN=1), the floor without graylane's
+// process-wide costs: in the first process every variant, `als` included, passes graylane's
+// diagnostics-channel subscribers. With it, the table also shows each variant against that floor,
+// and `als` − `als@plain`, what graylane costs requests it does not tag. Per variant it reports CPU µs per
 // request, and against the first variant the paired ratio and the paired difference (µs per hop,
 // round by round), each as median with the interquartile range (q1-q3) and min-max. Before the
 // load it checks that every variant carries the lane (a tagged request reaches the upstream with
@@ -59,15 +63,30 @@ const LANE = 'gray';
 /** Warnings of the hop process; a graylane one (GL_WARN_*) fails the run. */
 const warnings = [];
 const upstream = await start('./upstream.mjs', {});
-const hop = await start('./server.mjs', {
-  HOP_VARIANTS: variants.join(','),
-  HOP_UPSTREAM: `http://127.0.0.1:${upstream.ready.port}`,
-});
-hop.child.on('message', (message) => {
-  if (message.type !== 'warning') return;
-  warnings.push(message);
-  log(`hop warning ${message.code}: ${message.message}`);
-});
+const PLAIN_SUFFIX = '@plain';
+const isPlain = (variant) => variant.endsWith(PLAIN_SUFFIX);
+const appOf = (variant) => (isPlain(variant) ? variant.slice(0, -PLAIN_SUFFIX.length) : variant);
+const startHop = async (names, env) => {
+  const proc = await start('./server.mjs', {
+    HOP_VARIANTS: names.map(appOf).join(','),
+    HOP_UPSTREAM: `http://127.0.0.1:${upstream.ready.port}`,
+    ...env,
+  });
+  proc.child.on('message', (message) => {
+    if (message.type !== 'warning') return;
+    warnings.push(message);
+    log(`hop warning ${message.code}: ${message.message}`);
+  });
+  return proc;
+};
+const hop = await startHop(
+  variants.filter((v) => !isPlain(v)),
+  {},
+);
+const plainHop = variants.some(isPlain) ? await startHop(variants.filter(isPlain), { HOP_PLAIN: '1' }) : null;
+/** The process serving `variant`, and the variant's port there. */
+const procOf = (variant) => (isPlain(variant) ? plainHop : hop);
+const portOf = (variant) => procOf(variant).ready.ports[appOf(variant)];
 
 /** Requests the upstream received with lane `LANE` so far. */
 async function lanesAtUpstream() {
@@ -85,7 +104,7 @@ function checkWarnings() {
  * without. A variant that does not carry the lane would measure too little.
  */
 async function probe(variant) {
-  const url = `http://127.0.0.1:${hop.ready.ports[variant]}/`;
+  const url = `http://127.0.0.1:${portOf(variant)}/`;
   const laneAtUpstream = async (headers) => (await (await fetch(url, { headers })).json()).lane;
   const tagged = await laneAtUpstream({ 'x-mse-tag': LANE });
   const untagged = await laneAtUpstream({});
@@ -98,14 +117,15 @@ async function probe(variant) {
 
 async function measure(variant, amount) {
   const lanesBefore = await lanesAtUpstream();
-  const before = (await hop.ask({ type: 'cpu' })).cpu;
+  const proc = procOf(variant);
+  const before = (await proc.ask({ type: 'cpu' })).cpu;
   const result = await autocannon({
-    url: `http://127.0.0.1:${hop.ready.ports[variant]}/`,
+    url: `http://127.0.0.1:${portOf(variant)}/`,
     connections,
     amount,
     headers: { 'x-mse-tag': LANE },
   });
-  const after = (await hop.ask({ type: 'cpu' })).cpu;
+  const after = (await proc.ask({ type: 'cpu' })).cpu;
   // Every request of the window must have reached the upstream with its lane.
   const laned = (await lanesAtUpstream()) - lanesBefore;
   if (laned !== result.requests.total) {
@@ -149,12 +169,14 @@ for (const variant of variants) {
     `${variant.padEnd(20)} ${s.cpuUsPerReq.median.toFixed(1)} µs/req (${s.cpuUsPerReq.min.toFixed(1)}-${s.cpuUsPerReq.max.toFixed(1)})   x${s.ratioToFirst.median.toFixed(3)} of ${variants[0]} (${s.ratioToFirst.min.toFixed(2)}-${s.ratioToFirst.max.toFixed(2)})   ${fmt(s.diffToFirstUs.median)} µs, IQR ${fmt(s.diffToFirstUs.q1)} to ${fmt(s.diffToFirstUs.q3)}, range ${fmt(s.diffToFirstUs.min)} to ${fmt(s.diffToFirstUs.max)}`,
   );
 }
-// The table for results/hop.md: each variant against its own floor (a Fastify variant against
-// `fastify-als` when it ran, else against the first variant), paired round by round.
-const floorOf = (variant) =>
-  variant.startsWith('fastify-') && variant !== 'fastify-als' && perRound['fastify-als'] !== undefined
-    ? 'fastify-als'
-    : variants[0];
+// The table for results/hop.md: each variant against its own floors, paired round by round — a
+// Fastify variant against `fastify-als` (else the first variant), the others against the first
+// variant; each also against the same floor in the plain process (`…@plain`) when that ran.
+const floorsOf = (variant) => {
+  const same =
+    variant.startsWith('fastify-') && perRound['fastify-als'] !== undefined ? 'fastify-als' : variants[0];
+  return [same, `${same}${PLAIN_SUFFIX}`].filter((f) => f !== variant && perRound[f] !== undefined);
+};
 const loadAverageEnd = os.loadavg();
 console.error(
   `\n${process.version}, ${rounds} rounds × ${requests} requests, load average ${loadAverageStart[0].toFixed(1)} at start, ${loadAverageEnd[0].toFixed(1)} at end (1 min)`,
@@ -162,12 +184,13 @@ console.error(
 console.error('| variant − its floor | µs per hop, median | IQR | min..max | variant µs/req |');
 console.error('| --- | --- | --- | --- | --- |');
 for (const variant of variants) {
-  const floor = floorOf(variant);
-  if (variant === floor) continue;
-  const d = summarize(perRound[variant].map((row, i) => row.cpuUsPerReq - perRound[floor][i].cpuUsPerReq));
-  console.error(
-    `| \`${variant}\` − \`${floor}\` | ${fmt(d.median)} | ${fmt(d.q1)} to ${fmt(d.q3)} | ${fmt(d.min)}..${fmt(d.max)} | ${summary[variant].cpuUsPerReq.median.toFixed(1)} |`,
-  );
+  if (isPlain(variant)) continue;
+  for (const floor of floorsOf(variant)) {
+    const d = summarize(perRound[variant].map((row, i) => row.cpuUsPerReq - perRound[floor][i].cpuUsPerReq));
+    console.error(
+      `| \`${variant}\` − \`${floor}\` | ${fmt(d.median)} | ${fmt(d.q1)} to ${fmt(d.q3)} | ${fmt(d.min)}..${fmt(d.max)} | ${summary[variant].cpuUsPerReq.median.toFixed(1)} |`,
+    );
+  }
 }
 console.log(
   `BENCH_JSON ${JSON.stringify({
@@ -185,4 +208,5 @@ console.log(
   })}`,
 );
 hop.child.kill();
+plainHop?.child.kill();
 upstream.child.kill();

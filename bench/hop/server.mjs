@@ -23,6 +23,10 @@
 // driver as {type:'warning', code, message}; it fails the run on a graylane warning.
 // Fastify is loaded from the repository root's dev dependencies (fastify 5), where the adapter's
 // tests get it.
+//   HOP_PLAIN=1    a process with no graylane at all (not loaded, no propagation enabled): serves
+//                  the variants that need none (`als`, `hand-copy`, `fastify-als`, ...), the floor
+//                  without graylane's process-wide costs (its diagnostics-channel subscribers see
+//                  every request of a process, tagged or not). The driver names them `<variant>@plain`.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
@@ -31,8 +35,20 @@ import { graylane, repoPath } from '../lib/graylane.mjs';
 const require = createRequire(import.meta.url);
 const express = require('express');
 const { Dispatcher, Pool, request, setGlobalDispatcher } = require('undici');
-const { enablePropagation, laneInterceptor, laneRequestListener } = graylane('core');
-const { laneMiddleware } = graylane('express');
+const PLAIN = process.env.HOP_PLAIN === '1';
+// Loaded only where graylane runs: importing it must not reach a plain process.
+const lazy = (load) => {
+  let value;
+  return () => {
+    if (PLAIN) throw new Error('this variant needs graylane: not in a HOP_PLAIN process');
+    value ??= load();
+    return value;
+  };
+};
+const core = lazy(() => graylane('core'));
+const express_ = lazy(() => graylane('express'));
+const fastify_ = lazy(() => graylane('fastify'));
+const laneMiddleware = (...args) => express_().laneMiddleware(...args);
 const rootRequire = createRequire(repoPath('package.json'));
 
 const TAG = 'x-mse-tag';
@@ -132,7 +148,7 @@ const APPS = {
   // Fastify: graylane's plugin + automatic propagation.
   'fastify-graylane': () => ({
     framework: 'fastify',
-    plugin: (app) => app.register(graylane('fastify').laneFastify()),
+    plugin: (app) => app.register(fastify_().laneFastify()),
     headers: noHeaders,
     via: GLOBAL,
   }),
@@ -186,7 +202,8 @@ async function expressApp(variant, forward) {
     const { statusCode, text } = await forward(variant.headers(req));
     res.status(statusCode).set('content-type', 'application/json').send(text);
   });
-  const server = variant.serve === 'listener' ? createServer(laneRequestListener(app)) : createServer(app);
+  const server =
+    variant.serve === 'listener' ? createServer(core().laneRequestListener(app)) : createServer(app);
   server.keepAliveTimeout = KEEP_ALIVE_MS;
   server.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
@@ -221,11 +238,11 @@ async function main() {
   // What a user of automatic propagation does with a tuned pool: make it the global dispatcher
   // BEFORE enablePropagation(), which composes laneInterceptor onto it.
   setGlobalDispatcher(pool);
-  enablePropagation();
+  if (!PLAIN) core().enablePropagation();
   const dispatchers = {
     [POOL]: pool,
     [GLOBAL]: undefined,
-    [INTERCEPTOR]: pool.compose(laneInterceptor()),
+    [INTERCEPTOR]: PLAIN ? undefined : pool.compose(core().laneInterceptor()),
     [WRAPPED]: new ForwardingDispatcher(pool),
     [COMPOSED]: pool.compose(
       (dispatch) =>

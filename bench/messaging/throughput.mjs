@@ -1,20 +1,22 @@
 // Message-lane throughput per broker: publish N messages and consume them all, with graylane
-// (produce helper + consumeLanes: one base and two lane consumers) against the plain client (the
-// same publish without the helper, three plain competing consumers on one queue), in the same run,
-// alternating rounds (which side goes first alternates too); the median of each is reported with
-// the ratio lanes / plain.
+// (lane publisher + consumeLanes: one base and two lane consumers) against the plain client, in the
+// same run, alternating rounds (which side goes first alternates too); the median of each is
+// reported with the ratio lanes / plain, and the median of the per-round ratios.
 //
-// Two traffic mixes: "base" (untagged, three base consumers: what the lane machinery costs when
-// nobody is in a lane) and "mixed" (half the messages in lanes gray and blue, a base, a gray and a
-// blue consumer; the plain client, three consumers, cannot route them), plus "thirds" and, where a
-// broker defines them, plain-routed-by-hand baselines. Every broker publishes lane messages through
-// its lane publisher (createLanePublisher: a live lane's messages go straight to its queue /
-// stream / subject, not moved by the base consumer).
+// Mixes: "base" (all untagged, three base consumers vs three plain competing consumers: what the
+// lane machinery costs when nobody is in a lane); "mixed" (a quarter gray, a quarter blue, half
+// untagged: a base, a gray and a blue consumer vs three plain competing consumers, which cannot
+// route lanes — the base consumer alone handles half of all messages, a plain one a third);
+// "thirds" (a third each: every consumer handles the share a plain one does); and the like-for-like
+// baselines "mixed-routed" / "thirds-routed": the same traffic against the plain client routing
+// lanes by hand the way the lane publisher does (a queue / stream / subject per lane, one consumer
+// each). Every broker publishes lane messages through its lane publisher (createLanePublisher: a
+// live lane's messages go straight to its queue / stream / subject, not moved by the base consumer).
 // Handlers do nothing. Needs the machine's brokers. Not a test: run it by hand. It prints a
 // Markdown table; results go to bench/results/messaging.md, which `npm run bench` copies into
 // bench/RESULTS.md.
 //
-//   npx tsc -b && node bench/messaging/throughput.mjs [amqp|redis-streams|nats|bullmq ...] [--n 4000] [--rounds 3]
+//   npx tsc -b && node bench/messaging/throughput.mjs [amqp|redis-streams|nats|bullmq ...] [--n N] [--rounds 3]
 //   profile one side: node --cpu-prof bench/messaging/throughput.mjs amqp --only lanes --mix base --n 8000
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
