@@ -9,11 +9,13 @@
 // every round, as in hop/driver.mjs; the report is the median per variant and its difference to
 // the first variant, with min..max over the rounds.
 //   node hop/callgrind.mjs [--node <path>] [--variants als,graylane,graylane-listener,graylane-ingress]
-//                          [--requests 500] [--warmup 1500] [--rounds 3] [--concurrency 1] [--plain]
+//                          [--requests 500] [--warmup 1500] [--rounds 3] [--concurrency 1] [--plain|--hooks]
 // --plain serves the variants from a process with no graylane loaded (hop/server.mjs HOP_PLAIN=1;
 // only variants that need none, say `--plain --variants als`): instruction counts do not depend on
 // the machine's timing, so its `als` can be set beside another run's to show what graylane's
-// process-wide hooks cost requests it does not tag.
+// process-wide hooks cost requests it does not tag. --hooks: the same variants with those hooks on
+// (enablePropagation(), prebindServerRequests()) and no variant using graylane; --plain and --hooks
+// with the same variants differ by the hooks alone.
 // Requests are sent with undici's `request()` over one keep-alive Pool of `--concurrency`
 // connections, `--concurrency` at a time. Every window must reach the upstream with the lane on
 // every request, as in hop/driver.mjs. Prints progress on stderr and one `BENCH_JSON {...}` line
@@ -21,7 +23,7 @@
 // runtime (callgrind runs the server about 50 times slower).
 import { execFileSync, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +40,9 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '1' },
     plain: { type: 'boolean', default: false },
+    hooks: { type: 'boolean', default: false },
+    // Keep each window's JavaScript-thread dump as <dir>/<variant>.<round>.out, for callgrind_annotate.
+    keep: { type: 'string' },
   },
 });
 const variants = args.variants.split(',');
@@ -76,7 +81,7 @@ const hop = await start(
   {
     HOP_VARIANTS: variants.join(','),
     HOP_UPSTREAM: `http://127.0.0.1:${upstream.ready.port}`,
-    ...(args.plain ? { HOP_PLAIN: '1' } : {}),
+    ...(args.plain ? { HOP_PLAIN: '1' } : args.hooks ? { HOP_PLAIN: 'hooks' } : {}),
   },
   {
     execPath: 'valgrind',
@@ -123,7 +128,7 @@ async function load(variant, amount) {
  * V8's background compiler and GC helper threads run when timing makes them run, which moved the
  * process total by up to a factor of 2 between windows; thread 1 is the one that runs requests.
  */
-function lastDumpTotal() {
+function lastDumpTotal(keepAs) {
   const files = readdirSync(dir).filter((f) => f.startsWith(`callgrind.out.${pid}.`) && f.includes('-'));
   const dump = Math.max(...files.map((f) => Number(f.slice(`callgrind.out.${pid}.`.length).split('-')[0])));
   let total;
@@ -135,6 +140,7 @@ function lastDumpTotal() {
       const line = text.split('\n').find((l) => l.startsWith('totals:') || l.startsWith('summary:'));
       if (line === undefined) throw new Error(`no totals in ${file}`);
       total = Number(line.split(/\s+/)[1]);
+      if (keepAs !== undefined) copyFileSync(file, keepAs);
     }
     rmSync(file);
   }
@@ -144,7 +150,9 @@ function lastDumpTotal() {
 
 const control = (flag) => execFileSync('callgrind_control', [flag, String(pid)], { stdio: 'pipe' });
 
-async function measure(variant) {
+if (args.keep !== undefined) mkdirSync(args.keep, { recursive: true });
+
+async function measure(variant, round) {
   const lanesBefore = (await upstream.ask({ type: 'lanes' })).counts[LANE] ?? 0;
   control('--zero');
   await load(variant, requests);
@@ -153,7 +161,10 @@ async function measure(variant) {
   if (laned !== requests) {
     throw new Error(`${variant}: the upstream received lane ${LANE} on ${laned} of ${requests}`);
   }
-  return lastDumpTotal() / requests;
+  return (
+    lastDumpTotal(args.keep === undefined ? undefined : join(args.keep, `${variant}.${round + 1}.out`)) /
+    requests
+  );
 }
 
 const nodeVersion = execFileSync(args.node, ['--version'], { encoding: 'utf8' }).trim();
@@ -167,7 +178,7 @@ const perRound = Object.fromEntries(variants.map((v) => [v, []]));
 for (let r = 0; r < rounds; r++) {
   for (let i = 0; i < variants.length; i++) {
     const variant = variants[(i + r) % variants.length];
-    const perRequest = await measure(variant);
+    const perRequest = await measure(variant, r);
     perRound[variant].push(perRequest);
     log(`round ${r + 1}/${rounds} ${variant.padEnd(20)} ${Math.round(perRequest)} instructions/req`);
   }

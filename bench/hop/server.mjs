@@ -27,6 +27,10 @@
 //                  the variants that need none (`als`, `hand-copy`, `fastify-als`, ...), the floor
 //                  without graylane's process-wide costs (its diagnostics-channel subscribers see
 //                  every request of a process, tagged or not). The driver names them `<variant>@plain`.
+//   HOP_PLAIN=hooks  the same variants, in a process where graylane's process-wide hooks are on
+//                  (`enablePropagation()`, `prebindServerRequests()`, as a service using graylane has
+//                  them) but no variant uses graylane: beside HOP_PLAIN=1 (hop/callgrind.mjs --plain,
+//                  --hooks), what those hooks cost the requests graylane does not handle.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
@@ -35,7 +39,8 @@ import { graylane, repoPath } from '../lib/graylane.mjs';
 const require = createRequire(import.meta.url);
 const express = require('express');
 const { Dispatcher, Pool, request, setGlobalDispatcher } = require('undici');
-const PLAIN = process.env.HOP_PLAIN === '1';
+const PLAIN = process.env.HOP_PLAIN === '1' || process.env.HOP_PLAIN === 'hooks';
+const HOOKS_ONLY = process.env.HOP_PLAIN === 'hooks';
 // Loaded only where graylane runs: importing it must not reach a plain process.
 const lazy = (load) => {
   let value;
@@ -238,7 +243,11 @@ async function main() {
   // What a user of automatic propagation does with a tuned pool: make it the global dispatcher
   // BEFORE enablePropagation(), which composes laneInterceptor onto it.
   setGlobalDispatcher(pool);
-  if (!PLAIN) core().enablePropagation();
+  if (HOOKS_ONLY) {
+    const { compileIngress, enablePropagation, prebindServerRequests } = graylane('core');
+    enablePropagation();
+    prebindServerRequests(compileIngress()); // what laneMiddleware() sets up
+  } else if (!PLAIN) core().enablePropagation();
   const dispatchers = {
     [POOL]: pool,
     [GLOBAL]: undefined,

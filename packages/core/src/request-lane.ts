@@ -107,34 +107,61 @@ function bind(target: BoundEmitter, context: LaneContext | null): void {
   target.emit = laneEmit;
 }
 
-let prebinding = false;
+// Lowercase header names whose presence marks a request that may run in a lane (the ingress
+// sources' keys, `baggage`, carried headers), in the order checked; `null` until
+// prebindServerRequests is first called.
+let prebindKeys: string[] | null = null;
 
 /**
- * From now on, gives every request and response of this process's `node:http`/`node:https`
- * servers their `emit` binding (see {@link bindEmitterToLane}) when Node creates them, before
- * the `'request'` event, with no lane yet: it forwards every event unchanged until the request
- * is bound. Binding it later then only sets its lane, instead of adding a property.
+ * From now on, gives the requests of this process's `node:http`/`node:https` servers that carry
+ * a lane key of `compiled` (one of its sources' headers, `baggage` unless baggage is off, or a
+ * carried header) their `emit` binding (see {@link bindEmitterToLane}), and their responses too,
+ * when Node creates them, before the `'request'` event, with no lane yet: it forwards every event
+ * unchanged until the request is bound. Binding it later then only sets its lane, instead of
+ * adding a property. Requests without any such header are not touched: they run in the base lane
+ * and need no binding (binding costs property additions, ~9,000 instructions per request on
+ * Node 24 when every request was bound; bench/results/hop.md).
  *
  * For adapters whose framework re-prototypes `req`/`res` before the adapter runs (Express): on
  * V8 before 13 (Node 22), an own property added after `Object.setPrototypeOf` gives each object
  * a hidden class of its own, which cost about 10 µs per request. Binding at creation uses
  * Node's public `http.server.request.start` diagnostics channel; requests it does not reach
- * (`node:http2`) are bound when the adapter runs, as before. Idempotent.
+ * (`node:http2`) are bound when the adapter runs, as before. Call it once per compiled ingress
+ * (its keys are added to the ones checked); calling it again with the same keys changes nothing.
  *
  * @example
- * prebindServerRequests(); // once, when the middleware is created
+ * prebindServerRequests(compiled); // once, when the middleware is created
  * app.use((req, res, next) => runInRequestLane(requestLaneContext(req.headers, compiled), req, res, next));
  */
-export function prebindServerRequests(): void {
-  if (prebinding) return;
-  prebinding = true;
-  diagnosticsChannel.subscribe('http.server.request.start', onServerRequestStart);
+export function prebindServerRequests(compiled: CompiledIngress): void {
+  const keys = [
+    ...compiled.sources.map((source) => source.key),
+    ...(compiled.baggage === undefined ? [] : ['baggage']),
+    ...(compiled.carry ?? []),
+  ];
+  if (prebindKeys === null) {
+    prebindKeys = [];
+    diagnosticsChannel.subscribe('http.server.request.start', onServerRequestStart);
+  }
+  // Replaced, never mutated: a request being checked keeps its snapshot.
+  const added = keys.filter((key, i) => keys.indexOf(key) === i && !prebindKeys!.includes(key));
+  if (added.length > 0) prebindKeys = [...prebindKeys, ...added];
 }
 
 function onServerRequestStart(message: unknown): void {
-  const { request, response } = message as { request: RequestEmitter; response: RequestEmitter };
+  const { request, response } = message as {
+    request: RequestEmitter & { headers: HeaderRecord };
+    response: RequestEmitter;
+  };
+  if (!carriesLaneKey(request.headers)) return;
   prebind(request);
   prebind(response);
+}
+
+function carriesLaneKey(headers: HeaderRecord): boolean {
+  const keys = prebindKeys!;
+  for (let i = 0; i < keys.length; i++) if (headers[keys[i]!] !== undefined) return true;
+  return false;
 }
 
 function prebind(emitter: RequestEmitter): void {

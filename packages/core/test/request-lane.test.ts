@@ -66,10 +66,10 @@ test('laneRequestListener: listener, body events and response events run in the 
   assert.equal(counters.invalidTags.grammar, 1);
 });
 
-test('prebindServerRequests: req/res are bound when Node creates them; binding them after a re-prototype adds no property', async (t) => {
-  prebindServerRequests();
-  prebindServerRequests(); // idempotent: one subscription, one binding
+test('prebindServerRequests: req/res of a request with a lane key are bound when Node creates them (binding them after a re-prototype adds no property); others are not touched', async (t) => {
   const compiled = compileIngress();
+  prebindServerRequests(compiled);
+  prebindServerRequests(compiled); // idempotent: one subscription, one binding
   const finished: string[] = [];
   const server = createServer((req, res) => {
     const atCreation = Object.hasOwn(req, 'emit') && Object.hasOwn(res, 'emit');
@@ -87,10 +87,16 @@ test('prebindServerRequests: req/res are bound when Node creates them; binding t
   });
   const port = await listen(server, t);
   assert.equal(await post(port, { 'x-mse-tag': 'gray' }), 'gray created-bound=true added=0');
-  assert.equal(await post(port, {}), '(base) created-bound=true added=0');
+  // No lane key: never bound (it runs in the base lane, nothing to bind).
+  assert.equal(await post(port, {}), '(base) created-bound=false added=0');
   assert.equal(await post(port, { 'x-mse-tag': 'blue' }), 'blue created-bound=true added=0');
-  for (let i = 0; i < 100 && finished.length < 3; i++) await sleep(5);
-  assert.deepEqual(finished, ['gray', '(base)', 'blue']);
+  // A baggage header may hold the lane: bound at creation, whatever it turns out to hold.
+  assert.equal(await post(port, { baggage: 'x-mse-tag=canary' }), 'canary created-bound=true added=0');
+  assert.equal(await post(port, { baggage: 'user=1' }), '(base) created-bound=true added=0');
+  // An invalid tag: bound at creation, the request runs in the base lane.
+  assert.equal(await post(port, { 'x-mse-tag': 'not a lane!' }), '(base) created-bound=true added=0');
+  for (let i = 0; i < 100 && finished.length < 6; i++) await sleep(5);
+  assert.deepEqual(finished, ['gray', '(base)', 'blue', 'canary', '(base)', '(base)']);
 });
 
 test('laneRequestListener: the base lane stays base on a server started inside a lane', async (t) => {

@@ -54,10 +54,10 @@ export function laneMiddleware(
   }
   assertKnownOptions('laneMiddleware()', options, LANE_MIDDLEWARE_OPTION_KEYS);
   const compiled: CompiledIngress = compileIngress(options);
-  // Express re-prototypes req/res before any middleware runs; binding them when Node creates them
-  // keeps the binding below from adding a property after that (about 10 µs per request on Node
-  // 22, see prebindServerRequests).
-  prebindServerRequests();
+  // Express re-prototypes req/res before any middleware runs; binding the requests that carry a
+  // lane key when Node creates them keeps the binding below from adding a property after that
+  // (about 10 µs per request on Node 22, see prebindServerRequests). Others are left alone.
+  prebindServerRequests(compiled);
   return function laneMiddleware(req: IncomingMessage, res: ServerResponse, next: Next): void {
     // In the base lane, with no lane active around the server, this is just `next()`.
     runInRequestLane(requestLaneContext(req.headers, compiled), req, res, next);
