@@ -123,23 +123,32 @@ const brokers = {
       );
       return q;
     }
-    // The plain client routing lanes by hand, as graylane's lane publisher does: a queue per lane,
-    // one consumer each (base, gray, blue).
-    async function plainRouted(n, mix) {
-      const q = await queue();
-      const c = { n: 0 };
+    /** Plain consumers, one channel per queue (the same queue more than once: competing consumers); closes them on `stop()`. */
+    async function plainConsumers(queues, c) {
       const chans = [];
-      for (const lane of [undefined, 'gray', 'blue']) {
-        const target = lane === undefined ? q : amqpLanes.laneQueueName(q, lane);
+      for (const target of queues) {
         const ch = await conn.createChannel();
         await ch.assertQueue(target, { durable: false });
-        await ch.prefetch(100);
+        await ch.prefetch(100); // as consumeLanes (DEFAULT_AMQP_PREFETCH)
         await ch.consume(target, (m) => {
           c.n++;
           ch.ack(m);
         });
         chans.push(ch);
       }
+      return async () => {
+        for (const ch of chans) await ch.close();
+      };
+    }
+    // The plain client routing lanes by hand, as graylane's lane publisher does: a queue per lane,
+    // one consumer each (base, gray, blue).
+    async function plainRouted(n, mix) {
+      const q = await queue();
+      const c = { n: 0 };
+      const stop = await plainConsumers(
+        [q, amqpLanes.laneQueueName(q, 'gray'), amqpLanes.laneQueueName(q, 'blue')],
+        c,
+      );
       const t0 = startClock();
       for (let i = 0; i < n; i++) {
         const tag = tagOf(mix, i);
@@ -152,7 +161,7 @@ const brokers = {
       await pub.waitForConfirms();
       await waitCount(c, n);
       const ms = stopClock(t0);
-      for (const ch of chans) await ch.close();
+      await stop();
       return ms;
     }
     return {
@@ -161,16 +170,7 @@ const brokers = {
         if (mix.endsWith('-routed')) return plainRouted(n, mix);
         const q = await queue();
         const c = { n: 0 };
-        const chans = [];
-        for (let k = 0; k < 3; k++) {
-          const ch = await conn.createChannel();
-          await ch.prefetch(100); // as consumeLanes (DEFAULT_AMQP_PREFETCH)
-          await ch.consume(q, (m) => {
-            c.n++;
-            ch.ack(m);
-          });
-          chans.push(ch);
-        }
+        const stop = await plainConsumers([q, q, q], c); // three competing consumers
         const t0 = startClock();
         for (let i = 0; i < n; i++) {
           const tag = tagOf(mix, i);
@@ -179,7 +179,7 @@ const brokers = {
         await pub.waitForConfirms();
         await waitCount(c, n);
         const ms = stopClock(t0);
-        for (const ch of chans) await ch.close();
+        await stop();
         return ms;
       },
       async lanes(n, mix) {
@@ -249,13 +249,11 @@ const brokers = {
       }
       await p.exec();
     }
-    // The plain client routing lanes by hand, as graylane's lane publisher does: a stream per lane,
-    // one consumer each (base, gray, blue), the same group on each.
-    async function plainRouted(n, mix) {
-      const s = await stream();
-      const keys = [s, streamLanes.laneStreamName(s, 'gray'), streamLanes.laneStreamName(s, 'blue')];
-      for (const key of keys.slice(1)) await redis.xgroup('CREATE', key, 'g', '0', 'MKSTREAM');
-      const c = { n: 0 };
+    /**
+     * Plain readers, one per key (the same key more than once: competing consumers), each on its
+     * own connection, connected before the clock starts as consumeLanes' readers are; `stop()` ends them.
+     */
+    async function plainReaders(keys, c) {
       let stop = false;
       const clients = keys.map(() => redis.duplicate());
       await Promise.all(clients.map((r) => r.ping()));
@@ -280,6 +278,19 @@ const brokers = {
         }
         r.disconnect();
       });
+      return () => {
+        stop = true;
+        return Promise.all(readers);
+      };
+    }
+    // The plain client routing lanes by hand, as graylane's lane publisher does: a stream per lane,
+    // one consumer each (base, gray, blue), the same group on each.
+    async function plainRouted(n, mix) {
+      const s = await stream();
+      const keys = [s, streamLanes.laneStreamName(s, 'gray'), streamLanes.laneStreamName(s, 'blue')];
+      for (const key of keys.slice(1)) await redis.xgroup('CREATE', key, 'g', '0', 'MKSTREAM');
+      const c = { n: 0 };
+      const stop = await plainReaders(keys, c);
       const t0 = startClock();
       const p = redis.pipeline();
       for (let i = 0; i < n; i++) {
@@ -290,8 +301,7 @@ const brokers = {
       await p.exec();
       await waitCount(c, n);
       const ms = stopClock(t0);
-      stop = true;
-      await Promise.all(readers);
+      await stop();
       return ms;
     }
     return {
@@ -300,37 +310,12 @@ const brokers = {
         if (mix.endsWith('-routed')) return plainRouted(n, mix);
         const s = await stream();
         const c = { n: 0 };
-        let stop = false;
-        // Connected before the clock starts, as consumeLanes' readers are.
-        const clients = [0, 1, 2].map(() => redis.duplicate());
-        await Promise.all(clients.map((r) => r.ping()));
-        const readers = clients.map(async (r, k) => {
-          while (!stop) {
-            const reply = await r.xreadgroup(
-              'GROUP',
-              'g',
-              `c${k}`,
-              'COUNT',
-              50,
-              'BLOCK',
-              100,
-              'STREAMS',
-              s,
-              '>',
-            );
-            if (reply === null) continue;
-            const ids = reply[0][1].map(([id]) => id);
-            await r.xack(s, 'g', ...ids);
-            c.n += ids.length;
-          }
-          r.disconnect();
-        });
+        const stop = await plainReaders([s, s, s], c); // three competing consumers
         const t0 = startClock();
         await publish(s, n, mix, undefined);
         await waitCount(c, n);
         const ms = stopClock(t0);
-        stop = true;
-        await Promise.all(readers);
+        await stop();
         return ms;
       },
       async lanes(n, mix) {
