@@ -1,6 +1,8 @@
 // A real etcd for tests: the full-chain example's launcher (one implementation for the demo and
 // the tests) plus test-runner cleanup.
 import type { TestContext } from 'node:test';
+import { createDiscovery, type Discovery } from '@graylane/discovery';
+import { etcdRegistry } from '@graylane/discovery/etcd';
 import {
   type EtcdServer,
   killAllEtcd,
@@ -39,4 +41,26 @@ export async function startEtcd(t?: TestContext): Promise<EtcdServer> {
     await server.close();
   });
   return server;
+}
+
+/**
+ * A real etcd, a discovery reading it (its own registry client) and a second client to register
+ * with (`writer`), all closed after the test: the setup of every test that registers instances in
+ * etcd and watches them through discovery.
+ */
+export async function startEtcdDiscovery(t: TestContext): Promise<{
+  etcd: EtcdServer;
+  discovery: Discovery;
+  writer: ReturnType<typeof etcdRegistry>;
+}> {
+  const etcd = await startEtcd(t);
+  const reader = etcdRegistry({ endpoints: [etcd.endpoint] });
+  const writer = etcdRegistry({ endpoints: [etcd.endpoint] });
+  const discovery = createDiscovery({ registry: reader });
+  t.after(async () => {
+    await discovery.close();
+    await reader.close();
+    await writer.close();
+  });
+  return { etcd, discovery, writer };
 }

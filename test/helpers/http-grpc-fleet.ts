@@ -10,14 +10,13 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
 import { withLane } from '@graylane/core';
-import { createDiscovery, type Discovery, laneAxiosDiscovery } from '@graylane/discovery';
-import { etcdRegistry } from '@graylane/discovery/etcd';
+import { type Discovery, laneAxiosDiscovery } from '@graylane/discovery';
 import { laneDispatcher } from '@graylane/discovery/undici';
 import { laneClientInterceptor, registerLaneChannel } from '@graylane/grpc';
 import { Client, credentials, Metadata, Server, ServerCredentials, type ServiceError } from '@grpc/grpc-js';
 import axios from 'axios';
 import { request } from 'undici';
-import { startEtcd } from './etcd';
+import { startEtcdDiscovery } from './etcd';
 import { listen } from './listen';
 
 const CHILD = join(__dirname, '..', 'fixtures', 'http-grpc-instance.mjs');
@@ -405,15 +404,7 @@ export function reportStopCycles(t: TestContext, result: StopCyclesResult): void
  * both services and seen by that discovery. All of it stops after the test.
  */
 export async function startEtcdFleet(t: TestContext): Promise<{ endpoint: string; discovery: Discovery }> {
-  const etcd = await startEtcd(t);
-  const reader = etcdRegistry({ endpoints: [etcd.endpoint] });
-  const writer = etcdRegistry({ endpoints: [etcd.endpoint] });
-  const discovery = createDiscovery({ registry: reader });
-  t.after(async () => {
-    await discovery.close();
-    await reader.close();
-    await writer.close();
-  });
+  const { etcd, discovery, writer } = await startEtcdDiscovery(t);
   const stable = await startStable(t);
   for (const [service, port] of [
     ['svc-b', stable.httpPort],

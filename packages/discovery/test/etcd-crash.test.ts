@@ -11,11 +11,10 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type TestContext, test } from 'node:test';
 import { withLane } from '@graylane/core';
-import { createDiscovery, type Discovery } from '@graylane/discovery';
-import { etcdRegistry } from '@graylane/discovery/etcd';
+import type { Discovery } from '@graylane/discovery';
 import { laneDispatcher } from '@graylane/discovery/undici';
 import { request } from 'undici';
-import { startEtcd } from '../../../test/helpers/etcd';
+import { startEtcdDiscovery } from '../../../test/helpers/etcd';
 
 const CHILD = join(__dirname, 'etcd-http-child.mjs');
 const TTL_S = 3;
@@ -51,15 +50,7 @@ function seen(discovery: Discovery, match: (ids: string[]) => boolean): Promise<
 }
 
 test('SIGKILL of an etcd-registered gray under 200 req/s: <= 2% of the lane fails over the lease TTL', async (t) => {
-  const etcd = await startEtcd(t);
-  const reader = etcdRegistry({ endpoints: [etcd.endpoint] });
-  const writer = etcdRegistry({ endpoints: [etcd.endpoint] });
-  const discovery = createDiscovery({ registry: reader });
-  t.after(async () => {
-    await discovery.close();
-    await reader.close();
-    await writer.close();
-  });
+  const { etcd, discovery, writer } = await startEtcdDiscovery(t);
   const stable = createServer((_req, res) => res.end('stable'));
   stable.listen(0, '127.0.0.1');
   await once(stable, 'listening');

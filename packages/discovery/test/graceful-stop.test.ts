@@ -20,11 +20,10 @@ import {
   register,
   staticRegistry,
 } from '@graylane/discovery';
-import { etcdRegistry } from '@graylane/discovery/etcd';
 import { laneDispatcher } from '@graylane/discovery/undici';
 import axios from 'axios';
 import { request } from 'undici';
-import { startEtcd } from '../../../test/helpers/etcd';
+import { startEtcdDiscovery } from '../../../test/helpers/etcd';
 import { GRAY } from './helpers';
 
 const CYCLES = 20;
@@ -182,15 +181,7 @@ test('graceful stop, static file registry: zero failed requests across 20 stop/s
 
 for (const client of ['undici', 'axios'] as const) {
   test(`graceful stop, etcd, ${client}: zero failed requests across 20 stop/start cycles at 200 req/s`, async (t) => {
-    const etcd = await startEtcd(t);
-    const reader = etcdRegistry({ endpoints: [etcd.endpoint] });
-    const writer = etcdRegistry({ endpoints: [etcd.endpoint] });
-    const discovery = createDiscovery({ registry: reader });
-    t.after(async () => {
-      await discovery.close();
-      await reader.close();
-      await writer.close();
-    });
+    const { discovery, writer } = await startEtcdDiscovery(t);
     const stable = await instance('stable');
     t.after(() => new Promise<void>((resolve) => stable.server.close(() => resolve())));
     const stableRegistration = await writer.register({
