@@ -106,6 +106,40 @@ export async function spawnGrayChild(
   };
 }
 
+/**
+ * A producer sending `pattern` over and over through `group` (message ids 0, 1, …), then a 20 ms
+ * pause: a steady stream that base alone keeps up with. `tags[id]` and `sentAt[id]` say what was
+ * sent and when; `stop()` ends it after the pattern in progress.
+ */
+export function steadyProducer(
+  group: Pick<ContractGroup, 'send' | 'flush'>,
+  pattern: ReadonlyArray<string | undefined>,
+): { tags: Array<string | undefined>; sentAt: number[]; stop(): Promise<void> } {
+  const tags: Array<string | undefined> = [];
+  const sentAt: number[] = [];
+  let publishing = true;
+  const running = (async () => {
+    while (publishing) {
+      for (const tag of pattern) {
+        const id = tags.length;
+        tags.push(tag);
+        sentAt.push(performance.now());
+        await group.send(id, tag, false);
+      }
+      await group.flush();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    tags,
+    sentAt,
+    stop() {
+      publishing = false;
+      return running;
+    },
+  };
+}
+
 /** Registers the crash test for `b`. */
 export function crashContract(b: CrashBroker): void {
   const name = b.broker;
@@ -133,21 +167,8 @@ export function crashContract(b: CrashBroker): void {
     const firstStart = await first.start();
     await waitFor(() => base.liveLanes().includes('gray'), 'base sees the gray process live');
 
-    const tags: Array<string | undefined> = [];
-    const sentAt: number[] = [];
-    let publishing = true;
-    const producer = (async () => {
-      while (publishing) {
-        for (const tag of CRASH_TAGS) {
-          const id = tags.length;
-          tags.push(tag);
-          sentAt.push(performance.now());
-          await group.send(id, tag, false);
-        }
-        await group.flush();
-        await new Promise((r) => setTimeout(r, 20)); // a steady stream that base alone keeps up with
-      }
-    })();
+    const producer = steadyProducer(group, CRASH_TAGS);
+    const { tags, sentAt } = producer;
     const handledBy = (by: string) => down.seen.filter((s) => s.by === by).length;
 
     await waitFor(() => handledBy('gray1') >= 15, 'the gray process handling gray messages');
@@ -192,8 +213,7 @@ export function crashContract(b: CrashBroker): void {
       'the new gray process handling new gray messages',
     );
     const stopAt = performance.now();
-    publishing = false;
-    await producer;
+    await producer.stop();
     const total = tags.length;
     await waitFor(() => firstHandled().size >= total, 'every message handled');
     await new Promise((r) => setTimeout(r, 3 * b.livenessMs)); // a late duplicate would show now
