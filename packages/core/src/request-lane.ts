@@ -102,8 +102,11 @@ export function bindEmitterToLane(emitter: RequestEmitter, context: LaneContext)
 
 /** Plain assignments: cheaper than defineProperty, and `emit` stays writable like the inherited one. */
 function bind(target: BoundEmitter, context: LaneContext | null): void {
+  const previous = target.emit;
   target[kLaneContext] = context;
-  target[kLaneEmit] = target.emit;
+  // Inheriting from a bound emitter: keep the `emit` that one had (inherited), never `laneEmit`
+  // itself, which would call itself forever.
+  target[kLaneEmit] = previous === laneEmit ? (target[kLaneEmit] as Emit) : previous;
   target.emit = laneEmit;
 }
 

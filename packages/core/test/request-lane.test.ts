@@ -165,6 +165,24 @@ test('bindEmitterToLane: listeners added before and after run in the lane; bindi
   assert.equal(emitter.emit('nobody'), false);
 });
 
+test('bindEmitterToLane on an object inheriting from a bound emitter: its own lane, no recursion', () => {
+  const parent = new EventEmitter();
+  bindEmitterToLane(parent, createLaneContext('gray'));
+  const derived = Object.create(parent) as EventEmitter;
+  bindEmitterToLane(derived, createLaneContext('blue'));
+  const seen: string[] = [];
+  derived.on('d', (n: number) => seen.push(`derived ${lane()} ${n}`));
+  parent.on('p', () => seen.push(`parent ${lane()}`));
+  // Emitted outside any lane, so each binding must enter its own lane.
+  assert.equal(derived.emit('d', 1), true);
+  assert.equal(parent.emit('p'), true);
+  assert.equal(
+    withLane('blue', () => derived.emit('d', 2)),
+    true,
+  );
+  assert.deepEqual(seen, ['derived blue 1', 'parent gray', 'derived blue 2']);
+});
+
 test('bindEmitterToLane keeps an emit wrapper put on the object before it, and never touches a prototype', () => {
   const shared = [EventEmitter.prototype, IncomingMessage.prototype, ServerResponse.prototype];
   const before = shared.map((p) => [Object.hasOwn(p, 'emit'), p.emit] as const);
