@@ -11,6 +11,7 @@ import {
 import type { MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { readMessageLane } from '../internal/lane-tag';
 import { runInMessageLane } from '../internal/run-in-lane';
+import { isThenable } from '../internal/thenable';
 import { countConsumed, countFellBack, countRouted, publishLiveness } from '../message-counters';
 import type { CompiledNatsOptions, NatsLaneHandler } from './nats-consumer-options';
 import { helloSubject, readNatsLaneLiveness } from './nats-liveness';
@@ -46,14 +47,6 @@ function tagOf(headers: MsgHdrs | undefined, header: string): string | undefined
   if (headers === undefined) return undefined;
   const raw = headers.get(header);
   return raw !== '' || headers.has(header) ? raw : undefined;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 // fetch() holds a pull request open this long at most (the client's minimum is 1 s).
