@@ -32,17 +32,31 @@ export interface RequestEmitter {
 
 type Emit = RequestEmitter['emit'];
 
-// A bound emitter's lane (`null`: bound at creation, lane not known yet) and the `emit` it had
-// when it was bound, as two own properties; its own `emit` is the one shared `laneEmit`, so binding
-// creates no closure per emitter (before: one per request and one per response). `Symbol.for`, so two installed copies of core see
-// each other's bindings and rebind instead of stacking.
-const kLaneContext = Symbol.for('graylane.request-lane.context.v2');
-const kLaneEmit = Symbol.for('graylane.request-lane.emit.v2');
+/**
+ * What a bound emitter holds, as one own property: its lane (`null`: bound at creation, lane not
+ * known yet), the `emit` it had when it was bound, and the emitter itself (tells its own binding
+ * from one it inherits, without `Object.hasOwn`). The emitter's own properties are written once
+ * (this record and `emit`, the one shared `laneEmit`: no closure per emitter); setting the lane
+ * later rewrites the record's field, never the emitter's. That matters on Node 22 (V8 12): a
+ * request Express re-prototyped has a hidden class of its own, and rewriting one of its fields
+ * with another value re-generalized that class on every request, and every lookup on it misses
+ * V8's caches (a search of its ~30 properties and its prototype chain): the record's class is
+ * shared by every binding, and `listenerCount`, read once here, is not looked up on each event.
+ */
+interface LaneBinding {
+  context: LaneContext | null;
+  readonly emit: Emit;
+  readonly listenerCount: RequestEmitter['listenerCount'];
+  readonly owner: object;
+}
+
+// `Symbol.for`, so two installed copies of core see each other's bindings and rebind instead of
+// stacking.
+const kLaneBinding = Symbol.for('graylane.request-lane.binding.v3');
 
 type BoundEmitter = RequestEmitter & {
   emit: Emit;
-  [kLaneContext]?: LaneContext | null;
-  [kLaneEmit]?: Emit;
+  [kLaneBinding]?: LaneBinding;
 };
 
 /**
@@ -53,17 +67,18 @@ type BoundEmitter = RequestEmitter & {
  * bound at creation, see {@link prebindServerRequests}) forwards every event unchanged.
  */
 function laneEmit(this: BoundEmitter, event: string | symbol): boolean {
-  const context = this[kLaneContext] as LaneContext | null;
-  const emit = this[kLaneEmit] as Emit;
-  // An event emitted in the lane already (most are: the response is written from the lane), or
-  // one nobody listens to, needs no context switch; `emit.apply(this, arguments)` forwards any
-  // arity without allocating.
-  if (context === null || context === currentLaneContext() || this.listenerCount(event) === 0) {
+  const binding = this[kLaneBinding] as LaneBinding;
+  const context = binding.context;
+  // An event nobody listens to (most: 4 of the 6 a plain request emits), or one emitted in the
+  // lane already (the response is written from the lane), needs no context switch. Listeners are
+  // counted first: reading the current context costs more (a store lookup). `emit.apply(this,
+  // arguments)` forwards any arity without allocating.
+  if (context === null || binding.listenerCount.call(this, event) === 0 || context === currentLaneContext()) {
     // biome-ignore lint/complexity/noArguments: see above.
-    return emit.apply(this, arguments as unknown as Parameters<Emit>);
+    return binding.emit.apply(this, arguments as unknown as Parameters<Emit>);
   }
   // biome-ignore lint/complexity/noArguments: materialised only when the lane must be entered.
-  return emitInLane(context, emit, this, arguments as unknown as Parameters<Emit>);
+  return emitInLane(context, binding.emit, this, arguments as unknown as Parameters<Emit>);
 }
 
 function emitInLane(
@@ -77,9 +92,9 @@ function emitInLane(
 
 /**
  * Runs every later listener of `emitter` in `context`, whoever emits the event and whenever the
- * listener was added. Binds this one object (own properties: its `emit`, its lane and the `emit`
- * it had): no prototype is touched, so nothing is shared with another request, and no function is
- * created. Binding an emitter again replaces its lane.
+ * listener was added. Binds this one object (own properties: its `emit` and its binding record):
+ * no prototype is touched, so nothing is shared with another request, and no function is created.
+ * Binding an emitter again replaces its lane.
  *
  * Node emits a request's `'data'`/`'end'` and a response's `'close'` from the connection's async
  * context, not the request's; this is what keeps body parsers that continue from `'end'` and
@@ -91,10 +106,11 @@ function emitInLane(
  */
 export function bindEmitterToLane(emitter: RequestEmitter, context: LaneContext): void {
   const target = emitter as BoundEmitter;
+  const binding = target[kLaneBinding];
   // Bound already (at creation, or before, by this or another copy of core): set the lane only.
-  // `hasOwn`: an object inheriting from a bound emitter gets a binding of its own.
-  if (Object.hasOwn(target, kLaneContext)) {
-    target[kLaneContext] = context;
+  // An object inheriting from a bound emitter sees that one's binding: it gets one of its own.
+  if (binding !== undefined && binding.owner === target) {
+    binding.context = context;
     return;
   }
   bind(target, context);
@@ -103,10 +119,12 @@ export function bindEmitterToLane(emitter: RequestEmitter, context: LaneContext)
 /** Plain assignments: cheaper than defineProperty, and `emit` stays writable like the inherited one. */
 function bind(target: BoundEmitter, context: LaneContext | null): void {
   const previous = target.emit;
-  target[kLaneContext] = context;
-  // Inheriting from a bound emitter: keep the `emit` that one had (inherited), never `laneEmit`
-  // itself, which would call itself forever.
-  target[kLaneEmit] = previous === laneEmit ? (target[kLaneEmit] as Emit) : previous;
+  const inherited = target[kLaneBinding];
+  // Inheriting from a bound emitter: keep the `emit` that one had, never `laneEmit` itself, which
+  // would call itself forever.
+  const emit = previous === laneEmit && inherited !== undefined ? inherited.emit : previous;
+  const binding: LaneBinding = { context, emit, listenerCount: target.listenerCount, owner: target };
+  target[kLaneBinding] = binding;
   target.emit = laneEmit;
 }
 
@@ -169,7 +187,7 @@ function carriesLaneKey(headers: HeaderRecord): boolean {
 
 function prebind(emitter: RequestEmitter): void {
   const target = emitter as BoundEmitter;
-  if (!Object.hasOwn(target, kLaneContext)) bind(target, null);
+  if (target[kLaneBinding]?.owner !== target) bind(target, null);
 }
 
 /**

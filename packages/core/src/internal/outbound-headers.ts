@@ -98,16 +98,6 @@ export function outboundContext(): LaneContext | undefined {
   return context.lane === undefined && context.carry === undefined ? undefined : context;
 }
 
-// The last lane that passed validation: a lane is re-checked only when it changes.
-let lastWritableLane: string | undefined;
-
-function writableLane(lane: string): boolean {
-  if (lane === lastWritableLane) return true;
-  if (parseLane(lane) === undefined) return false;
-  lastWritableLane = lane;
-  return true;
-}
-
 /** A carried value we forward: bounded, and only characters valid in an HTTP field value. */
 function writableValue(value: unknown): value is string {
   if (typeof value !== 'string' || value.length > MAX_CARRY_VALUE_LENGTH) return false;
@@ -133,7 +123,7 @@ export function writeOutbound<C>(
   const lane = context.lane;
   const header = config.header;
   if (lane !== undefined) {
-    if (!writableLane(lane)) {
+    if (parseLane(lane) === undefined) {
       outboundCounters.dropped++;
     } else if (access.has(carrier, header)) {
       outboundCounters.kept++;
