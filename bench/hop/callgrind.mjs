@@ -23,7 +23,15 @@
 // runtime (callgrind runs the server about 50 times slower).
 import { execFileSync, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -41,7 +49,9 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '1' },
     plain: { type: 'boolean', default: false },
     hooks: { type: 'boolean', default: false },
-    // Keep each window's JavaScript-thread dump as <dir>/<variant>.<round>.out, for callgrind_annotate.
+    // Keep each window's JavaScript-thread dump as <dir>/<variant>.<round>.out, for callgrind_annotate
+    // and hop/callgrind-diff.mjs; node then runs with --perf-basic-prof, and its map of JIT code
+    // (which functions the dumps' bare addresses are) is kept as <dir>/perf.map.
     keep: { type: 'string' },
   },
 });
@@ -91,6 +101,10 @@ const hop = await start(
       '--separate-threads=yes',
       `--callgrind-out-file=${join(dir, 'callgrind.out.%p')}`,
       args.node,
+      // --perf-basic-prof turns V8's logger on: its log goes to the temporary directory, not here.
+      ...(args.keep === undefined
+        ? []
+        : ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${join(dir, 'v8.log')}`]),
     ],
   },
 );
@@ -225,6 +239,13 @@ console.log(
 );
 for (const pool of Object.values(pools)) await pool.close();
 const exited = once(hop.child, 'exit');
+if (args.keep !== undefined) {
+  copyFileSync(`/tmp/perf-${pid}.map`, join(args.keep, 'perf.map'));
+  writeFileSync(
+    join(args.keep, 'meta.json'),
+    `${JSON.stringify({ node: nodeVersion, variants, rounds, requests, plain: args.plain, hooks: args.hooks })}\n`,
+  );
+}
 hop.child.kill();
 await exited; // callgrind writes its final dump at exit
 upstream.child.kill();

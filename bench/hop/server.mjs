@@ -19,7 +19,7 @@
 //                  before/after in one process. Its
 //                  @graylane/core shares this one's AsyncLocalStorage (same global key), so
 //                  this process's automatic propagation carries its lanes.
-// IPC: {type:'cpu', id} -> cpuUsage. Warnings (say, GL_WARN_UNDICI_UNINTERCEPTED) are sent to the
+// IPC: {type:'cpu', id} -> cpuUsage, and the main thread's alone (threadCpuUsage, Node 22+). Warnings (say, GL_WARN_UNDICI_UNINTERCEPTED) are sent to the
 // driver as {type:'warning', code, message}; it fails the run on a graylane warning.
 // Fastify is loaded from the repository root's dev dependencies (fastify 5), where the adapter's
 // tests get it.
@@ -272,7 +272,8 @@ async function main() {
         : await expressApp(variant, forward);
   }
   process.on('message', (message) => {
-    if (message.type === 'cpu') send({ type: 'cpu', id: message.id, cpu: process.cpuUsage() });
+    if (message.type === 'cpu')
+      send({ type: 'cpu', id: message.id, cpu: process.cpuUsage(), thread: process.threadCpuUsage?.() });
   });
   send({ type: 'ready', ports });
 }
