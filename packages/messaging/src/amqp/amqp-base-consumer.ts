@@ -44,8 +44,9 @@ export class AmqpBaseConsumer extends AmqpHandling {
   async start(): Promise<void> {
     await this.channel.prefetch(this.options.prefetch);
     await Promise.all(this.options.lanes.map((lane) => this.#track(lane).firstRead));
-    const { consumerTag } = await this.channel.consume(this.options.queue, (m) =>
-      this.#onMessage(m, undefined),
+    const { consumerTag } = await this.channel.consume(
+      this.options.queue,
+      this.inOwnLane((m) => this.#onMessage(m, undefined)),
     );
     this.#mainTag = consumerTag;
     this.#timer = setInterval(() => void this.#poll(), this.options.routing.livenessIntervalMs);
@@ -184,9 +185,13 @@ export class AmqpBaseConsumer extends AmqpHandling {
       state.laneQueue ??= this.#confirm.assertQueue(queue, this.options.laneQueueOptions);
       await state.laneQueue;
       // Lowest priority: a lane consumer that comes back gets the messages first while we notice.
-      const { consumerTag } = await this.channel.consume(queue, (m) => this.#onMessage(m, lane), {
-        priority: -1,
-      });
+      const { consumerTag } = await this.channel.consume(
+        queue,
+        this.inOwnLane((m) => this.#onMessage(m, lane)),
+        {
+          priority: -1,
+        },
+      );
       if (this.closed || state.live === true) await this.channel.cancel(consumerTag).catch(() => undefined);
       else state.drainTag = consumerTag;
     } catch {

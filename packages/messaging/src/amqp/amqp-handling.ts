@@ -1,4 +1,5 @@
-import type { Lane } from '@graylane/core';
+import { AsyncResource } from 'node:async_hooks';
+import { type Lane, withLane } from '@graylane/core';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { runInMessageLane } from '../internal/run-in-lane';
 import { isThenable } from '../internal/thenable';
@@ -33,6 +34,24 @@ export abstract class AmqpHandling {
    * Runs the handler in `lane`, then acks (or nacks when it throws). A handler that returns no
    * promise is settled at once: no promise is made per message on that path.
    */
+  /**
+   * `deliver` bound to this consumer's lane (a base consumer's: no lane). amqplib calls it from its
+   * socket, outside any lane, so each message would enter a new async context of its own; bound,
+   * a message of the consumer's own lane enters none (`withLane` into the current lane is free) —
+   * as the Redis Streams, NATS and BullMQ consumers, which run their read loops in their lane.
+   */
+  protected inOwnLane(
+    deliver: (message: ConsumeMessage | null) => void,
+  ): (message: ConsumeMessage | null) => void {
+    // A resource made in the lane carries it; `runInAsyncScope` with the one argument spreads no
+    // array (`AsyncResource.bind`'s wrapper does, on every call).
+    const scope = withLane(
+      this.options.routing.lane ?? null,
+      () => new AsyncResource('graylane.amqp.deliver'),
+    );
+    return (message) => scope.runInAsyncScope(deliver, null, message);
+  }
+
   protected handle(message: ConsumeMessage, lane: Lane | undefined): void {
     let result: unknown;
     try {

@@ -37,7 +37,12 @@ export class AmqpLaneConsumer extends AmqpHandling {
     await this.channel.assertQueue(laneQueue, laneQueueOptions);
     await this.channel.assertQueue(presenceQueue, PRESENCE_QUEUE_OPTIONS);
     this.#presenceTag = (await this.channel.consume(presenceQueue, ignore, { noAck: true })).consumerTag;
-    this.#laneTag = (await this.channel.consume(laneQueue, (m) => this.#onMessage(m))).consumerTag;
+    this.#laneTag = (
+      await this.channel.consume(
+        laneQueue,
+        this.inOwnLane((m) => this.#onMessage(m)),
+      )
+    ).consumerTag;
     // Tell base consumers this lane exists (they learn lanes from what passes the work queue).
     announceLane(this.#confirm, queue, this.#self);
     await this.#confirm.waitForConfirms();
