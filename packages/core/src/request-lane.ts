@@ -105,14 +105,16 @@ function emitInLane(
  */
 export function bindEmitterToLane(emitter: RequestEmitter, context: LaneContext): void {
   const target = emitter as BoundEmitter;
-  const binding = target[kLaneBinding];
+  const binding = ownBinding(target);
   // Bound already (at creation, or before, by this or another copy of core): set the lane only.
-  // An object inheriting from a bound emitter sees that one's binding: it gets one of its own.
-  if (binding !== undefined && binding.owner === target) {
-    binding.context = context;
-    return;
-  }
-  bind(target, context);
+  if (binding !== undefined) binding.context = context;
+  else bind(target, context);
+}
+
+/** The emitter's own binding; an object inheriting from a bound emitter sees that one's, not its own. */
+function ownBinding(target: BoundEmitter): LaneBinding | undefined {
+  const binding = target[kLaneBinding];
+  return binding !== undefined && binding.owner === target ? binding : undefined;
 }
 
 /** Plain assignments: cheaper than defineProperty, and `emit` stays writable like the inherited one. */
@@ -186,7 +188,7 @@ function carriesLaneKey(headers: HeaderRecord): boolean {
 
 function prebind(emitter: RequestEmitter): void {
   const target = emitter as BoundEmitter;
-  if (target[kLaneBinding]?.owner !== target) bind(target, null);
+  if (ownBinding(target) === undefined) bind(target, null);
 }
 
 /**

@@ -31,10 +31,6 @@ export abstract class AmqpHandling {
   }
 
   /**
-   * Runs the handler in `lane`, then acks (or nacks when it throws). A handler that returns no
-   * promise is settled at once: no promise is made per message on that path.
-   */
-  /**
    * `deliver` bound to this consumer's lane (a base consumer's: no lane). amqplib calls it from its
    * socket, outside any lane, so each message would enter a new async context of its own; bound,
    * a message of the consumer's own lane enters none (`withLane` into the current lane is free) —
@@ -52,6 +48,10 @@ export abstract class AmqpHandling {
     return (message) => scope.runInAsyncScope(deliver, null, message);
   }
 
+  /**
+   * Runs the handler in `lane`, then acks (or nacks when it throws). A handler that returns no
+   * promise is settled at once: no promise is made per message on that path.
+   */
   protected handle(message: ConsumeMessage, lane: Lane | undefined): void {
     let result: unknown;
     try {
