@@ -101,7 +101,9 @@ const KINDS = [
   ['bench/hop code', /\/bench\/hop\//],
   [
     'node: JavaScript (lib/)',
-    /node:|^JS:.*\s(node:)?internal\/|^JS:.*\s(node:)?(events|stream|http|_http|net|async_hooks|diagnostics_channel|buffer|timers|util)/,
+    // V8 names JavaScript code `JS:<tier><name> <url>`, and node's own modules' URLs are `node:…`
+    // (node's C++ symbols, `node::…`, are not JavaScript).
+    /^JS:\S* node:/,
   ],
   [
     'V8: property access slow paths (ICs, lookups, map transitions)',

@@ -19,8 +19,9 @@
 //                  before/after in one process. Its
 //                  @graylane/core shares this one's AsyncLocalStorage (same global key), so
 //                  this process's automatic propagation carries its lanes.
-// IPC: {type:'cpu', id} -> cpuUsage, and the main thread's alone (threadCpuUsage, Node 22+). Warnings (say, GL_WARN_UNDICI_UNINTERCEPTED) are sent to the
-// driver as {type:'warning', code, message}; it fails the run on a graylane warning.
+// IPC: {type:'cpu', id} -> cpuUsage, and the main thread's alone (threadCpuUsage, Node 22+).
+// Warnings (say, GL_WARN_UNDICI_UNINTERCEPTED) are sent to the driver as {type:'warning', code,
+// message}; it fails the run on a graylane warning.
 // Fastify is loaded from the repository root's dev dependencies (fastify 5), where the adapter's
 // tests get it.
 //   HOP_PLAIN=1    a process with no graylane at all (not loaded, no propagation enabled): serves
