@@ -12,15 +12,17 @@
 // lanes by hand the way the lane publisher does (a queue / stream / subject per lane, one consumer
 // each). Every broker publishes lane messages through its lane publisher (createLanePublisher: a
 // live lane's messages go straight to its queue / stream / subject, not moved by the base consumer).
-// Handlers do nothing. Needs the machine's brokers. Not a test: run it by hand. It prints a
-// Markdown table; results go to bench/results/messaging.md, which `npm run bench` copies into
-// bench/RESULTS.md.
+// Handlers do nothing. Besides the rates it reports this process's CPU per message and, for a
+// broker running on this machine (Linux: read from /proc), the broker process's. Needs the
+// machine's brokers. Not a test: run it by hand. It prints a Markdown table; results go to
+// bench/results/messaging.md, which `npm run bench` copies into bench/RESULTS.md.
 //
 //   npx tsc -b && node bench/messaging/throughput.mjs [amqp|redis-streams|nats|bullmq ...] [--n N] [--rounds 3]
 //   profile one side: node --cpu-prof bench/messaging/throughput.mjs amqp --only lanes --mix base --n 8000
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { withLane } from '@graylane/core';
@@ -94,13 +96,47 @@ function waitCount(counter, n) {
 // more of them, a fixed cost per round, not per message.
 let clockCpu;
 let timedCpu = 0;
+let clockBroker = 0;
+let timedBroker = 0;
+// The broker's CPU over the timed part too (from /proc: Linux, a broker on this machine), so a
+// difference in throughput can be told apart from a difference in the work the broker does.
+const BROKER_PROCESS = {
+  amqp: 'beam.smp',
+  'redis-streams': 'redis-server',
+  nats: 'nats-server',
+  bullmq: 'redis-server',
+};
+let brokerPid = null;
+function findBrokerPid(name) {
+  try {
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === BROKER_PROCESS[name]) return pid;
+      } catch {}
+    }
+  } catch {}
+  return null;
+}
+/** The broker process's user + system CPU in µs (clock ticks of 10 ms), or NaN when unknown. */
+function brokerMicros() {
+  if (brokerPid === null) return Number.NaN;
+  try {
+    const fields = readFileSync(`/proc/${brokerPid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return Number.NaN;
+  }
+}
 function startClock() {
   clockCpu = process.cpuUsage();
+  clockBroker = brokerMicros();
   return performance.now();
 }
 function stopClock(t0) {
   const ms = performance.now() - t0;
   timedCpu = cpuMicros(process.cpuUsage(clockCpu));
+  timedBroker = brokerMicros() - clockBroker;
   return ms;
 }
 
@@ -640,17 +676,19 @@ const brokers = {
   },
 };
 
+const brokerCell = (us) => (Number.isNaN(us) ? '–' : us.toFixed(1));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rows = [];
 for (const name of BROKERS) {
   const n = Number(args.n ?? N[name]);
   const b = await brokers[name]();
+  brokerPid = findBrokerPid(name);
   try {
     if (args.only !== undefined) {
       for (let r = 0; r < ROUNDS; r++) {
         const ms = await b[args.only](n, args.mix ?? 'base');
         console.error(
-          `${name} ${args.only} ${args.mix ?? 'base'}: ${(n / (ms / 1000)).toFixed(0)} msg/s, ${(timedCpu / n).toFixed(1)} µs CPU/msg (timed part)`,
+          `${name} ${args.only} ${args.mix ?? 'base'}: ${(n / (ms / 1000)).toFixed(0)} msg/s, ${(timedCpu / n).toFixed(1)} µs CPU/msg (timed part), broker ${brokerCell(timedBroker / n)} µs/msg`,
         );
       }
       continue;
@@ -664,6 +702,8 @@ for (const name of BROKERS) {
       const lanesCpu = [];
       const plainTimed = [];
       const lanesTimed = [];
+      const plainBroker = [];
+      const lanesBroker = [];
       await b.plain(Math.min(n, 500), mix); // warm-up
       await b.lanes(Math.min(n, 500), mix);
       for (let r = 0; r < ROUNDS; r++) {
@@ -672,12 +712,14 @@ for (const name of BROKERS) {
           plain.push(n / ((await b.plain(n, mix)) / 1000));
           plainCpu.push(cpuMicros(process.cpuUsage(cpu)) / n);
           plainTimed.push(timedCpu / n);
+          plainBroker.push(timedBroker / n);
         };
         const runLanes = async () => {
           const cpu = process.cpuUsage();
           lanes.push(n / ((await b.lanes(n, mix)) / 1000));
           lanesCpu.push(cpuMicros(process.cpuUsage(cpu)) / n);
           lanesTimed.push(timedCpu / n);
+          lanesBroker.push(timedBroker / n);
         };
         // Which side goes first alternates: the second side of a round runs against a broker
         // still busy with the first side's round (its stream's storage, acks, deletes).
@@ -701,6 +743,8 @@ for (const name of BROKERS) {
       row.lanesCpu = median(lanesCpu);
       row.plainTimed = median(plainTimed);
       row.lanesTimed = median(lanesTimed);
+      row.plainBroker = median(plainBroker);
+      row.lanesBroker = median(lanesBroker);
       rows.push(row);
       console.error(
         `${name} ${mix}: plain ${row.plain.toFixed(0)} msg/s, lanes ${row.lanes.toFixed(0)} msg/s, ratio ${row.ratio.toFixed(2)}, per round ${ratios.map((x) => x.toFixed(2)).join(' ')}`,
@@ -720,12 +764,12 @@ console.log(
     .join(' ')}; median of ${ROUNDS} rounds; brokers on loopback.\n`,
 );
 console.log(
-  '| broker | traffic | messages | plain client msg/s | graylane msg/s | ratio | per-round ratio: median (min–max) | Node CPU µs/msg plain / graylane: whole round | timed part |',
+  '| broker | traffic | messages | plain client msg/s | graylane msg/s | ratio | per-round ratio: median (min–max) | Node CPU µs/msg plain / graylane: whole round | timed part | broker CPU µs/msg plain / graylane (timed part) |',
 );
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   console.log(
-    `| ${r.broker} | ${MIX_NAMES[r.mix]} | ${r.n} | ${r.plain.toFixed(0)} | ${r.lanes.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.roundRatio.toFixed(2)} (${r.lo.toFixed(2)}–${r.hi.toFixed(2)}) | ${r.plainCpu.toFixed(0)} / ${r.lanesCpu.toFixed(0)} | ${r.plainTimed.toFixed(0)} / ${r.lanesTimed.toFixed(0)} |`,
+    `| ${r.broker} | ${MIX_NAMES[r.mix]} | ${r.n} | ${r.plain.toFixed(0)} | ${r.lanes.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.roundRatio.toFixed(2)} (${r.lo.toFixed(2)}–${r.hi.toFixed(2)}) | ${r.plainCpu.toFixed(0)} / ${r.lanesCpu.toFixed(0)} | ${r.plainTimed.toFixed(0)} / ${r.lanesTimed.toFixed(0)} | ${brokerCell(r.plainBroker)} / ${brokerCell(r.lanesBroker)} |`,
   );
 }
 process.exit(0);
