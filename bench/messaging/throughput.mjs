@@ -682,8 +682,8 @@ const brokers = {
           await q.close();
         }
       },
-      async close() {
-        await this.sweep();
+      close() {
+        return this.sweep();
       },
     };
   },
@@ -708,62 +708,45 @@ for (const name of BROKERS) {
       continue;
     }
     for (const mix of args.mix === undefined ? (b.mixes ?? ['base', 'mixed', 'thirds']) : [args.mix]) {
-      const plain = [];
-      const lanes = [];
-      // This process's CPU per message (setup and teardown of the round included, brokers not):
-      // less exposed than throughput to the other processes of a shared machine.
-      const plainCpu = [];
-      const lanesCpu = [];
-      const plainTimed = [];
-      const lanesTimed = [];
-      const plainBroker = [];
-      const lanesBroker = [];
+      // Per side, per round: msg/s; this process's CPU per message (setup and teardown of the round
+      // included, brokers not: less exposed than throughput to the other processes of a shared
+      // machine), the same over the timed part, and the broker's over the timed part.
+      const measures = () => ({ rate: [], cpu: [], timed: [], broker: [] });
+      const sides = { plain: measures(), lanes: measures() };
       await b.plain(Math.min(n, 500), mix); // warm-up
       await b.lanes(Math.min(n, 500), mix);
       await b.sweep();
+      // Each run's queues / streams are deleted after it (outside the measures): left in place, a
+      // run's 4,000–40,000 stored messages pile up in the broker round after round.
+      const run = async (side) => {
+        const m = sides[side];
+        const cpu = process.cpuUsage();
+        m.rate.push(n / ((await b[side](n, mix)) / 1000));
+        m.cpu.push(cpuMicros(process.cpuUsage(cpu)) / n);
+        m.timed.push(timedCpu / n);
+        m.broker.push(timedBroker / n);
+        await b.sweep();
+      };
       for (let r = 0; r < ROUNDS; r++) {
-        // Each run's queues / streams are deleted after it (outside the measures): left in place, a
-        // run's 4,000–40,000 stored messages pile up in the broker round after round.
-        const runPlain = async () => {
-          const cpu = process.cpuUsage();
-          plain.push(n / ((await b.plain(n, mix)) / 1000));
-          plainCpu.push(cpuMicros(process.cpuUsage(cpu)) / n);
-          plainTimed.push(timedCpu / n);
-          plainBroker.push(timedBroker / n);
-          await b.sweep();
-        };
-        const runLanes = async () => {
-          const cpu = process.cpuUsage();
-          lanes.push(n / ((await b.lanes(n, mix)) / 1000));
-          lanesCpu.push(cpuMicros(process.cpuUsage(cpu)) / n);
-          lanesTimed.push(timedCpu / n);
-          lanesBroker.push(timedBroker / n);
-          await b.sweep();
-        };
         // Which side goes first alternates: the second side of a round runs against a broker
         // still busy with the first side's round (its stream's storage, acks, deletes).
-        if (r % 2 === 0) {
-          await runPlain();
-          await runLanes();
-        } else {
-          await runLanes();
-          await runPlain();
-        }
+        for (const side of r % 2 === 0 ? ['plain', 'lanes'] : ['lanes', 'plain']) await run(side);
       }
-      const row = { broker: name, mix, n, plain: median(plain), lanes: median(lanes) };
+      const { plain, lanes } = sides;
+      const row = { broker: name, mix, n, plain: median(plain.rate), lanes: median(lanes.rate) };
       row.ratio = row.lanes / row.plain;
       // Each round runs both sides back to back: its ratio is less exposed to the machine's load
       // swings than the ratio of medians; their spread says how far to trust either.
-      const ratios = plain.map((p, r) => lanes[r] / p);
+      const ratios = plain.rate.map((p, r) => lanes.rate[r] / p);
       row.roundRatio = median(ratios);
       row.lo = Math.min(...ratios);
       row.hi = Math.max(...ratios);
-      row.plainCpu = median(plainCpu);
-      row.lanesCpu = median(lanesCpu);
-      row.plainTimed = median(plainTimed);
-      row.lanesTimed = median(lanesTimed);
-      row.plainBroker = median(plainBroker);
-      row.lanesBroker = median(lanesBroker);
+      row.plainCpu = median(plain.cpu);
+      row.lanesCpu = median(lanes.cpu);
+      row.plainTimed = median(plain.timed);
+      row.lanesTimed = median(lanes.timed);
+      row.plainBroker = median(plain.broker);
+      row.lanesBroker = median(lanes.broker);
       rows.push(row);
       console.error(
         `${name} ${mix}: plain ${row.plain.toFixed(0)} msg/s, lanes ${row.lanes.toFixed(0)} msg/s, ratio ${row.ratio.toFixed(2)}, per round ${ratios.map((x) => x.toFixed(2)).join(' ')}`,
