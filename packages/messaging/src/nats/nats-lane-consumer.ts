@@ -40,13 +40,14 @@ function republishHeaders(message: JsMsg): MsgHdrs {
 }
 
 /**
- * The raw tag of a message: `undefined` when the header is absent. One header lookup for a tagged
- * message (`get` answers "" both for an absent and an empty header; only then is `has` asked).
+ * The raw tag of a message: `undefined` when the header is absent. Read by walking the decoded
+ * headers (`MsgHdrs` is iterable) rather than with `get`/`has`, which copy every key into an array
+ * and filter it on each call: the tag is read once per message, by every consumer.
  */
 function tagOf(headers: MsgHdrs | undefined, header: string): string | undefined {
   if (headers === undefined) return undefined;
-  const raw = headers.get(header);
-  return raw !== '' || headers.has(header) ? raw : undefined;
+  for (const [key, values] of headers) if (key === header) return values[0] ?? '';
+  return undefined;
 }
 
 // fetch() holds a pull request open this long at most (the client's minimum is 1 s).
