@@ -18,6 +18,7 @@
 // bench/results/messaging.md, which `npm run bench` copies into bench/RESULTS.md.
 //
 //   npx tsc -b && node bench/messaging/throughput.mjs [amqp|redis-streams|nats|bullmq ...] [--n N] [--rounds 3]
+//                  [--nats-layout two|one]   (one: graylane keeps NATS lane messages in the work stream)
 //   profile one side: node --cpu-prof bench/messaging/throughput.mjs amqp --only lanes --mix base --n 8000
 
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -44,6 +45,9 @@ const { values: args, positionals } = parseArgs({
     // Profiling (`node --cpu-prof`): run only one side and one mix; prints no table.
     only: { type: 'string' },
     mix: { type: 'string' },
+    // NATS: where graylane keeps lane messages — `two` (default: its own `<stream>-lanes`) or `one`
+    // (the work stream itself, `laneStream: stream`, as the plain client routed by hand keeps them).
+    'nats-layout': { type: 'string', default: 'two' },
   },
 });
 const ROUNDS = Number(args.rounds);
@@ -403,11 +407,20 @@ const brokers = {
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
     const made = [];
+    const oneStream = args['nats-layout'] === 'one';
     async function stream() {
       const s = unique('bench_js').replace(/[^A-Za-z0-9_-]/g, '_');
       await jsm.streams.add({ name: s, subjects: [`${s}.work`] });
       made.push(s, `${s}-lanes`);
       return s;
+    }
+    // The lane side's stream: with `--nats-layout one` it also holds the lane subjects.
+    async function laneSideStream() {
+      if (!oneStream) return { s: await stream(), layout: {} };
+      const s = unique('bench_js').replace(/[^A-Za-z0-9_-]/g, '_');
+      await jsm.streams.add({ name: s, subjects: [`${s}.work`, `graylane.${s}.lane.>`] });
+      made.push(s);
+      return { s, layout: { laneStream: s, filterSubject: `${s}.work` } };
     }
     async function publish(s, n, mix, helper) {
       const acks = [];
@@ -497,26 +510,29 @@ const brokers = {
         return ms;
       },
       async lanes(n, mix) {
-        const s = await stream();
+        const { s, layout } = await laneSideStream();
         const c = { n: 0 };
         const handler = () => {
           c.n++;
         };
         const consumers = [
-          await natsLanes.consumeLanes(nc, { stream: s, durable: 'g', lane: null }, handler),
+          await natsLanes.consumeLanes(nc, { stream: s, durable: 'g', lane: null, ...layout }, handler),
           await natsLanes.consumeLanes(
             nc,
-            { stream: s, durable: 'g', lane: mix === 'base' ? null : 'gray' },
+            { stream: s, durable: 'g', lane: mix === 'base' ? null : 'gray', ...layout },
             handler,
           ),
           await natsLanes.consumeLanes(
             nc,
-            { stream: s, durable: 'g', lane: mix === 'base' ? null : 'blue' },
+            { stream: s, durable: 'g', lane: mix === 'base' ? null : 'blue', ...layout },
             handler,
           ),
         ];
         await new Promise((r) => setTimeout(r, 300));
-        const publisher = mix === 'base' ? true : await natsLanes.createLanePublisher(nc, { stream: s });
+        const publisher =
+          mix === 'base'
+            ? true
+            : await natsLanes.createLanePublisher(nc, { stream: s, laneStream: layout.laneStream });
         while (publisher !== true && publisher.liveLanes().length < 2)
           await new Promise((r) => setTimeout(r, 20));
         const t0 = startClock();
@@ -771,7 +787,7 @@ console.log(
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   console.log(
-    `| ${r.broker} | ${MIX_NAMES[r.mix]} | ${r.n} | ${r.plain.toFixed(0)} | ${r.lanes.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.roundRatio.toFixed(2)} (${r.lo.toFixed(2)}–${r.hi.toFixed(2)}) | ${r.plainCpu.toFixed(0)} / ${r.lanesCpu.toFixed(0)} | ${r.plainTimed.toFixed(0)} / ${r.lanesTimed.toFixed(0)} | ${brokerCell(r.plainBroker)} / ${brokerCell(r.lanesBroker)} |`,
+    `| ${r.broker === 'nats' && args['nats-layout'] === 'one' ? 'nats (one stream)' : r.broker} | ${MIX_NAMES[r.mix]} | ${r.n} | ${r.plain.toFixed(0)} | ${r.lanes.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.roundRatio.toFixed(2)} (${r.lo.toFixed(2)}–${r.hi.toFixed(2)}) | ${r.plainCpu.toFixed(0)} / ${r.lanesCpu.toFixed(0)} | ${r.plainTimed.toFixed(0)} / ${r.lanesTimed.toFixed(0)} | ${brokerCell(r.plainBroker)} / ${brokerCell(r.lanesBroker)} |`,
   );
 }
 process.exit(0);

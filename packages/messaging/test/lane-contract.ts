@@ -40,6 +40,8 @@ export interface ContractGroup {
 
 export interface ContractBroker {
   readonly broker: Broker;
+  /** Names the tests (default: `broker`): a broker run in a second layout. */
+  readonly label?: string;
   readonly livenessMs: number;
   /** A fresh group for one test; cleaned up through `t.after`. */
   group(t: { after(fn: () => Promise<void> | void): void }): Promise<ContractGroup>;
@@ -64,7 +66,7 @@ export type ContractPart = 'volume' | 'handoff' | 'strict';
 
 /** Registers the contract tests of `parts` for `broker`. */
 export function laneContract(b: ContractBroker, parts: readonly ContractPart[]): void {
-  const name = b.broker;
+  const name = b.label ?? b.broker;
 
   if (parts.includes('volume'))
     test(`${name}: 5,000 messages in mixed lanes — each handled once, by its lane's consumer, its HTTP call carrying its lane`, async (t) => {
@@ -109,7 +111,7 @@ export function laneContract(b: ContractBroker, parts: readonly ContractPart[]):
         (tag) => tag !== undefined && validTag(tag) === undefined,
       ).length;
       const counters = messageLaneCounters();
-      assert.equal(counters.invalidTags[name], invalid);
+      assert.equal(counters.invalidTags[b.broker], invalid);
       assert.equal(ingressCounters().invalidTags.total - invalidBefore, invalid);
       assert.equal(counters.fellBack.red, total / MIXED_TAGS.length);
       assert.deepEqual(consumers[0]!.liveLanes(), ['blue', 'gray']);

@@ -64,29 +64,56 @@ export async function send(
   await js.publish(`${stream}.work`, data, { headers: h });
 }
 
-export const contractBroker: ContractBroker = {
-  broker: 'nats',
-  livenessMs: LIVENESS_MS,
-  async group(t): Promise<ContractGroup> {
-    const stream = await workStream(t);
-    return {
-      name: stream,
-      async consumer(lane, handle, extra) {
-        return consumeLanes(
-          await natsConnection(),
-          { stream, durable: DURABLE, lane, livenessIntervalMs: LIVENESS_MS, ...extra },
-          (message) => handle(message.string()),
-        );
-      },
-      send: (id, tag, viaContext) => send(stream, id, tag, viaContext),
-      flush: async () => undefined,
-      async backlog(lane) {
-        try {
-          return (await jsm.consumers.info(`${stream}-lanes`, laneDurableName(DURABLE, lane))).num_pending;
-        } catch {
-          return 0;
-        }
-      },
-    };
-  },
-};
+/**
+ * A work stream that also holds its lane subjects (`graylane.<name>.lane.>`), for the one-stream
+ * layout (`laneStream: stream`, `filterSubject: <name>.work`); deleted after the test.
+ */
+export async function oneStream(t: { after(fn: () => Promise<void>): void }): Promise<string> {
+  const stream = uniqueName('gl-js1').replace(/[^A-Za-z0-9_-]/g, '_');
+  await jsm.streams.add({ name: stream, subjects: [`${stream}.work`, `graylane.${stream}.lane.>`] });
+  t.after(async () => {
+    await jsm.streams.delete(stream).catch(() => undefined);
+  });
+  return stream;
+}
+
+/** The options of one-stream consumers of `stream` (see {@link oneStream}). */
+export function oneStreamOptions(stream: string): { laneStream: string; filterSubject: string } {
+  return { laneStream: stream, filterSubject: `${stream}.work` };
+}
+
+function natsContract(layout: 'two' | 'one'): ContractBroker {
+  return {
+    broker: 'nats',
+    ...(layout === 'one' ? { label: 'nats (one stream)' } : {}),
+    livenessMs: LIVENESS_MS,
+    async group(t): Promise<ContractGroup> {
+      const stream = layout === 'one' ? await oneStream(t) : await workStream(t);
+      const laneStream = layout === 'one' ? stream : `${stream}-lanes`;
+      const extraOptions = layout === 'one' ? oneStreamOptions(stream) : {};
+      return {
+        name: stream,
+        async consumer(lane, handle, extra) {
+          return consumeLanes(
+            await natsConnection(),
+            { stream, durable: DURABLE, lane, livenessIntervalMs: LIVENESS_MS, ...extraOptions, ...extra },
+            (message) => handle(message.string()),
+          );
+        },
+        send: (id, tag, viaContext) => send(stream, id, tag, viaContext),
+        flush: async () => undefined,
+        async backlog(lane) {
+          try {
+            return (await jsm.consumers.info(laneStream, laneDurableName(DURABLE, lane))).num_pending;
+          } catch {
+            return 0;
+          }
+        },
+      };
+    },
+  };
+}
+
+export const contractBroker: ContractBroker = natsContract('two');
+/** The same contract with lanes kept in the work stream itself. */
+export const oneStreamContractBroker: ContractBroker = natsContract('one');

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { currentLane, withLane } from '@graylane/core';
 import { consumeLanes, laneHeaders } from '@graylane/messaging/nats';
-import { waitFor } from './helpers';
+import { StorageType } from '@nats-io/jetstream';
+import { uniqueName, waitFor } from './helpers';
 import { laneContract } from './lane-contract';
-import { admin, contractBroker, DURABLE, natsConnection, send, workStream } from './nats-fixture';
+import { admin, contractBroker, DURABLE, jsm, natsConnection, send, workStream } from './nats-fixture';
 
 laneContract(contractBroker, ['handoff', 'strict']);
 
@@ -40,7 +41,8 @@ test('nats: options are validated at setup', async () => {
     [{ durable: 'd' }, 'stream'],
     [{ stream: 's' }, 'durable'],
     [{ stream: 's', durable: 'd', lane: 'a/b' }, 'lane'],
-    [{ stream: 's', durable: 'd', laneStream: 's' }, 'laneStream'],
+    [{ stream: 's', durable: 'd', laneStream: 'a.b' }, 'laneStream'],
+    [{ stream: 's', durable: 'd', laneStream: 's' }, 'filterSubject'],
     [{ stream: 's', durable: 'd', subjectPrefix: 'a.>' }, 'subjectPrefix'],
     [{ stream: 's', durable: 'd', batch: 0 }, 'batch'],
   ];
@@ -67,4 +69,24 @@ test('nats: an untagged message is handled in the base lane even when the base c
   await send(stream, 2, 'blue', false);
   await waitFor(() => lanes.length === 2, 'both handled');
   assert.deepEqual(lanes.sort(), ['blue', undefined]);
+});
+
+test('nats: the lane stream graylane makes keeps messages as the work stream does (its storage and replicas)', async (t) => {
+  const stream = uniqueName('gl-jsmem').replace(/[^A-Za-z0-9_-]/g, '_');
+  await jsm.streams.add({ name: stream, subjects: [`${stream}.work`], storage: StorageType.Memory });
+  t.after(async () => {
+    await jsm.streams.delete(stream).catch(() => undefined);
+    await jsm.streams.delete(`${stream}-lanes`).catch(() => undefined);
+  });
+  const base = await consumeLanes(
+    await natsConnection(),
+    { stream, durable: DURABLE, lane: null },
+    () => undefined,
+  );
+  t.after(() => base.close());
+  const work = await jsm.streams.info(stream);
+  const lanes = await jsm.streams.info(`${stream}-lanes`);
+  assert.equal(lanes.config.storage, StorageType.Memory);
+  assert.equal(lanes.config.num_replicas, work.config.num_replicas);
+  assert.equal(lanes.config.retention, 'workqueue');
 });

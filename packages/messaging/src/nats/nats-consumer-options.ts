@@ -7,6 +7,7 @@ import {
   integerOption,
 } from '../internal/consumer-setup';
 import type { LaneConsumerOptions } from '../lane-consumer';
+import { subjectsOverlap } from './nats-subjects';
 
 /** Default {@link NatsLaneConsumerOptions.batch}. */
 export const DEFAULT_NATS_BATCH = 50;
@@ -19,9 +20,17 @@ export interface NatsLaneConsumerOptions extends LaneConsumerOptions {
   readonly stream: string;
   /** The durable pull consumer base consumers share on `stream` (created when missing). */
   readonly durable: string;
-  /** Subject filter of that durable when this call creates it. Default: none (the whole stream). */
+  /**
+   * Subject filter of that durable when this call creates it. Default: none (the whole stream).
+   * Required when `laneStream` is `stream`, and must not match `<prefix>.lane.>`.
+   */
   readonly filterSubject?: string | undefined;
-  /** The stream that holds lane messages (work-queue retention; created when missing). Default `<stream>-lanes`. */
+  /**
+   * The stream that holds lane messages. Default `<stream>-lanes`: created when missing (work-queue
+   * retention, the work stream's storage and replicas). `stream` itself (one stream, as a layout
+   * routed by hand): its subjects must then include `<prefix>.lane.>` (added by you: graylane never
+   * changes your stream) and `filterSubject` keep the base durable off them.
+   */
   readonly laneStream?: string | undefined;
   /** Subject prefix of lane messages and presence requests. Default `graylane.<stream>`. */
   readonly subjectPrefix?: string | undefined;
@@ -89,9 +98,8 @@ export function natsSubjectPrefix(options: {
 /** Validates `laneStream` (after {@link natsSubjectPrefix} checked `stream`) and returns it. */
 export function natsLaneStream(options: { readonly stream: string; readonly laneStream?: unknown }): string {
   const laneStream = options.laneStream ?? `${options.stream}-lanes`;
-  if (typeof laneStream !== 'string' || !NAME.test(laneStream) || laneStream === options.stream) {
-    throw new InvalidOptionError('laneStream', 'expected a stream name other than `stream`');
-  }
+  if (typeof laneStream !== 'string' || !NAME.test(laneStream))
+    throw new InvalidOptionError('laneStream', 'expected a stream name');
   return laneStream;
 }
 
@@ -107,6 +115,17 @@ export function compileNatsOptions(options: NatsLaneConsumerOptions): CompiledNa
   const filterSubject = options.filterSubject;
   if (filterSubject !== undefined && (typeof filterSubject !== 'string' || filterSubject.length === 0)) {
     throw new InvalidOptionError('filterSubject', 'expected a subject');
+  }
+  // One stream for work and lanes: a base durable that also read the lane subjects would take
+  // lane messages meant for lane consumers (and move them again).
+  if (
+    laneStream === stream &&
+    (filterSubject === undefined || subjectsOverlap(filterSubject, `${prefix}.lane.>`))
+  ) {
+    throw new InvalidOptionError(
+      'filterSubject',
+      `expected a subject filter for the base durable that does not match ${prefix}.lane.> (laneStream is the work stream)`,
+    );
   }
   const batch = integerOption(options.batch ?? DEFAULT_NATS_BATCH, 'batch', 1, 10_000);
   const ackWaitMs = options.ackWaitMs ?? DEFAULT_NATS_ACK_WAIT_MS;

@@ -1,12 +1,14 @@
-import { type Lane, parseLane, withLane } from '@graylane/core';
+import { InvalidOptionError, type Lane, parseLane, withLane } from '@graylane/core';
 import {
   AckPolicy,
+  type ConsumerInfo,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
   jetstream,
   jetstreamManager,
   RetentionPolicy,
+  type StreamInfo,
 } from '@nats-io/jetstream';
 import type { MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { readMessageLane } from '../internal/lane-tag';
@@ -16,6 +18,7 @@ import { countConsumed, countFellBack, countRouted, publishLiveness } from '../m
 import type { CompiledNatsOptions, NatsLaneHandler } from './nats-consumer-options';
 import { helloSubject, readNatsLaneLiveness } from './nats-liveness';
 import { laneDurableName, laneOfDurable, laneSubject, presenceSubject } from './nats-names';
+import { subjectCovers, subjectsOverlap } from './nats-subjects';
 
 /** Header a base consumer adds when it moves a message to a lane subject: where it was published. */
 export const ORIGIN_SUBJECT_HEADER = 'x-graylane-subject';
@@ -23,7 +26,7 @@ export const ORIGIN_SUBJECT_HEADER = 'x-graylane-subject';
 interface LaneState {
   live: boolean | undefined;
   firstRead: Promise<void> | null;
-  durable: Promise<void> | null;
+  durable: Promise<unknown> | null;
   /** The drain loop while this base consumer reads the lane's durable (no live lane consumer). */
   drain: Promise<void> | null;
 }
@@ -115,7 +118,14 @@ export class NatsLaneConsumer {
         else void this.#read(lane, known); // a consumer that comes back gets its lane at once
       },
     });
-    await this.#ensureDurable(stream, durable, filterSubject);
+    const base = await this.#ensureDurable(stream, durable, filterSubject);
+    if (laneStream === stream) {
+      // An existing base durable keeps its filter: it too must stay off the lane subjects.
+      const { filter_subject: one, filter_subjects: many } = base.config;
+      const filters = many ?? (one === undefined || one === '' ? [] : [one]);
+      if (filters.length === 0 || filters.some((f) => subjectsOverlap(f, `${prefix}.lane.>`)))
+        throw new InvalidOptionError('durable', `durable ${durable} on ${stream} reads ${prefix}.lane.>`);
+    }
     const known = new Set<Lane>(this.#options.lanes);
     for await (const info of this.#jsm.consumers.list(laneStream)) {
       const lane = laneOfDurable(durable, info.name);
@@ -139,28 +149,46 @@ export class NatsLaneConsumer {
     await Promise.allSettled([this.#main, ...[...this.#lanes.values()].map((s) => s.drain)]);
   }
 
+  /**
+   * The lane stream: checked when it exists (it must capture the lane subjects and not the presence
+   * ones, which JetStream would answer: every lane would read live), else created with the work
+   * stream's storage and replicas, so a moved message is kept as safely as where it came from.
+   */
   async #ensureLaneStream(): Promise<void> {
-    const { laneStream, prefix } = this.#options;
+    const { laneStream, stream, prefix } = this.#options;
+    let info: StreamInfo;
     try {
-      await this.#jsm.streams.info(laneStream);
-    } catch {
+      info = await this.#jsm.streams.info(laneStream);
+    } catch (error) {
+      if (laneStream === stream) throw error;
+      const work = await this.#jsm.streams.info(stream).catch(() => undefined);
       try {
-        await this.#jsm.streams.add({
+        info = await this.#jsm.streams.add({
           name: laneStream,
           subjects: [`${prefix}.lane.>`],
           retention: RetentionPolicy.Workqueue,
+          ...(work === undefined
+            ? {}
+            : { storage: work.config.storage, num_replicas: work.config.num_replicas }),
         });
       } catch (error) {
-        await this.#jsm.streams.info(laneStream).catch(() => Promise.reject(error)); // created meanwhile?
+        info = await this.#jsm.streams.info(laneStream).catch(() => Promise.reject(error)); // created meanwhile?
       }
     }
+    const subjects = info.config.subjects ?? [];
+    const lanes = `${prefix}.lane.>`;
+    if (!subjects.some((s) => subjectCovers(s, lanes)))
+      throw new InvalidOptionError('laneStream', `stream ${laneStream} does not capture ${lanes}`);
+    const presence = [`${prefix}.live.*`, helloSubject(prefix)];
+    if (subjects.some((s) => presence.some((p) => subjectsOverlap(s, p))))
+      throw new InvalidOptionError('laneStream', `stream ${laneStream} captures ${presence.join(' or ')}`);
   }
 
-  async #ensureDurable(stream: string, name: string, filter: string | undefined): Promise<void> {
+  async #ensureDurable(stream: string, name: string, filter: string | undefined): Promise<ConsumerInfo> {
     try {
-      await this.#jsm.consumers.info(stream, name);
+      return await this.#jsm.consumers.info(stream, name);
     } catch {
-      await this.#jsm.consumers.add(stream, {
+      return await this.#jsm.consumers.add(stream, {
         durable_name: name,
         ack_policy: AckPolicy.Explicit,
         ack_wait: this.#options.ackWaitMs * 1_000_000,
@@ -297,7 +325,7 @@ export class NatsLaneConsumer {
   }
 
   /** Creates the lane's durable on the lane stream once. */
-  #laneDurable(lane: Lane, state: LaneState): Promise<void> {
+  #laneDurable(lane: Lane, state: LaneState): Promise<unknown> {
     const { laneStream, durable, prefix } = this.#options;
     state.durable ??= this.#ensureDurable(
       laneStream,
