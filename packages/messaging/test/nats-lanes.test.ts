@@ -87,6 +87,7 @@ test('nats: the lane stream graylane makes keeps messages as the work stream doe
   const work = await jsm.streams.info(stream);
   const lanes = await jsm.streams.info(`${stream}-lanes`);
   assert.equal(lanes.config.storage, StorageType.Memory);
+  // One server here: replicas are 1 either way, so storage is what shows the lane stream follows the work stream.
   assert.equal(lanes.config.num_replicas, work.config.num_replicas);
   assert.equal(lanes.config.retention, 'workqueue');
 });

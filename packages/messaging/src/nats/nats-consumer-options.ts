@@ -7,6 +7,7 @@ import {
   integerOption,
 } from '../internal/consumer-setup';
 import type { LaneConsumerOptions } from '../lane-consumer';
+import { allLaneSubjects } from './nats-names';
 import { subjectsOverlap } from './nats-subjects';
 
 /** Default {@link NatsLaneConsumerOptions.batch}. */
@@ -120,11 +121,11 @@ export function compileNatsOptions(options: NatsLaneConsumerOptions): CompiledNa
   // lane messages meant for lane consumers (and move them again).
   if (
     laneStream === stream &&
-    (filterSubject === undefined || subjectsOverlap(filterSubject, `${prefix}.lane.>`))
+    (filterSubject === undefined || subjectsOverlap(filterSubject, allLaneSubjects(prefix)))
   ) {
     throw new InvalidOptionError(
       'filterSubject',
-      `expected a subject filter for the base durable that does not match ${prefix}.lane.> (laneStream is the work stream)`,
+      `expected a subject filter for the base durable that does not match ${allLaneSubjects(prefix)} (laneStream is the work stream)`,
     );
   }
   const batch = integerOption(options.batch ?? DEFAULT_NATS_BATCH, 'batch', 1, 10_000);

@@ -17,7 +17,14 @@ import { isThenable } from '../internal/thenable';
 import { countConsumed, countFellBack, countRouted, publishLiveness } from '../message-counters';
 import type { CompiledNatsOptions, NatsLaneHandler } from './nats-consumer-options';
 import { helloSubject, readNatsLaneLiveness } from './nats-liveness';
-import { laneDurableName, laneOfDurable, laneSubject, presenceSubject } from './nats-names';
+import {
+  allLaneSubjects,
+  allPresenceSubjects,
+  laneDurableName,
+  laneOfDurable,
+  laneSubject,
+  presenceSubject,
+} from './nats-names';
 import { subjectCovers, subjectsOverlap } from './nats-subjects';
 
 /** Header a base consumer adds when it moves a message to a lane subject: where it was published. */
@@ -123,8 +130,9 @@ export class NatsLaneConsumer {
       // An existing base durable keeps its filter: it too must stay off the lane subjects.
       const { filter_subject: one, filter_subjects: many } = base.config;
       const filters = many ?? (one === undefined || one === '' ? [] : [one]);
-      if (filters.length === 0 || filters.some((f) => subjectsOverlap(f, `${prefix}.lane.>`)))
-        throw new InvalidOptionError('durable', `durable ${durable} on ${stream} reads ${prefix}.lane.>`);
+      const lanes = allLaneSubjects(prefix);
+      if (filters.length === 0 || filters.some((f) => subjectsOverlap(f, lanes)))
+        throw new InvalidOptionError('durable', `durable ${durable} on ${stream} reads ${lanes}`);
     }
     const known = new Set<Lane>(this.#options.lanes);
     for await (const info of this.#jsm.consumers.list(laneStream)) {
@@ -156,6 +164,7 @@ export class NatsLaneConsumer {
    */
   async #ensureLaneStream(): Promise<void> {
     const { laneStream, stream, prefix } = this.#options;
+    const lanes = allLaneSubjects(prefix);
     let info: StreamInfo;
     try {
       info = await this.#jsm.streams.info(laneStream);
@@ -165,7 +174,7 @@ export class NatsLaneConsumer {
       try {
         info = await this.#jsm.streams.add({
           name: laneStream,
-          subjects: [`${prefix}.lane.>`],
+          subjects: [lanes],
           retention: RetentionPolicy.Workqueue,
           ...(work === undefined
             ? {}
@@ -176,10 +185,9 @@ export class NatsLaneConsumer {
       }
     }
     const subjects = info.config.subjects ?? [];
-    const lanes = `${prefix}.lane.>`;
     if (!subjects.some((s) => subjectCovers(s, lanes)))
       throw new InvalidOptionError('laneStream', `stream ${laneStream} does not capture ${lanes}`);
-    const presence = [`${prefix}.live.*`, helloSubject(prefix)];
+    const presence = [allPresenceSubjects(prefix), helloSubject(prefix)];
     if (subjects.some((s) => presence.some((p) => subjectsOverlap(s, p))))
       throw new InvalidOptionError('laneStream', `stream ${laneStream} captures ${presence.join(' or ')}`);
   }

@@ -10,6 +10,11 @@ export function laneSubject(prefix: string, lane: Lane): string {
   return `${prefix}.lane.${lane}`;
 }
 
+/** Every lane's subject, `<prefix>.lane.>`: what a lane stream captures. @internal */
+export function allLaneSubjects(prefix: string): string {
+  return `${prefix}.lane.>`;
+}
+
 /**
  * The core-NATS subject a lane consumer answers on while it lives: `<prefix>.live.<lane>`. Base
  * consumers send a request there; "no responders" from the server means no live consumer.
@@ -19,6 +24,11 @@ export function laneSubject(prefix: string, lane: Lane): string {
  */
 export function presenceSubject(prefix: string, lane: Lane): string {
   return `${prefix}.live.${lane}`;
+}
+
+/** Every lane's presence subject, `<prefix>.live.*`: what no stream may capture. @internal */
+export function allPresenceSubjects(prefix: string): string {
+  return `${prefix}.live.*`;
 }
 
 /**
