@@ -23,19 +23,13 @@
 // runtime (callgrind runs the server about 50 times slower).
 import { execFileSync, fork } from 'node:child_process';
 import { once } from 'node:events';
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+
+import { jsThreadTotal } from '../lib/callgrind-dump.mjs';
 
 const { Pool } = createRequire(import.meta.url)('undici');
 
@@ -136,32 +130,6 @@ async function load(variant, amount) {
   await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
-/**
- * The instruction total of the JavaScript thread in the dump callgrind_control just wrote.
- * Threads are dumped separately (`--separate-threads=yes`, files `callgrind.out.<pid>.<n>-<tid>`):
- * V8's background compiler and GC helper threads run when timing makes them run, which moved the
- * process total by up to a factor of 2 between windows; thread 1 is the one that runs requests.
- */
-function lastDumpTotal(keepAs) {
-  const files = readdirSync(dir).filter((f) => f.startsWith(`callgrind.out.${pid}.`) && f.includes('-'));
-  const dump = Math.max(...files.map((f) => Number(f.slice(`callgrind.out.${pid}.`.length).split('-')[0])));
-  let total;
-  for (const f of files) {
-    const [n, thread] = f.slice(`callgrind.out.${pid}.`.length).split('-');
-    const file = join(dir, f);
-    if (Number(n) === dump && Number(thread) === 1) {
-      const text = readFileSync(file, 'utf8');
-      const line = text.split('\n').find((l) => l.startsWith('totals:') || l.startsWith('summary:'));
-      if (line === undefined) throw new Error(`no totals in ${file}`);
-      total = Number(line.split(/\s+/)[1]);
-      if (keepAs !== undefined) copyFileSync(file, keepAs);
-    }
-    rmSync(file);
-  }
-  if (total === undefined) throw new Error(`no dump of thread 1 in ${dir}`);
-  return total;
-}
-
 const control = (flag) => execFileSync('callgrind_control', [flag, String(pid)], { stdio: 'pipe' });
 
 if (args.keep !== undefined) mkdirSync(args.keep, { recursive: true });
@@ -176,8 +144,11 @@ async function measure(variant, round) {
     throw new Error(`${variant}: the upstream received lane ${LANE} on ${laned} of ${requests}`);
   }
   return (
-    lastDumpTotal(args.keep === undefined ? undefined : join(args.keep, `${variant}.${round + 1}.out`)) /
-    requests
+    jsThreadTotal(
+      dir,
+      pid,
+      args.keep === undefined ? undefined : join(args.keep, `${variant}.${round + 1}.out`),
+    ) / requests
   );
 }
 

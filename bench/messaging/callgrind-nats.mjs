@@ -12,11 +12,12 @@
 // --keep DIR keeps each window's dump as DIR/<variant>.<round>.out with node's map of JIT code, for
 // `node bench/hop/callgrind-diff.mjs DIR plain lanes`. Needs valgrind and the machine's NATS.
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { jsThreadTotal } from '../lib/callgrind-dump.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -64,13 +65,6 @@ async function driver() {
   };
   await ask(); // ready
   const control = (flag) => execFileSync('callgrind_control', [flag, String(proc.pid)], { stdio: 'pipe' });
-  // The newest dump of thread 1 (the JavaScript thread): callgrind.out.<pid>.<dump>-01.
-  const lastDump = () => {
-    const prefix = `callgrind.out.${proc.pid}.`;
-    const dumps = readdirSync(dir).filter((f) => f.startsWith(prefix) && f.endsWith('-01'));
-    const newest = Math.max(...dumps.map((f) => Number(f.slice(prefix.length).split('-')[0])));
-    return join(dir, `${prefix}${newest}-01`);
-  };
   const result = Object.fromEntries(VARIANTS.map((v) => [v, []]));
   const rounds = Number(args.rounds);
   for (let r = 0; r < rounds; r++) {
@@ -79,10 +73,8 @@ async function driver() {
       control('--zero');
       await ask(v);
       control('--dump');
-      const file = lastDump();
-      const total = Number(/^(?:summary|totals): (\d+)/m.exec(readFileSync(file, 'utf8'))[1]);
+      const total = jsThreadTotal(dir, proc.pid, args.keep ? join(dir, `${v}.${r}.out`) : undefined);
       if (r > 0) result[v].push(total / N);
-      if (args.keep) copyFileSync(file, join(dir, `${v}.${r}.out`));
       console.error(`round ${r}: ${v} ${(total / N).toFixed(0)} instructions per message`);
     }
   }

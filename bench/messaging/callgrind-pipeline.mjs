@@ -9,11 +9,12 @@
 //   node bench/messaging/callgrind-pipeline.mjs <broker> [--mix mixed-routed] [--small 2000] [--large 12000]
 //        [--rounds 2] [--repeat 1] [--node <path>]
 // Needs valgrind and the broker; a few minutes per broker.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { jsThreadTotal } from '../lib/callgrind-dump.mjs';
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -34,12 +35,12 @@ const bench = join(import.meta.dirname, 'throughput.mjs');
 function instructions(side, n) {
   const dir = mkdtempSync(join(os.tmpdir(), 'callgrind-pipeline-'));
   try {
-    execFileSync(
+    const run = spawnSync(
       'valgrind',
       [
         '--tool=callgrind',
         '--separate-threads=yes',
-        `--callgrind-out-file=${join(dir, 'cg.%p')}`,
+        `--callgrind-out-file=${join(dir, 'callgrind.out.%p')}`,
         args.node,
         bench,
         broker,
@@ -54,8 +55,8 @@ function instructions(side, n) {
       ],
       { stdio: 'ignore' },
     );
-    const file = readdirSync(dir).find((f) => f.endsWith('-01'));
-    return Number(/^(?:summary|totals): (\d+)/m.exec(readFileSync(join(dir, file), 'utf8'))[1]);
+    if (run.status !== 0) throw new Error(`${side} with ${n} messages exited with ${run.status}`);
+    return jsThreadTotal(dir, run.pid, undefined);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

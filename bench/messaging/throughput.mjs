@@ -408,19 +408,13 @@ const brokers = {
     const jsm = await jetstreamManager(nc);
     const made = [];
     const oneStream = args['nats-layout'] === 'one';
-    async function stream() {
+    // A work stream; `holdsLanes`: it also holds the lane subjects (`--nats-layout one`).
+    async function stream(holdsLanes = false) {
       const s = unique('bench_js').replace(/[^A-Za-z0-9_-]/g, '_');
-      await jsm.streams.add({ name: s, subjects: [`${s}.work`] });
+      const subjects = [`${s}.work`, ...(holdsLanes ? [`graylane.${s}.lane.>`] : [])];
+      await jsm.streams.add({ name: s, subjects });
       made.push(s, `${s}-lanes`);
       return s;
-    }
-    // The lane side's stream: with `--nats-layout one` it also holds the lane subjects.
-    async function laneSideStream() {
-      if (!oneStream) return { s: await stream(), layout: {} };
-      const s = unique('bench_js').replace(/[^A-Za-z0-9_-]/g, '_');
-      await jsm.streams.add({ name: s, subjects: [`${s}.work`, `graylane.${s}.lane.>`] });
-      made.push(s);
-      return { s, layout: { laneStream: s, filterSubject: `${s}.work` } };
     }
     async function publish(s, n, mix, helper) {
       const acks = [];
@@ -510,7 +504,8 @@ const brokers = {
         return ms;
       },
       async lanes(n, mix) {
-        const { s, layout } = await laneSideStream();
+        const s = await stream(oneStream);
+        const layout = oneStream ? { laneStream: s, filterSubject: `${s}.work` } : {};
         const c = { n: 0 };
         const handler = () => {
           c.n++;
